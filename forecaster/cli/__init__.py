@@ -4,6 +4,9 @@ from forecaster.cli.app import app
 
 # Importing a command module registers its commands on `app`.
 from forecaster.cli import data as _data  # noqa: E402,F401
+from forecaster.cli import train as _train  # noqa: E402,F401
+from forecaster.cli import backtest as _backtest  # noqa: E402,F401
+from forecaster.cli import benchmark as _benchmark  # noqa: E402,F401
 
 
 def main() -> None:

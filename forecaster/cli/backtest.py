@@ -1,0 +1,3 @@
+"""`forecaster backtest` commands (being built)."""
+
+from forecaster.cli.app import app  # noqa: F401
