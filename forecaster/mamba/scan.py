@@ -1,0 +1,215 @@
+"""The selective scan (S6 recurrence): a reference loop, a fast chunked path, one dispatch point.
+
+Glossary (the paper's letters; shapes use b = batch, l = time, d = channels, n = state size)
+    u      (b, l, d)  input sequence
+    delta  (b, l, d)  step size, before the optional bias and softplus
+    A      (d, n)     state matrix (diagonal per channel, negative entries)
+    B, C   (b, l, n)  input and output projections, chosen per step ("selective")
+    D      (d,)       skip connection
+    z      (b, l, d)  optional gate: out = y * silu(z)
+    h      (b, d, n)  hidden state, kept in float32 (or float64)
+
+    dA_t  = exp(delta_t * A)                     decay in (0, 1] since delta > 0 and A < 0
+    h_t   = dA_t * h_{t-1} + delta_t * u_t * B_t
+    y_t   = C_t . h_t + D * u_t
+
+The fast path never forms exp(+cumsum(...)) over time: it only multiplies decays in (0, 1], so
+it stays finite for any length.
+
+Backward of the fast path (adjoint recurrence). With lam_t = dLoss/dh_t (all paths):
+    lam_t = C_t * gy_t + dA_{t+1} * lam_{t+1}        (run backwards; lam_L = grad of final state)
+    dLoss/d dA_t = lam_t * h_{t-1},   dLoss/d (delta_t u_t B_t) = lam_t,   dLoss/dh_0 = dA_1 * lam_1
+from which the gradients of u, delta, A, B, C, D, z, delta_bias and the initial state follow by
+the chain rule (written out in `_ChunkedScan.backward`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+DEFAULT_CHUNK = 64  # steps per chunk in the fast path; chosen by benchmarks/scan.py on CPU
+
+
+def _state_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The state is at least float32 (float64 stays float64)."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _step_sizes(delta: Tensor, delta_bias: Optional[Tensor], delta_softplus: bool) -> Tensor:
+    if delta_bias is not None:
+        delta = delta + delta_bias
+    return F.softplus(delta) if delta_softplus else delta
+
+
+def selective_scan_ref(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
+    D: Optional[Tensor] = None, z: Optional[Tensor] = None, delta_bias: Optional[Tensor] = None,
+    delta_softplus: bool = False, initial_state: Optional[Tensor] = None, return_final_state: bool = False,
+):
+    """The obvious loop over time: slow, differentiable by autograd, runs in float64. The test oracle."""
+    out_dtype = u.dtype
+    dtype = _state_dtype(u.dtype)
+    u, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
+    delta = _step_sizes(delta, None if delta_bias is None else delta_bias.to(dtype), delta_softplus)
+    batch, length, d = u.shape
+    h = u.new_zeros(batch, d, A.shape[1]) if initial_state is None else initial_state.to(dtype)  # (b, d, n)
+    ys = []
+    for t in range(length):
+        dA = torch.exp(delta[:, t, :, None] * A)  # (b, d, n)
+        h = dA * h + (delta[:, t] * u[:, t])[:, :, None] * B[:, t, None, :]
+        ys.append((h * C[:, t, None, :]).sum(-1))  # (b, d)
+    y = torch.stack(ys, dim=1) if ys else u.new_zeros(batch, 0, d)  # (b, l, d)
+    if D is not None:
+        y = y + u * D.to(dtype)
+    if z is not None:
+        y = y * F.silu(z.to(dtype))
+    y = y.to(out_dtype)
+    return (y, h) if return_final_state else y
+
+
+def _chunk_states(h: Tensor, delta: Tensor, u: Tensor, A: Tensor, B: Tensor) -> tuple[Tensor, Tensor]:
+    """States after each step of one chunk, starting from h.
+
+    h (b, d, n); delta, u (b, t, d); B (b, t, n). Returns dA and hs, both time-major (t, b, d, n).
+    """
+    dA = torch.exp(delta.transpose(0, 1)[..., None] * A)  # (t, b, d, n)
+    hs = (delta * u).transpose(0, 1)[..., None] * B.transpose(0, 1)[:, :, None, :]  # (t, b, d, n): dBu
+    for t in range(hs.shape[0]):
+        hs[t].addcmul_(dA[t], h)  # h_t = dA_t * h_{t-1} + dBu_t, written over dBu_t
+        h = hs[t]
+    return dA, hs
+
+
+class _ChunkedScan(torch.autograd.Function):
+    """Forward walks time in chunks and keeps only the states at chunk boundaries; backward
+    recomputes each chunk from its boundary state and runs the adjoint recurrence itself.
+    No autograd graph over time and no (b, l, d, n) tensor is kept."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, chunk):
+        batch, length, d = u.shape
+        n = A.shape[1]
+        dt = _step_sizes(delta, delta_bias, delta_softplus)  # (b, l, d)
+        h = u.new_zeros(batch, d, n) if initial_state is None else initial_state
+        starts = list(range(0, length, chunk))
+        bounds = u.new_empty(len(starts), batch, d, n)  # state entering each chunk
+        y = u.new_empty(batch, length, d)  # C . h, before skip and gate
+        for k, s in enumerate(starts):
+            sl = slice(s, s + chunk)
+            bounds[k] = h
+            _, hs = _chunk_states(h, dt[:, sl], u[:, sl], A, B[:, sl])
+            y[:, sl] = torch.einsum("tbdn,btn->btd", hs, C[:, sl])
+            h = hs[-1].clone()
+        ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, initial_state, bounds, y)
+        ctx.delta_softplus, ctx.chunk = delta_softplus, chunk
+        out = y if D is None else y + u * D
+        if z is not None:
+            out = out * F.silu(z)
+        return out, h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g_out, g_final):
+        u, delta, A, B, C, D, z, delta_bias, initial_state, bounds, y = ctx.saved_tensors
+        chunk = ctx.chunk
+        length = u.shape[1]
+        dt = _step_sizes(delta, delta_bias, ctx.delta_softplus)  # (b, l, d)
+
+        # out = (y + D u) * silu(z)
+        g_y = g_out
+        g_z = None
+        if z is not None:
+            pre = y if D is None else y + u * D
+            sig = torch.sigmoid(z)
+            g_y = g_out * z * sig
+            g_z = g_out * pre * sig * (1 + z * (1 - sig))  # d silu(z)/dz = sig * (1 + z (1 - sig))
+        g_D = None if D is None else (g_y * u).sum(dim=(0, 1))
+        g_u = torch.zeros_like(u) if D is None else g_y * D
+        g_dt = torch.empty_like(dt)
+        g_A = torch.zeros_like(A)
+        g_B = torch.empty_like(B)
+        g_C = torch.empty_like(C)
+
+        lam_next = torch.zeros_like(bounds[0]) if g_final is None else g_final.clone()  # dA_{t+1} lam_{t+1}
+        for k in reversed(range(bounds.shape[0])):
+            sl = slice(k * chunk, min((k + 1) * chunk, length))
+            dt_c, u_c, B_c = dt[:, sl].transpose(0, 1), u[:, sl].transpose(0, 1), B[:, sl].transpose(0, 1)
+            dA, hs = _chunk_states(bounds[k], dt[:, sl], u[:, sl], A, B[:, sl])  # (t, b, d, n)
+            gy_c = g_y[:, sl].transpose(0, 1)  # (t, b, d)
+            g_C[:, sl] = torch.einsum("tbd,tbdn->btn", gy_c, hs)
+            lam = gy_c[..., None] * C[:, sl].transpose(0, 1)[:, :, None, :]  # (t, b, d, n): C_t gy_t
+            for t in reversed(range(lam.shape[0])):
+                lam[t].add_(lam_next)
+                lam_next = dA[t] * lam[t]
+            # h_{t-1} for each step, then w = lam * h_{t-1} * dA = dLoss/d(delta A) per element
+            h_prev = torch.cat([bounds[k][None], hs[:-1]])  # (t, b, d, n)
+            w = h_prev.mul_(dA).mul_(lam)
+            g_A += torch.einsum("tbdn,tbd->dn", w, dt_c)
+            lam_B = torch.einsum("tbdn,tbn->tbd", lam, B_c)  # sum_n lam B
+            g_dt[:, sl] = (torch.einsum("tbdn,dn->tbd", w, A) + lam_B * u_c).transpose(0, 1)
+            g_u[:, sl] += (lam_B * dt_c).transpose(0, 1)
+            g_B[:, sl] = torch.einsum("tbdn,tbd->btn", lam, dt_c * u_c)
+        g_h0 = lam_next if initial_state is not None else None
+
+        g_delta = g_dt
+        if ctx.delta_softplus:
+            raw = delta if delta_bias is None else delta + delta_bias
+            g_delta = g_dt * torch.sigmoid(raw)
+        g_bias = None if delta_bias is None else g_delta.sum(dim=(0, 1))
+        return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None
+
+
+def selective_scan_chunked(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
+    D: Optional[Tensor] = None, z: Optional[Tensor] = None, delta_bias: Optional[Tensor] = None,
+    delta_softplus: bool = False, initial_state: Optional[Tensor] = None, return_final_state: bool = False,
+    chunk: int = DEFAULT_CHUNK,
+):
+    """The fast path for training: same arguments and results as `selective_scan_ref`."""
+    out_dtype = u.dtype
+    dtype = _state_dtype(u.dtype)
+    cast = lambda t: None if t is None else t.to(dtype).contiguous()  # noqa: E731
+    y, h = _ChunkedScan.apply(
+        cast(u), cast(delta), cast(A), cast(B), cast(C), cast(D), cast(z), cast(delta_bias),
+        cast(initial_state), bool(delta_softplus), int(chunk),
+    )
+    y = y.to(out_dtype)
+    return (y, h) if return_final_state else y
+
+
+IMPLEMENTATIONS = {"reference": selective_scan_ref, "chunked": selective_scan_chunked}
+
+
+def selective_scan(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
+    D: Optional[Tensor] = None, z: Optional[Tensor] = None, delta_bias: Optional[Tensor] = None,
+    delta_softplus: bool = False, initial_state: Optional[Tensor] = None, return_final_state: bool = False,
+    impl: str = "auto",
+):
+    """The one dispatch point every caller uses.
+
+    impl: "auto" (the fastest available: today the chunked path on every device; a fused GPU
+    kernel would be registered in IMPLEMENTATIONS and chosen here), "chunked" or "reference".
+    Returns out (b, l, d) in u's dtype, and the final state (b, d, n) in float32/64 when
+    return_final_state is true.
+    """
+    if impl == "auto":
+        impl = "chunked"
+    if impl not in IMPLEMENTATIONS:
+        raise ValueError(f"impl={impl!r} is invalid: accepted 'auto' or one of {sorted(IMPLEMENTATIONS)}")
+    if u.dim() != 3 or delta.shape != u.shape:
+        raise ValueError(f"u and delta must both be (batch, length, channels); got {tuple(u.shape)} and {tuple(delta.shape)}")
+    if A.dim() != 2 or A.shape[0] != u.shape[2]:
+        raise ValueError(f"A must be (channels={u.shape[2]}, state); got {tuple(A.shape)}")
+    expected_bc = (u.shape[0], u.shape[1], A.shape[1])
+    if tuple(B.shape) != expected_bc or tuple(C.shape) != expected_bc:
+        raise ValueError(f"B and C must be (batch, length, state) = {expected_bc}; got {tuple(B.shape)} and {tuple(C.shape)}")
+    return IMPLEMENTATIONS[impl](
+        u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus,
+        initial_state=initial_state, return_final_state=return_final_state,
+    )
