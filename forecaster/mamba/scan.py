@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-DEFAULT_CHUNK = 64  # steps per chunk in the fast path; chosen by benchmarks/scan.py on CPU
+DEFAULT_CHUNK = 32  # steps per chunk in the fast path; chosen with benchmarks/scan.py on a 2-core CPU
 
 
 def _state_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -103,7 +103,7 @@ class _ChunkedScan(torch.autograd.Function):
             sl = slice(s, s + chunk)
             bounds[k] = h
             _, hs = _chunk_states(h, dt[:, sl], u[:, sl], A, B[:, sl])
-            y[:, sl] = torch.einsum("tbdn,btn->btd", hs, C[:, sl])
+            y[:, sl] = (hs * C[:, sl].transpose(0, 1)[:, :, None, :]).sum(-1).transpose(0, 1)
             h = hs[-1].clone()
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, initial_state, bounds, y)
         ctx.delta_softplus, ctx.chunk = delta_softplus, chunk
@@ -141,19 +141,22 @@ class _ChunkedScan(torch.autograd.Function):
             dt_c, u_c, B_c = dt[:, sl].transpose(0, 1), u[:, sl].transpose(0, 1), B[:, sl].transpose(0, 1)
             dA, hs = _chunk_states(bounds[k], dt[:, sl], u[:, sl], A, B[:, sl])  # (t, b, d, n)
             gy_c = g_y[:, sl].transpose(0, 1)  # (t, b, d)
-            g_C[:, sl] = torch.einsum("tbd,tbdn->btn", gy_c, hs)
             lam = gy_c[..., None] * C[:, sl].transpose(0, 1)[:, :, None, :]  # (t, b, d, n): C_t gy_t
-            for t in reversed(range(lam.shape[0])):
-                lam[t].add_(lam_next)
-                lam_next = dA[t] * lam[t]
-            # h_{t-1} for each step, then w = lam * h_{t-1} * dA = dLoss/d(delta A) per element
-            h_prev = torch.cat([bounds[k][None], hs[:-1]])  # (t, b, d, n)
-            w = h_prev.mul_(dA).mul_(lam)
-            g_A += torch.einsum("tbdn,tbd->dn", w, dt_c)
-            lam_B = torch.einsum("tbdn,tbn->tbd", lam, B_c)  # sum_n lam B
-            g_dt[:, sl] = (torch.einsum("tbdn,dn->tbd", w, A) + lam_B * u_c).transpose(0, 1)
+            lam[-1].add_(lam_next)
+            for t in range(lam.shape[0] - 1, 0, -1):
+                lam[t - 1].addcmul_(dA[t], lam[t])  # lam_{t-1} += dA_t lam_t
+            lam_next = dA[0] * lam[0]
+            # w = lam_t * dA_t * h_{t-1} = dLoss/d(delta_t A), elementwise
+            w = dA.mul_(lam)
+            w[1:].mul_(hs[:-1])
+            w[0].mul_(bounds[k])
+            # Explicit multiply-and-sum: on CPU it beats einsum's small batched matmuls here.
+            g_C[:, sl] = hs.mul_(gy_c[..., None]).sum(2).transpose(0, 1)  # sum_d gy h  (hs is spent)
+            g_A += (w * dt_c[..., None]).sum((0, 1))
+            lam_B = (lam * B_c[:, :, None, :]).sum(-1)  # (t, b, d): sum_n lam B
+            g_dt[:, sl] = ((w * A).sum(-1) + lam_B * u_c).transpose(0, 1)
             g_u[:, sl] += (lam_B * dt_c).transpose(0, 1)
-            g_B[:, sl] = torch.einsum("tbdn,tbd->btn", lam, dt_c * u_c)
+            g_B[:, sl] = lam.mul_((dt_c * u_c)[..., None]).sum(2).transpose(0, 1)  # (lam is spent)
         g_h0 = lam_next if initial_state is not None else None
 
         g_delta = g_dt
