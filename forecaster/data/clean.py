@@ -1,0 +1,116 @@
+"""Cleaning a raw price frame, with a report of everything that was changed and why."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecaster.errors import ForecasterError
+
+# Longest run of missing business days that is still ordinary (holidays: Easter drops Friday and Monday).
+MAX_ORDINARY_GAP_DAYS = 3
+
+
+@dataclass
+class CleaningReport:
+    rows_in: int = 0
+    rows_out: int = 0
+    unsorted: bool = False
+    duplicates: int = 0  # repeated timestamps dropped (the last kept)
+    weekend: int = 0  # bars on a weekend dropped (FX does not trade then)
+    non_finite: int = 0  # rows whose close is missing or not finite
+    non_positive: int = 0  # rows whose close is zero or negative
+    ohlc_repaired: int = 0  # open/high/low made consistent with the close
+    gaps: list = field(default_factory=list)  # [{"after", "before", "missing_business_days"}]
+
+    @property
+    def problems(self) -> int:
+        return self.duplicates + self.weekend + self.non_finite + self.non_positive + self.ohlc_repaired + len(self.gaps)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"rows: {self.rows_in} in, {self.rows_out} kept"]
+        for name in ("duplicates", "weekend", "non_finite", "non_positive", "ohlc_repaired"):
+            count = getattr(self, name)
+            if count:
+                lines.append(f"{name.replace('_', ' ')}: {count}")
+        if self.unsorted:
+            lines.append("rows were out of order and have been sorted")
+        if self.gaps:
+            longest = max(self.gaps, key=lambda g: g["missing_business_days"])
+            lines.append(
+                f"gaps longer than {MAX_ORDINARY_GAP_DAYS} business days: {len(self.gaps)} "
+                f"(longest {longest['missing_business_days']} days after {longest['after']})"
+            )
+        return lines
+
+
+def clean(frame: pd.DataFrame, interval: str = "1d", strict: bool = False) -> tuple[pd.DataFrame, CleaningReport]:
+    """Sort, de-duplicate (keep last), drop weekend bars and bad closes, repair OHLC, find gaps.
+
+    strict: any problem found raises ForecasterError instead of being repaired.
+    """
+    report = CleaningReport(rows_in=len(frame))
+    df = frame.copy()
+    if not df.index.is_monotonic_increasing:
+        report.unsorted = True
+        df = df.sort_index(kind="stable")
+    dup = df.index.duplicated(keep="last")
+    report.duplicates = int(dup.sum())
+    df = df[~dup]
+
+    weekend = df.index.dayofweek >= 5
+    if interval not in ("1d", "5d", "1wk", "1mo", "3mo"):
+        # intraday FX trades from Sunday evening (about 21:00 UTC): keep those bars
+        weekend = (df.index.dayofweek == 5) | ((df.index.dayofweek == 6) & (df.index.hour < 20))
+    report.weekend = int(weekend.sum())
+    df = df[~weekend]
+
+    close = df["close"].to_numpy(dtype="float64")
+    bad_value = ~np.isfinite(close)
+    report.non_finite = int(bad_value.sum())
+    non_positive = np.isfinite(close) & (close <= 0)
+    report.non_positive = int(non_positive.sum())
+    df = df[~(bad_value | non_positive)]
+
+    df, report.ohlc_repaired = _repair_ohlc(df)
+    report.gaps = find_gaps(df.index, interval)
+    report.rows_out = len(df)
+    if strict and report.problems:
+        raise ForecasterError("strict cleaning found problems: " + "; ".join(report.summary_lines()[1:]))
+    return df, report
+
+
+def _repair_ohlc(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Invalid open/high/low (missing, <= 0) are replaced from the close; high and low are widened
+    to contain open and close. Returns the frame and how many rows changed."""
+    if not {"open", "high", "low"} <= set(df.columns):
+        return df, 0
+    ohlc = df[["open", "high", "low", "close"]].astype("float64")
+    before = ohlc.copy()
+    for col in ("open", "high", "low"):
+        bad = ~np.isfinite(ohlc[col]) | (ohlc[col] <= 0)
+        ohlc.loc[bad, col] = ohlc.loc[bad, "close"]
+    ohlc["high"] = ohlc[["open", "high", "low", "close"]].max(axis=1)
+    ohlc["low"] = ohlc[["open", "high", "low", "close"]].min(axis=1)
+    changed = ~((ohlc == before) | (ohlc.isna() & before.isna())).all(axis=1)
+    df = df.copy()
+    df[["open", "high", "low", "close"]] = ohlc
+    return df, int(changed.sum())
+
+
+def find_gaps(index: pd.DatetimeIndex, interval: str = "1d") -> list[dict]:
+    """Runs of missing business days longer than the calendar allows (daily data only)."""
+    if interval != "1d" or len(index) < 2:
+        return []
+    days = index.normalize().to_numpy(dtype="datetime64[D]")
+    missing = np.busday_count(days[:-1], days[1:]) - 1  # business days strictly between
+    return [
+        {"after": str(index[i].date()), "before": str(index[i + 1].date()), "missing_business_days": int(m)}
+        for i, m in enumerate(missing)
+        if m > MAX_ORDINARY_GAP_DAYS
+    ]

@@ -1,0 +1,62 @@
+"""The tidy price series every source returns, and the currency-pair names it is keyed by."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pandas as pd
+
+from forecaster.errors import ForecasterError
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+
+
+def parse_pair(pair: str) -> tuple[str, str]:
+    """'EURUSD', 'eur/usd', 'EUR-USD' or 'EURUSD=X' -> ('EUR', 'USD')."""
+    text = re.sub(r"[\s/_\-]", "", pair.upper()).removesuffix("=X")
+    if not re.fullmatch(r"[A-Z]{6}", text):
+        raise ForecasterError(f"pair {pair!r} is not a currency pair: write it as six letters such as EURUSD or EUR/USD")
+    if text[:3] == text[3:]:
+        raise ForecasterError(f"pair {pair!r} has the same currency on both sides")
+    return text[:3], text[3:]
+
+
+def pip_size(pair: str) -> float:
+    """A pip is 0.0001, or 0.01 when the quote currency is the yen."""
+    return 0.01 if parse_pair(pair)[1] == "JPY" else 0.0001
+
+
+@dataclass
+class PriceSeries:
+    """frame: DatetimeIndex named 'date', sorted and unique; float64 'close' always, and
+    'open', 'high', 'low' where the source knows them."""
+
+    frame: pd.DataFrame
+    pair: str
+    source: str
+    interval: str = "1d"
+    description: str = ""
+    report: Optional["CleaningReport"] = None  # noqa: F821 (forecaster.data.clean)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def close(self) -> pd.Series:
+        return self.frame["close"]
+
+    def fingerprint(self) -> dict:
+        """What identifies the data a model was trained on."""
+        digest = hashlib.sha256()
+        digest.update(self.frame.index.asi8.tobytes() if len(self.frame) else b"")
+        digest.update(self.frame["close"].to_numpy(dtype="float64").tobytes())
+        return {
+            "source": self.source,
+            "pair": self.pair,
+            "interval": self.interval,
+            "first": self.frame.index[0].isoformat() if len(self.frame) else None,
+            "last": self.frame.index[-1].isoformat() if len(self.frame) else None,
+            "rows": int(len(self.frame)),
+            "sha256": digest.hexdigest(),
+        }

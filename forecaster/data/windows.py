@@ -1,0 +1,256 @@
+"""Features, targets, chronological splits, scalers and windows: everything leak-free.
+
+Notation: row t is a bar; p_t = log(close_t). A window with origin t sees feature rows
+t-L+1..t (lookback L) and is scored on targets y_h = p_{t+h} - p_t for h = 1..H: the
+cumulative log return from the last observed close. A window belongs to the split that holds
+all of its target rows t+1..t+H, so its inputs may reach back into an earlier split but no
+target ever lies in a later one.
+
+Scaling, fitted on training rows only:
+  - features: a StandardScaler over the feature rows before the validation split;
+  - targets: a per-step scale s_h = RMS of y_h over the training windows, NOT centred, so a
+    scaled target of 0 still means "no change" (the random-walk forecast).
+
+Feature names: "log_return" (p_t - p_{t-1}); "range" (log high/low) and "body" (log close/open),
+where the source has OHLC; "day_of_week" (sin and cos of the weekday); each covariate pair adds
+its log return, aligned on the dates both series have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecaster.data.series import PriceSeries
+from forecaster.errors import ForecasterError
+
+FEATURES = ("log_return", "range", "body", "day_of_week")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class DataConfig:
+    lookback: int = 64  # L: bars the model sees
+    horizon: int = 5  # H: steps forecast
+    stride: int = 1  # step between training window origins
+    features: tuple = ("log_return",)
+    covariates: tuple = ()  # other pairs whose log returns join the features
+    split: tuple = (0.7, 0.15, 0.15)  # train/val/test fractions, or two dates: (val_start, test_start)
+
+    def __post_init__(self) -> None:
+        self.features = tuple(self.features)
+        self.covariates = tuple(c.upper() for c in self.covariates)
+        self.split = tuple(self.split)
+        for name in ("lookback", "horizon", "stride"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ForecasterError(f"{name}={value!r} is invalid: accepted an integer >= 1")
+        unknown = [f for f in self.features if f not in FEATURES]
+        if unknown or not self.features:
+            raise ForecasterError(f"features {unknown or '()'} invalid: accepted a non-empty choice of {', '.join(FEATURES)}")
+        if len(self.split) == 3:
+            if not all(isinstance(f, (int, float)) and f >= 0 for f in self.split) or abs(sum(self.split) - 1) > 1e-6 \
+                    or self.split[0] <= 0:
+                raise ForecasterError(f"split={self.split!r}: fractions must be >= 0, train > 0, and sum to 1")
+        elif len(self.split) == 2:
+            try:
+                val_start, test_start = (pd.Timestamp(d) for d in self.split)
+            except (ValueError, TypeError) as exc:
+                raise ForecasterError(f"split={self.split!r}: two dates (validation start, test start) expected") from exc
+            if not val_start <= test_start:
+                raise ForecasterError(f"split={self.split!r}: the validation start must not be after the test start")
+        else:
+            raise ForecasterError(f"split={self.split!r}: give three fractions or two dates")
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DataConfig":
+        return cls(**data)
+
+
+@dataclass
+class WindowSet:
+    """The windows of one split."""
+
+    x: np.ndarray  # (N, L, C_in) float32, scaled features
+    y: np.ndarray  # (N, H, 1) float32, scaled cumulative log returns (0 = no change)
+    origin: pd.DatetimeIndex  # (N,) time of the last observed bar
+    last_close: np.ndarray  # (N,) close at the origin
+    rows: np.ndarray  # (N,) row index of the origin in the feature table
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def dataset(self):
+        import torch
+        from torch.utils.data import TensorDataset
+
+        return TensorDataset(torch.from_numpy(self.x), torch.from_numpy(self.y))
+
+
+@dataclass
+class Prepared:
+    config: DataConfig
+    dates: pd.DatetimeIndex  # (T,) dates of the feature rows
+    close: np.ndarray  # (T,) closes
+    raw_features: np.ndarray  # (T, C_in) before scaling
+    feature_names: list
+    bounds: tuple  # row where validation starts, row where test starts, number of rows
+    feature_scaler: object  # sklearn StandardScaler fitted on training rows
+    target_scale: np.ndarray  # (H,) RMS of each step's training targets
+    features: np.ndarray = field(repr=False, default=None)  # (T, C_in) float32 scaled
+
+    @property
+    def n_features(self) -> int:
+        return self.features.shape[1]
+
+    def split_rows(self, split: str) -> tuple[int, int]:
+        """First and one-past-last row whose targets belong to the split."""
+        val_start, test_start, n = self.bounds
+        return {"train": (0, val_start), "val": (val_start, test_start), "test": (test_start, n)}[split]
+
+    def windows(self, split: str, stride: Optional[int] = None) -> WindowSet:
+        if split not in SPLITS:
+            raise ForecasterError(f"split {split!r} unknown: accepted {', '.join(SPLITS)}")
+        lo, hi = self.split_rows(split)
+        stride = stride or (self.config.stride if split == "train" else 1)
+        L, H = self.config.lookback, self.config.horizon
+        # origins t: targets t+1..t+H inside [lo, hi), lookback t-L+1 >= 0
+        first, last = max(lo - 1, L - 1), hi - 1 - H
+        origins = np.arange(first, last + 1, stride) if last >= first else np.zeros(0, dtype=int)
+        return self.windows_at(origins)
+
+    def windows_at(self, origins: np.ndarray) -> WindowSet:
+        """Windows for chosen origin rows (targets beyond the data are NaN)."""
+        L, H = self.config.lookback, self.config.horizon
+        origins = np.asarray(origins, dtype=int)
+        if len(origins) and (origins.min() < L - 1 or origins.max() >= len(self.dates)):
+            raise ForecasterError(f"window origins must lie in rows {L - 1}..{len(self.dates) - 1}")
+        view = np.lib.stride_tricks.sliding_window_view(self.features, L, axis=0)  # (T-L+1, C, L)
+        x = view[origins - L + 1].transpose(0, 2, 1).astype(np.float32)  # (N, L, C)
+        log_close = np.log(self.close)
+        steps = origins[:, None] + np.arange(1, H + 1)  # (N, H)
+        future = np.where(steps < len(log_close), log_close[np.minimum(steps, len(log_close) - 1)], np.nan)
+        y = ((future - log_close[origins][:, None]) / self.target_scale)[..., None].astype(np.float32)
+        return WindowSet(x=x, y=y, origin=self.dates[origins], last_close=self.close[origins], rows=origins)
+
+    def latest_window(self) -> WindowSet:
+        """The newest L bars, for forecasting past the end of the data (targets unknown: NaN)."""
+        return self.windows_at(np.array([len(self.dates) - 1]))
+
+    def to_returns(self, y_scaled) -> np.ndarray:
+        """Scaled targets (N, H, ...) -> cumulative log returns."""
+        y = np.asarray(y_scaled, dtype=np.float64)
+        return y * self.target_scale.reshape((1, -1) + (1,) * (y.ndim - 2))
+
+    def to_prices(self, y_scaled, last_close) -> np.ndarray:
+        """Scaled targets (N, H, ...) and closes at the origins (N,) -> prices (N, H, ...)."""
+        returns = self.to_returns(y_scaled)
+        last = np.asarray(last_close, dtype=np.float64).reshape((-1,) + (1,) * (returns.ndim - 1))
+        return last * np.exp(returns)
+
+
+def build_features(series: PriceSeries, config: DataConfig, covariate_series: Sequence[PriceSeries] = ()) -> tuple[pd.DataFrame, pd.Series]:
+    """Feature table (one row per bar, every value known at that bar) and the aligned closes."""
+    frame = series.frame
+    for cov in covariate_series:
+        frame = frame.join(cov.frame[["close"]].rename(columns={"close": f"close_{cov.pair}"}), how="inner")
+    log_close = np.log(frame["close"])
+    table = pd.DataFrame(index=frame.index)
+    for name in config.features:
+        if name == "log_return":
+            table["log_return"] = log_close.diff()
+        elif name in ("range", "body"):
+            if not {"open", "high", "low"} <= set(frame.columns) or frame[["open", "high", "low"]].isna().any().any():
+                raise ForecasterError(f"feature {name!r} needs open/high/low prices; source {series.source} has close only")
+            table[name] = np.log(frame["high"] / frame["low"]) if name == "range" else np.log(frame["close"] / frame["open"])
+        elif name == "day_of_week":
+            angle = 2 * np.pi * frame.index.dayofweek.to_numpy() / 5.0
+            table["dow_sin"], table["dow_cos"] = np.sin(angle), np.cos(angle)
+    for cov in covariate_series:
+        table[f"log_return_{cov.pair}"] = np.log(frame[f"close_{cov.pair}"]).diff()
+    keep = table.notna().all(axis=1)
+    return table[keep], frame["close"][keep]
+
+
+def _bounds(dates: pd.DatetimeIndex, split: tuple) -> tuple[int, int, int]:
+    n = len(dates)
+    if len(split) == 3:
+        val_start = int(round(n * split[0]))
+        test_start = int(round(n * (split[0] + split[1])))
+    else:
+        val_start, test_start = (int(dates.searchsorted(pd.Timestamp(d))) for d in split)
+    return val_start, test_start, n
+
+
+def prepare(series: PriceSeries, config: DataConfig, covariate_series: Sequence[PriceSeries] = (),
+            bounds: Optional[tuple] = None) -> Prepared:
+    """Features, bounds of the splits, scalers fitted on the training rows alone.
+
+    bounds: (validation start row, test start row, rows) to override config.split (walk-forward folds).
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    table, close = build_features(series, config, covariate_series)
+    if bounds is None:
+        bounds = _bounds(table.index, config.split)
+    val_start, test_start, n = bounds
+    L, H = config.lookback, config.horizon
+    train_origins = np.arange(L - 1, val_start - H, config.stride)
+    if len(train_origins) < 2:
+        raise ForecasterError(
+            f"{series.pair}: {val_start} training rows are too few for lookback {L} and horizon {H}; "
+            f"use more data, a shorter lookback or a larger training fraction"
+        )
+    raw = table.to_numpy(dtype=np.float64)
+    scaler = StandardScaler().fit(raw[:val_start])
+    log_close = np.log(close.to_numpy(dtype=np.float64))
+    train_y = log_close[train_origins[:, None] + np.arange(1, H + 1)] - log_close[train_origins][:, None]
+    target_scale = np.sqrt(np.mean(train_y**2, axis=0))
+    target_scale = np.where(target_scale > 0, target_scale, 1.0)
+    return Prepared(
+        config=config, dates=table.index, close=close.to_numpy(dtype=np.float64), raw_features=raw,
+        feature_names=list(table.columns), bounds=(val_start, test_start, n), feature_scaler=scaler,
+        target_scale=target_scale, features=scaler.transform(raw).astype(np.float32),
+    )
+
+
+@dataclass
+class Fold:
+    """One walk-forward step: train on rows train, forecast from origins in test."""
+
+    index: int
+    train: slice
+    test: slice
+
+
+def walk_forward_folds(n_rows: int, initial_train: int, step: int, horizon: int = 1, mode: str = "expanding",
+                       window: Optional[int] = None, max_folds: Optional[int] = None) -> list[Fold]:
+    """Rolling-origin folds over rows [initial_train, n_rows).
+
+    expanding: train on rows [0, end); sliding: on the last `window` rows before end. Each fold's
+    test block holds the next `step` origins whose H-step targets exist. Scalers must be fitted on
+    each fold's own training rows (prepare(..., bounds=...)).
+    """
+    if mode not in ("expanding", "sliding"):
+        raise ForecasterError(f"mode {mode!r} unknown: accepted expanding or sliding")
+    if step < 1 or initial_train < 1:
+        raise ForecasterError("step and initial_train must be >= 1")
+    if mode == "sliding" and not window:
+        window = initial_train
+    last_origin = n_rows - 1 - horizon
+    folds = []
+    end = initial_train
+    while end <= last_origin and (max_folds is None or len(folds) < max_folds):
+        start = 0 if mode == "expanding" else max(0, end - window)
+        folds.append(Fold(len(folds), slice(start, end), slice(end, min(end + step, last_origin + 1))))
+        end += step
+    if not folds:
+        raise ForecasterError(f"no walk-forward fold fits: {n_rows} rows, {initial_train} for the first training window")
+    return folds
