@@ -63,10 +63,10 @@ def clean(frame: pd.DataFrame, interval: str = "1d", strict: bool = False) -> tu
     report.duplicates = int(dup.sum())
     df = df[~dup]
 
-    weekend = df.index.dayofweek >= 5
+    weekend = df.index.day_of_week >= 5
     if interval not in ("1d", "5d", "1wk", "1mo", "3mo"):
         # intraday FX trades from Sunday evening (about 21:00 UTC): keep those bars
-        weekend = (df.index.dayofweek == 5) | ((df.index.dayofweek == 6) & (df.index.hour < 20))
+        weekend = (df.index.day_of_week == 5) | ((df.index.day_of_week == 6) & (df.index.hour < 20))
     report.weekend = int(weekend.sum())
     df = df[~weekend]
 

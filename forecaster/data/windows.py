@@ -171,7 +171,7 @@ def build_features(series: PriceSeries, config: DataConfig, covariate_series: Se
                 raise ForecasterError(f"feature {name!r} needs open/high/low prices; source {series.source} has close only")
             table[name] = np.log(frame["high"] / frame["low"]) if name == "range" else np.log(frame["close"] / frame["open"])
         elif name == "day_of_week":
-            angle = 2 * np.pi * frame.index.dayofweek.to_numpy() / 5.0
+            angle = 2 * np.pi * frame.index.day_of_week.to_numpy() / 5.0
             table["dow_sin"], table["dow_cos"] = np.sin(angle), np.cos(angle)
     for cov in covariate_series:
         table[f"log_return_{cov.pair}"] = np.log(frame[f"close_{cov.pair}"]).diff()
