@@ -1,0 +1,176 @@
+"""The Exchange-Rate benchmark: loader (both formats), protocol (splits, windows, scaler), Repeat
+numbers on the shared data (skipped when it is absent), and a tiny training smoke test."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from forecaster import exchange as ex
+from forecaster.errors import ForecasterError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared(name: str) -> Path:
+    """The shared benchmark data: $FORECASTER_EXCHANGE_DATA (file or folder) or ../shared/data."""
+    env = os.environ.get(ex.DATA_ENV)
+    folder = Path(env) if env else REPO.parent / "shared" / "data"
+    if folder.is_file():
+        folder = folder.parent
+    path = folder / name
+    if not path.is_file():
+        pytest.skip(f"shared Exchange-Rate data not present ({path})")
+    return path
+
+
+@pytest.fixture(scope="module")
+def values() -> np.ndarray:
+    return ex.load_exchange(_shared("exchange_rate.txt.gz"))
+
+
+# ---------------------------------------------------------------- loader, on small files written here
+
+def _write_pair(tmp_path: Path, table: np.ndarray) -> tuple[Path, Path]:
+    """The same table as Lai's headerless .txt.gz and as an LTSF csv (date column, OT/6 swapped)."""
+    txt = tmp_path / "exchange_rate.txt.gz"
+    with gzip.open(txt, "wt") as f:
+        f.write("\n".join(",".join(f"{v:.6f}" for v in row) for row in table) + "\n")
+    csv = tmp_path / "exchange_rate.csv"
+    lines = ["date,0,1,2,3,4,5,6,OT"]
+    for i, row in enumerate(table):
+        ltsf = list(row[:6]) + [row[7], row[6]]  # LTSF column `6` = Lai's 7, OT = Lai's 6
+        lines.append(f"1990/1/{i + 1} 0:00," + ",".join(f"{v:.6f}" for v in ltsf))
+    csv.write_text("\n".join(lines) + "\n")
+    return txt, csv
+
+
+def test_both_formats_load_to_the_same_array(tmp_path):
+    table = np.round(np.random.default_rng(0).uniform(0.1, 2.0, size=(20, 8)), 6)
+    txt, csv = _write_pair(tmp_path, table)
+    a, b = ex.load_exchange(txt), ex.load_exchange(csv)
+    assert a.shape == (20, 8)
+    np.testing.assert_allclose(a, table, atol=1e-9)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_shared_formats_agree(values):
+    csv = ex.load_exchange(_shared("exchange_rate.csv"))
+    assert values.shape == (7588, 8)
+    np.testing.assert_array_equal(values, csv)
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("1,2,3\n", "fields"),
+    ("date,0,1,2,3,4,5,6\n2000,1,2,3,4,5,6,7\n", "missing"),
+    ("1,2,3,4,5,6,7,x\n", "not a number"),
+    ("1,2,3,4,5,6,7,nan\n", "non-finite"),
+    ("", "empty"),
+])
+def test_bad_files_say_what_is_wrong(tmp_path, content, needle):
+    path = tmp_path / "bad.txt"
+    path.write_text(content)
+    with pytest.raises(ForecasterError, match=needle):
+        ex.load_exchange(path)
+
+
+def test_find_data_folder_and_missing(tmp_path, monkeypatch):
+    txt, _ = _write_pair(tmp_path, np.ones((3, 8)))
+    assert ex.find_data(tmp_path) == txt
+    with pytest.raises(ForecasterError, match="does not exist"):
+        ex.find_data(tmp_path / "nope.csv")
+    monkeypatch.delenv(ex.DATA_ENV, raising=False)
+    with pytest.raises(ForecasterError, match="--data"):
+        ex.find_data(None)
+
+
+# ---------------------------------------------------------------- protocol
+
+def test_split_sizes_and_test_windows(values):
+    bounds = ex.split_bounds(len(values), 96)
+    own = {k: b.end - b.start - (0 if k == "train" else 96) for k, b in bounds.items()}
+    assert own == {"train": 5311, "val": 760, "test": 1517}
+    assert bounds["val"].start == 5311 - 96 and bounds["test"].end == 7588
+    prepared = ex.prepare(values, 96)
+    counts = [ex.n_windows(len(prepared.splits["test"]), 96, h) for h in ex.HORIZONS]
+    assert counts == [1422, 1326, 1182, 798]
+
+
+def test_scaler_uses_training_rows_only(values):
+    prepared = ex.prepare(values, 96)
+    train = prepared.splits["train"].astype(np.float64)
+    np.testing.assert_allclose(train.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(train.std(0), 1, atol=1e-5)
+    np.testing.assert_allclose(prepared.scaler.mean, values[:5311].mean(0))
+    # a change after the training rows does not move the scaler
+    later = values.copy()
+    later[6000:] *= 10
+    np.testing.assert_array_equal(ex.prepare(later, 96).scaler.mean, prepared.scaler.mean)
+
+
+@pytest.mark.parametrize("horizon, mse, mae", [(96, 0.081, 0.196), (192, 0.167, 0.289), (336, 0.306, 0.398),
+                                               (720, 0.810, 0.676)])
+def test_repeat_reproduces_the_reference(values, horizon, mse, mae):
+    scores = ex.repeat_scores(values, horizon, lookback=96)
+    assert round(scores["mse"], 3) == mse
+    assert round(scores["mae"], 3) == mae
+
+
+def test_evaluate_matches_a_direct_loop():
+    series = np.random.default_rng(1).normal(size=(40, 3)).astype(np.float32)
+    L, H = 5, 4
+    direct_sq, direct_ab, n = 0.0, 0.0, 0
+    for s in range(len(series) - L - H + 1):
+        err = series[s + L:s + L + H] - series[s + L - 1]
+        direct_sq += (err.astype(np.float64) ** 2).sum()
+        direct_ab += np.abs(err.astype(np.float64)).sum()
+        n += err.size
+    got = ex.evaluate(ex.Repeat(H), series, L, H, batch_size=7)  # a batch size that leaves a remainder
+    assert got["windows"] == len(series) - L - H + 1
+    assert got["mse"] == pytest.approx(direct_sq / n, rel=1e-6)
+    assert got["mae"] == pytest.approx(direct_ab / n, rel=1e-6)
+
+
+def test_config_json_round_trip_and_validation():
+    cfg = ex.ExchangeConfig(lookback=48, d_model=16, n_layer=1)
+    assert ex.ExchangeConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(ForecasterError, match="lookback"):
+        ex.ExchangeConfig(lookback=0)
+    with pytest.raises(ForecasterError, match="unknown"):
+        ex.ExchangeConfig.from_dict({"nope": 1})
+
+
+# ---------------------------------------------------------------- training smoke test (synthetic, fast)
+
+def test_training_loss_falls_and_beats_repeat_on_a_predictable_series():
+    t = np.arange(400)
+    rng = np.random.default_rng(0)
+    # two channels with a slow oscillation: the change over the next steps is predictable, Repeat is not perfect
+    series = np.stack([np.sin(t / 6.0), np.cos(t / 9.0)], axis=1) + 0.05 * rng.normal(size=(400, 2))
+    series = series.astype(np.float32)
+    train, val = series[:300], series[300 - 16:]
+    cfg = ex.ExchangeConfig(lookback=16, d_model=16, n_layer=1, d_state=8, lr=3e-3, weight_decay=0.0,
+                            batch_size=32, max_epochs=4, patience=4, seed=0)
+    torch.set_num_threads(1)
+    fitted = ex.fit(train, val, horizon=4, config=cfg)
+    losses = [h["train_mse"] for h in fitted.history[1:]]
+    assert losses[-1] < losses[0]
+    assert fitted.best_epoch > 0
+    repeat = ex.evaluate(ex.Repeat(4), val, 16, 4)["mse"]
+    assert fitted.val_mse < repeat
+    assert ex.evaluate(fitted.model, val, 16, 4)["mse"] == pytest.approx(fitted.val_mse)
+
+
+def test_resolve_device_rejects_missing_cuda():
+    assert ex.resolve_device("cpu") == "cpu"
+    if not torch.cuda.is_available():
+        assert ex.resolve_device("auto") == "cpu"
+        with pytest.raises(ForecasterError, match="CUDA"):
+            ex.resolve_device("cuda")
+    with pytest.raises(ForecasterError, match="accepted"):
+        ex.resolve_device("tpu")
