@@ -1,3 +1,67 @@
-"""`forecaster benchmark` commands (being built)."""
+"""`forecaster benchmark exchange`: the Exchange-Rate benchmark under the standard protocol."""
 
-from forecaster.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import typer
+
+from forecaster.cli.app import app, emit_json, info, settings
+from forecaster.errors import ForecasterError
+
+benchmark_app = typer.Typer(help="Accuracy benchmarks beside published results.", no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+def parse_horizons(text: str) -> list[int]:
+    """"96,192" or "96 192" -> [96, 192]."""
+    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
+    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise ForecasterError(f"--horizons {text!r} is invalid: accepted positive integers separated by commas, "
+                              "e.g. 96,192,336,720")
+    return [int(p) for p in parts]
+
+
+@benchmark_app.command("exchange")
+def exchange(
+    data: str = typer.Option(..., "--data", help="exchange_rate.txt(.gz) (Lai et al.) or the LTSF exchange_rate.csv, "
+                             "or a folder holding one."),
+    horizons: str = typer.Option("96,192,336,720", "--horizons", help="Forecast horizons, comma-separated."),
+    lookback: Optional[int] = typer.Option(None, "--lookback", help="Lookback L (default: the validated choice)."),
+    d_model: Optional[int] = typer.Option(None, "--d-model", help="Model width (default: the validated choice)."),
+    n_layer: Optional[int] = typer.Option(None, "--n-layer", help="S6 blocks (default: the validated choice)."),
+    max_epochs: Optional[int] = typer.Option(None, "--max-epochs", help="Most epochs (early stopping on validation)."),
+    repeat_only: bool = typer.Option(False, "--repeat-only", help="Score the no-change forecast only; train nothing."),
+    out: Optional[str] = typer.Option(None, "--out", help="Also write the markdown table here (JSON beside it)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
+) -> None:
+    """Score Repeat and the Mamba forecaster on Exchange-Rate, beside the published tables.
+
+    Standard protocol: 0.7/0.1/0.2 chronological split, scaler on training rows, all 8 channels,
+    MSE/MAE on scaled values over every test window. Uses the global --seed and --device.
+
+    Example: forecaster --device cpu benchmark exchange --data ../shared/data/exchange_rate.txt.gz --horizons 96
+    """
+    import json
+
+    from forecaster import exchange as ex
+
+    overrides = {"lookback": lookback, "d_model": d_model, "n_layer": n_layer, "max_epochs": max_epochs,
+                 "seed": settings.seed}
+    config = ex.ExchangeConfig(**{**ex.CHOSEN.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
+    result = ex.run_benchmark(data, parse_horizons(horizons), config, settings.device, train=not repeat_only,
+                              show_progress=settings.verbosity >= 0)
+    table = ex.format_table(result)
+    if out:
+        from pathlib import Path
+
+        ex.write_atomic(out, table + "\n")
+        ex.write_atomic(Path(out).with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n")
+        info(f"wrote {out}")
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    info(f"Exchange-Rate ({result.rows} rows, {result.data}); device {result.device}; seed {result.seed}; "
+         f"{result.seconds:.0f} s")
+    typer.echo(table)
