@@ -174,3 +174,15 @@ def test_resolve_device_rejects_missing_cuda():
             ex.resolve_device("cuda")
     with pytest.raises(ForecasterError, match="accepted"):
         ex.resolve_device("tpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_scores_match_cpu():
+    series = np.random.default_rng(2).normal(size=(120, 3)).astype(np.float32)
+    cfg = ex.ExchangeConfig(lookback=8, d_model=8, n_layer=1, d_state=4, max_epochs=1, seed=0)
+    fitted = ex.fit(series[:90], series[80:], horizon=4, config=cfg, device="cuda")
+    on_cuda = ex.evaluate(fitted.model, series[80:], 8, 4, device="cuda")
+    on_cpu = ex.evaluate(fitted.model.cpu(), series[80:], 8, 4, device="cpu")
+    assert on_cuda["mse"] == pytest.approx(on_cpu["mse"], rel=1e-4)
+    assert ex.evaluate(ex.Repeat(4), series, 8, 4, device="cuda")["mse"] == pytest.approx(
+        ex.evaluate(ex.Repeat(4), series, 8, 4)["mse"], rel=1e-6)
