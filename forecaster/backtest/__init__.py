@@ -1,0 +1,22 @@
+"""Walk-forward backtests: the model beside baselines, forecast statistics, a cost-aware trading simulation.
+
+    baselines.py    History (the look-ahead guard), the model interface, random walk, drift,
+                    mean reversion, Ridge autoregression
+    neural.py       the Mamba forecaster behind the same interface (saved, or trained in the folds)
+    stats.py        MAE/RMSE/MAPE, MASE, Theil's U2, Diebold-Mariano (HAC + HLN), Pesaran-Timmermann
+    trading.py      signals, costs, the simulation and its statistics
+    walkforward.py  BacktestConfig, run_backtest (the loop over origins)
+    report.py       metrics JSON, forecasts CSV, terminal tables
+    plots.py        equity and drawdown, error by horizon step, forecast against actual
+"""
+
+from forecaster.backtest.baselines import (
+    Drift, History, LookAheadError, MeanReversion, RandomWalk, RidgeAR, default_baselines,
+)
+from forecaster.backtest.trading import CostConfig
+from forecaster.backtest.walkforward import BacktestConfig, BacktestResult, run_backtest
+
+__all__ = [
+    "Drift", "History", "LookAheadError", "MeanReversion", "RandomWalk", "RidgeAR", "default_baselines",
+    "CostConfig", "BacktestConfig", "BacktestResult", "run_backtest",
+]

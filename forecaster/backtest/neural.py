@@ -1,0 +1,140 @@
+"""The Mamba model behind the backtest's model interface (fit / predict on a History).
+
+Two ways in:
+  - MambaModel.from_saved(name, series): a model saved by `forecaster train`; fit() trains nothing
+    but refuses to run when the model's training or validation data reach past the training cutoff
+    of the backtest (its weights would have seen the test period);
+  - MambaModel(data_config, mamba_config, train_config): trained inside the walk-forward on each
+    fold's rows, the last `val_frac` of them for early stopping and interval calibration; scalers
+    are fitted on the fold's training rows only (forecaster.data.prepare with the fold's bounds).
+
+Prediction rebuilds the features of the last `lookback` bars from the History alone and scales
+them with the fitted scalers: nothing after the origin is ever read.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from forecaster.backtest.baselines import History, LookAheadError
+from forecaster.data import DataConfig, PriceSeries, build_features, prepare
+from forecaster.errors import ForecasterError
+
+
+class MambaModel:
+    def __init__(self, data_config: DataConfig, mamba_config=None, train_config=None, quantiles: tuple = (),
+                 val_frac: float = 0.15, name: str = "mamba"):
+        if data_config.covariates:
+            raise ForecasterError("the backtest does not support covariates yet: train a model without --covariate")
+        if not 0 < val_frac < 1:
+            raise ForecasterError(f"val_frac={val_frac!r} is invalid: accepted a number in (0, 1)")
+        self.name, self.data_config, self.val_frac = name, data_config, val_frac
+        self.mamba_config, self.train_config, self.quantiles = mamba_config, train_config, tuple(quantiles)
+        self.horizon = data_config.horizon
+        self.net = None
+        self.scalers: Optional[dict] = None
+        self.calibration: dict = {}
+        self.seen_until: Optional[pd.Timestamp] = None  # saved model: last date its training used
+        self.fits = 0
+
+    @classmethod
+    def from_saved(cls, name: str, series: PriceSeries, models_dir=None) -> "MambaModel":
+        """A saved model; `series` (the backtest's data) tells when the model's validation data ended."""
+        from forecaster import api
+
+        trained = api.load(name, models_dir)
+        data = trained.data_config
+        out = cls(data, quantiles=trained.quantiles, name=f"mamba:{name}")
+        out.net, out.scalers = trained.model.eval(), trained.meta["scalers"]
+        out.calibration = trained.meta.get("calibration", {})
+        out.seen_until = _seen_until(trained.meta, series)
+        return out
+
+    @property
+    def saved(self) -> bool:
+        return self.seen_until is not None
+
+    def fit(self, history: History) -> None:
+        if self.saved:
+            if self.seen_until > history.date:
+                raise LookAheadError(
+                    f"look-ahead: the saved model {self.name} was trained and validated on data up to "
+                    f"{self.seen_until.date()}, after the backtest's training cutoff {history.date.date()}; "
+                    f"shorten --test-years or use --retrain-every to train inside the folds"
+                )
+            return
+        import torch
+
+        from forecaster import intervals
+        from forecaster.mamba import ForecasterConfig, MambaForecaster
+        from forecaster.predict import forecast_windows
+        from forecaster.training import fit, seed_everything
+
+        series = history.series()
+        n = len(series.frame) - 1  # feature rows (the first bar has no return)
+        n_val = max(int(round(n * self.val_frac)), self.horizon + 1)
+        prep = prepare(series, self.data_config, bounds=(n - n_val, n, n))
+        train, val = prep.windows("train"), prep.windows("val")
+        if len(val) == 0:
+            raise ForecasterError(f"fold ending {history.date.date()}: no validation windows; use more data")
+        seed_everything(self.train_config.seed + self.fits)
+        cfg = ForecasterConfig(mamba=self.mamba_config, n_inputs=prep.n_features, n_outputs=1,
+                               horizon=self.horizon, quantiles=self.quantiles)
+        net = MambaForecaster(cfg)
+        with torch.inference_mode(False):
+            fit(net, train.dataset(), val.dataset(), self.train_config, self.quantiles, progress=False)
+        self.net = net.cpu().eval()
+        self.scalers = prep.fitted()
+        val_pred = forecast_windows(self.net, val.x)[:, :, 0]  # (N, H[, Q]) scaled
+        self.calibration = intervals.calibrate(val_pred, val.y[:, :, 0], self.quantiles)
+        self.fits += 1
+
+    def _window(self, history: History) -> np.ndarray:
+        """(L, C_in) scaled features of the newest lookback bars."""
+        L = self.data_config.lookback
+        extra = 1  # the first bar of a slice has no log return
+        short = history.series()
+        short = PriceSeries(frame=short.frame.iloc[-(L + extra):], pair=short.pair, source=short.source,
+                            interval=short.interval)
+        table, _ = build_features(short, self.data_config)
+        if len(table) < L:
+            raise ForecasterError(f"origin {history.date.date()}: fewer than {L} bars of history for the lookback")
+        raw = table.to_numpy(dtype=np.float64)[-L:]
+        mean, scale = np.asarray(self.scalers["feature_mean"]), np.asarray(self.scalers["feature_scale"])
+        return ((raw - mean) / scale).astype(np.float32)
+
+    def predict_many(self, histories: list) -> list:
+        """One batched forward pass for many origins, each read through its own History."""
+        from forecaster import intervals
+        from forecaster.predict import forecast_windows
+
+        if self.net is None:
+            raise ForecasterError(f"{self.name}: predict called before fit")
+        x = np.stack([self._window(h) for h in histories])  # (N, L, C_in)
+        pred = forecast_windows(self.net, x)[:, :, 0]  # (N, H[, Q]) scaled
+        scale = np.asarray(self.scalers["target_scale"], dtype=np.float64)  # (H,)
+        point = intervals.point_forecast(pred, self.quantiles) * scale
+        bands = {lv: (lo * scale, hi * scale)
+                 for lv, (lo, hi) in intervals.intervals(pred, self.calibration, self.quantiles).items()}
+        return [(point[i], {lv: (lo[i], hi[i]) for lv, (lo, hi) in bands.items()}) for i in range(len(histories))]
+
+    def predict(self, history: History) -> tuple[np.ndarray, dict]:
+        return self.predict_many([history])[0]
+
+
+def _seen_until(meta: dict, series: PriceSeries) -> pd.Timestamp:
+    """The last date whose price a saved model's training or validation targets used: the bar before
+    its test split, recomputed from its data configuration on the rows it was trained on."""
+    data = DataConfig.from_dict(meta["data_config"])
+    first, last = (pd.Timestamp(meta["fingerprint"][k]) for k in ("first", "last"))
+    frame = series.frame.loc[first:last]
+    if len(frame) == 0:
+        raise ForecasterError(f"the saved model was trained on {first.date()}..{last.date()}, outside the backtest data")
+    table, _ = build_features(PriceSeries(frame=frame, pair=series.pair, source=series.source), data)
+    from forecaster.data.windows import _bounds
+
+    _, test_start, n = _bounds(table.index, data.split)
+    return table.index[min(test_start, n) - 1]

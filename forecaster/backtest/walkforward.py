@@ -1,0 +1,197 @@
+"""The walk-forward (rolling-origin) loop: every model on the same origins, then statistics.
+
+Test period: the origins t from `test_start` to the last bar whose H-step target exists. The
+origins are cut into folds (forecaster.data.walk_forward_folds); before each fold every model is
+fitted on a History ending at the bar before the fold's first origin (expanding: from the first
+bar; sliding: the last `window` bars), then forecasts steps 1..H from every origin of the fold,
+each from a History ending at that origin. retrain_every=K makes folds of K origins; K=0 fits
+once before the test period; `folds=N` cuts the test period into N equal folds instead.
+
+The trading simulation uses the step-`signal_step` forecast at every origin: sign (or a size
+above `threshold`) gives the position held from bar t to t+1 (see trading.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from forecaster.backtest import stats, trading
+from forecaster.backtest.baselines import History, LookAheadError
+from forecaster.backtest.trading import CostConfig
+from forecaster.data import PriceSeries, walk_forward_folds
+from forecaster.errors import ForecasterError
+
+MODES = ("expanding", "sliding")
+
+
+@dataclass
+class BacktestConfig:
+    horizon: int = 5  # H: steps forecast at every origin
+    test_years: float = 3.0  # the test period is the last test_years of the data ...
+    test_start: Optional[str] = None  # ... or starts at this date
+    retrain_every: int = 0  # K origins per fold; 0 = fit once before the test period
+    folds: Optional[int] = None  # or cut the test period into this many folds
+    mode: str = "expanding"  # expanding | sliding training window
+    window: Optional[int] = None  # rows of the sliding window
+    signal_step: int = 1  # which step's forecast sets the position
+    threshold: float = 0.0  # |forecast log return| needed to take a position
+    costs: CostConfig = field(default_factory=CostConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.costs, dict):
+            self.costs = CostConfig.from_dict(self.costs)
+        if not isinstance(self.horizon, int) or self.horizon < 1:
+            raise ForecasterError(f"horizon={self.horizon!r} is invalid: accepted an integer >= 1")
+        if self.test_start is None and not (isinstance(self.test_years, (int, float)) and self.test_years > 0):
+            raise ForecasterError(f"test_years={self.test_years!r} is invalid: accepted a number > 0")
+        if self.retrain_every < 0:
+            raise ForecasterError(f"retrain_every={self.retrain_every!r} is invalid: accepted 0 (once) or K >= 1")
+        if self.folds is not None and (self.folds < 1 or self.retrain_every):
+            raise ForecasterError("give either folds >= 1 or retrain_every, not both")
+        if self.mode not in MODES:
+            raise ForecasterError(f"mode {self.mode!r} unknown: accepted {', '.join(MODES)}")
+        if not 1 <= self.signal_step <= self.horizon:
+            raise ForecasterError(f"signal_step={self.signal_step!r} is invalid: accepted 1..{self.horizon}")
+        if self.threshold < 0:
+            raise ForecasterError(f"threshold={self.threshold!r} is invalid: accepted a number >= 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BacktestConfig":
+        return cls(**data)
+
+
+@dataclass
+class BacktestResult:
+    pair: str
+    config: BacktestConfig
+    dates: pd.DatetimeIndex  # (T,) every bar of the data
+    close: np.ndarray  # (T,)
+    origins: np.ndarray  # (N,) origin rows
+    fold: np.ndarray  # (N,) fold of each origin
+    actual: np.ndarray  # (N, H) realised cumulative log returns
+    forecasts: dict  # model -> (N, H)
+    intervals: dict  # model -> {level: (lower (N, H), upper (N, H))}
+    forecast_stats: dict  # model -> stats.forecast_stats(...)
+    simulations: dict  # model (and buy_and_hold) -> trading.Simulation
+    trading_stats: dict  # model (and buy_and_hold) -> trading.trading_stats(...)
+    bars_per_year: float
+    info: dict  # test period, folds, fit times, notes
+
+    @property
+    def models(self) -> list:
+        return list(self.forecasts)
+
+
+def test_start_row(dates: pd.DatetimeIndex, config: BacktestConfig) -> int:
+    if config.test_start is not None:
+        try:
+            start = pd.Timestamp(config.test_start)
+        except (ValueError, TypeError) as exc:
+            raise ForecasterError(f"test_start={config.test_start!r} is not a date (YYYY-MM-DD)") from exc
+    else:
+        start = dates[-1] - pd.DateOffset(days=round(365.25 * config.test_years))
+    return int(dates.searchsorted(start))
+
+
+def _fold_step(n_origins: int, config: BacktestConfig) -> int:
+    if config.folds:
+        return max(1, math.ceil(n_origins / config.folds))
+    return config.retrain_every or n_origins
+
+
+def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_train: int = 100,
+                 progress: Optional[Callable[[int, int], None]] = None) -> BacktestResult:
+    """Walk forward over the test period with every model; progress(done, total) after each fold."""
+    names = [m.name for m in models]
+    if len(set(names)) != len(names) or not names:
+        raise ForecasterError(f"model names must be unique and non-empty, got {names}")
+    frame = series.frame
+    dates, close = frame.index, frame["close"].to_numpy(dtype=np.float64)
+    n, H = len(close), config.horizon
+    log_close = np.log(close)
+    start = test_start_row(dates, config)
+    if start < min_train:
+        raise ForecasterError(f"{series.pair}: only {start} bars before the test period; at least {min_train} are needed "
+                              f"for training: shorten the test period")
+    if start > n - 1 - H - 1:
+        raise ForecasterError(f"{series.pair}: the test period starting {dates[min(start, n - 1)].date()} holds "
+                              f"fewer than 2 origins with a {H}-step target")
+    n_origins = n - 1 - H - start + 1
+    folds = walk_forward_folds(n, initial_train=start, step=_fold_step(n_origins, config), horizon=H,
+                               mode=config.mode, window=config.window)
+    origins = np.arange(start, n - H)  # (N,)
+    preds = {m.name: np.full((len(origins), H), np.nan) for m in models}
+    bands: dict = {m.name: {} for m in models}
+    fold_of = np.zeros(len(origins), dtype=int)
+    fit_seconds = {m.name: 0.0 for m in models}
+    for fold in folds:
+        cutoff = fold.train.stop - 1
+        train_history = History(series, cutoff, start=fold.train.start)
+        rows = np.arange(fold.test.start, fold.test.stop)
+        idx = rows - start
+        fold_of[idx] = fold.index
+        histories = [History(series, int(t)) for t in rows]
+        for model in models:
+            began = time.perf_counter()
+            _guarded(model, "fit", lambda: model.fit(train_history), cutoff, dates)
+            fit_seconds[model.name] += time.perf_counter() - began
+            if hasattr(model, "predict_many"):
+                out = _guarded(model, "predict", lambda: model.predict_many(histories), int(rows[0]), dates)
+            else:
+                out = [_guarded(model, "predict", lambda h=h: model.predict(h), h.cutoff, dates) for h in histories]
+            for i, (point, band) in zip(idx, out):
+                point = np.asarray(point, dtype=np.float64)
+                if point.shape != (H,):
+                    raise ForecasterError(f"model {model.name} returned a forecast of shape {point.shape}, expected ({H},)")
+                preds[model.name][i] = point
+                for level, (lo, hi) in band.items():
+                    if level not in bands[model.name]:
+                        bands[model.name][level] = (np.full((len(origins), H), np.nan), np.full((len(origins), H), np.nan))
+                    bands[model.name][level][0][i], bands[model.name][level][1][i] = lo, hi
+        if progress:
+            progress(fold.index + 1, len(folds))
+
+    steps = origins[:, None] + np.arange(1, H + 1)  # (N, H)
+    actual = log_close[steps] - log_close[origins][:, None]  # (N, H)
+    scales = np.array([stats.mase_scale(log_close[:start], h) for h in range(1, H + 1)])
+    fstats = {name: stats.forecast_stats(preds[name], actual, close[origins], scales, bands[name] or None)
+              for name in preds}
+
+    per_year = trading.bars_per_year(dates)
+    path = close[origins[0] : origins[-1] + 2]  # (N+1,) closes at the origins and the bar after the last
+    sims = {name: trading.simulate(trading.signals(preds[name][:, config.signal_step - 1], config.threshold),
+                                   path, config.costs) for name in preds}
+    sims["buy_and_hold"] = trading.simulate(np.ones(len(origins)), path, config.costs)
+    tstats = {name: trading.trading_stats(sim, per_year) for name, sim in sims.items()}
+    info = {
+        "pair": series.pair, "source": series.source, "interval": series.interval,
+        "data_first": dates[0].isoformat(), "data_last": dates[-1].isoformat(), "rows": n,
+        "test_first_origin": dates[origins[0]].isoformat(), "test_last_origin": dates[origins[-1]].isoformat(),
+        "origins": int(len(origins)), "folds": len(folds), "fit_seconds": fit_seconds,
+        "bars_per_year": per_year,
+        "notes": [trading.SWAP_NOTE,
+                  "fills cross half the spread plus slippage at the signal bar's close (never the mid); "
+                  "a round trip pays one full spread",
+                  "DM p-values are one-sided (H1: the model is more accurate than the random walk); "
+                  "PT p-values one-sided (H1: the forecast signs are informative)"],
+    }
+    return BacktestResult(pair=series.pair, config=config, dates=dates, close=close, origins=origins, fold=fold_of,
+                          actual=actual, forecasts=preds, intervals=bands, forecast_stats=fstats, simulations=sims,
+                          trading_stats=tstats, bars_per_year=per_year, info=info)
+
+
+def _guarded(model, what: str, call, cutoff: int, dates: pd.DatetimeIndex):
+    """Run a model call; a read past the cutoff surfaces as a LookAheadError naming the model."""
+    try:
+        return call()
+    except LookAheadError as exc:
+        raise LookAheadError(f"model {model.name} ({what} at {dates[cutoff].date()}): {exc}") from exc
