@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
+from forecaster.console import stderr
 from forecaster.errors import ForecasterError
-
-stderr = Console(stderr=True)
 
 
 @dataclass

@@ -33,7 +33,7 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class DataConfig:
-    lookback: int = 64  # L: bars the model sees
+    lookback: int = 48  # L: bars the model sees
     horizon: int = 5  # H: steps forecast
     stride: int = 1  # step between training window origins
     features: tuple = ("log_return",)
@@ -109,6 +109,11 @@ class Prepared:
     @property
     def n_features(self) -> int:
         return self.features.shape[1]
+
+    def fitted(self) -> dict:
+        """The scalers as plain lists, to be saved with a model (JSON, never pickle)."""
+        return {"feature_mean": self.feature_scaler.mean_.tolist(), "feature_scale": self.feature_scaler.scale_.tolist(),
+                "target_scale": self.target_scale.tolist(), "feature_names": list(self.feature_names)}
 
     def split_rows(self, split: str) -> tuple[int, int]:
         """First and one-past-last row whose targets belong to the split."""
@@ -190,10 +195,12 @@ def _bounds(dates: pd.DatetimeIndex, split: tuple) -> tuple[int, int, int]:
 
 
 def prepare(series: PriceSeries, config: DataConfig, covariate_series: Sequence[PriceSeries] = (),
-            bounds: Optional[tuple] = None) -> Prepared:
+            bounds: Optional[tuple] = None, fitted: Optional[dict] = None) -> Prepared:
     """Features, bounds of the splits, scalers fitted on the training rows alone.
 
     bounds: (validation start row, test start row, rows) to override config.split (walk-forward folds).
+    fitted: scalers saved with a trained model ({"feature_mean", "feature_scale", "target_scale"}),
+    used as they are instead of being fitted: new data is scaled as the training data was.
     """
     from sklearn.preprocessing import StandardScaler
 
@@ -209,11 +216,21 @@ def prepare(series: PriceSeries, config: DataConfig, covariate_series: Sequence[
             f"use more data, a shorter lookback or a larger training fraction"
         )
     raw = table.to_numpy(dtype=np.float64)
-    scaler = StandardScaler().fit(raw[:val_start])
-    log_close = np.log(close.to_numpy(dtype=np.float64))
-    train_y = log_close[train_origins[:, None] + np.arange(1, H + 1)] - log_close[train_origins][:, None]
-    target_scale = np.sqrt(np.mean(train_y**2, axis=0))
-    target_scale = np.where(target_scale > 0, target_scale, 1.0)
+    if fitted is None:
+        scaler = StandardScaler().fit(raw[:val_start])
+        log_close = np.log(close.to_numpy(dtype=np.float64))
+        train_y = log_close[train_origins[:, None] + np.arange(1, H + 1)] - log_close[train_origins][:, None]
+        target_scale = np.sqrt(np.mean(train_y**2, axis=0))
+        target_scale = np.where(target_scale > 0, target_scale, 1.0)
+    else:
+        scaler = StandardScaler()
+        scaler.mean_ = np.asarray(fitted["feature_mean"], dtype=np.float64)
+        scaler.scale_ = np.asarray(fitted["feature_scale"], dtype=np.float64)
+        scaler.var_, scaler.n_features_in_ = scaler.scale_**2, len(scaler.scale_)
+        target_scale = np.asarray(fitted["target_scale"], dtype=np.float64)
+        if len(scaler.mean_) != raw.shape[1] or len(target_scale) != H:
+            raise ForecasterError(f"saved scalers fit {len(scaler.mean_)} features and {len(target_scale)} steps; "
+                                  f"the data gives {raw.shape[1]} features and {H} steps")
     return Prepared(
         config=config, dates=table.index, close=close.to_numpy(dtype=np.float64), raw_features=raw,
         feature_names=list(table.columns), bounds=(val_start, test_start, n), feature_scaler=scaler,

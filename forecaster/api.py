@@ -1,0 +1,222 @@
+"""The Python API, mirrored by the CLI: train, load, predict.
+
+    from forecaster import api
+    model = api.train("EURUSD", name="eurusd")        # offline ECB data by default
+    forecast = model.predict()                        # next H bars, with 80% and 95% intervals
+    model = api.load("eurusd")
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from forecaster import checkpoint, intervals
+from forecaster.data import DataConfig, Prepared, PriceSeries, load_series, prepare
+from forecaster.errors import ForecasterError
+from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
+from forecaster.predict import Forecast, forecast_windows, future_dates
+from forecaster.training import FitResult, TrainConfig, fit, is_main_process, resolve_device, seed_everything
+
+# Defaults sized so that `forecaster train EURUSD` takes well under 2 minutes on 2 CPU cores.
+DEFAULT_MAMBA = dict(d_model=16, n_layer=2, d_state=8)
+
+
+@dataclass
+class SourceSpec:
+    """Where the data comes from (saved with the model so that predict can load it again)."""
+
+    pair: str = "EURUSD"
+    source: str = "ecb"
+    interval: str = "1d"
+    start: Optional[str] = None
+    end: Optional[str] = None
+    path: Optional[str] = None
+
+    def load(self, cache_dir=None, offline: bool = False, pair: Optional[str] = None) -> PriceSeries:
+        return load_series(pair or self.pair, source=self.source, interval=self.interval, start=self.start,
+                           end=self.end, path=self.path, cache_dir=cache_dir, offline=offline)
+
+
+@dataclass
+class TrainedModel:
+    name: str
+    model: MambaForecaster
+    meta: dict
+    folder: Optional[Path] = None
+    fit_result: Optional[FitResult] = field(default=None, repr=False)
+
+    @property
+    def data_config(self) -> DataConfig:
+        return DataConfig.from_dict(self.meta["data_config"])
+
+    @property
+    def quantiles(self) -> tuple:
+        return tuple(self.meta["model_config"]["quantiles"])
+
+    def load_series(self, cache_dir=None, offline: bool = False, **overrides) -> tuple[PriceSeries, list]:
+        spec = SourceSpec(**{**self.meta["source"], **{k: v for k, v in overrides.items() if v is not None}})
+        series = spec.load(cache_dir, offline)
+        covariates = [spec.load(cache_dir, offline, pair=c) for c in self.data_config.covariates]
+        return series, covariates
+
+    def prepare(self, series: PriceSeries, covariates: Sequence[PriceSeries] = ()):
+        """The series scaled with this model's saved scalers (never refitted)."""
+        return prepare_fitted(series, self.data_config, covariates, self.meta["scalers"])
+
+    def forecast_windows(self, x: np.ndarray) -> np.ndarray:
+        """Scaled windows (N, L, C_in) -> scaled forecasts (N, H[, Q]) for the single output series."""
+        return forecast_windows(self.model, x)[:, :, 0]
+
+    def predict(self, series: Optional[PriceSeries] = None, covariates: Sequence[PriceSeries] = (),
+                cache_dir=None, offline: bool = False) -> Forecast:
+        """The next H bars after the last one in the data."""
+        if series is None:
+            series, covariates = self.load_series(cache_dir, offline)
+        prep = self.prepare(series, covariates)
+        latest = prep.latest_window()
+        pred = self.forecast_windows(latest.x)  # (1, H[, Q])
+        point = intervals.point_forecast(pred, self.quantiles)
+        last_close = float(latest.last_close[0])
+        bands = {
+            level: {"lower": prep.to_prices(lo, [last_close])[0], "upper": prep.to_prices(hi, [last_close])[0]}
+            for level, (lo, hi) in intervals.intervals(pred, self.meta["calibration"], self.quantiles).items()
+        }
+        coverage = {lv: v["empirical"] for lv, v in self.meta["metrics"].get("test_coverage", {}).items()}
+        return Forecast(
+            pair=series.pair, origin=latest.origin[0], last_close=last_close,
+            dates=future_dates(latest.origin[0], len(point[0]), series.interval),
+            returns=prep.to_returns(point)[0], prices=prep.to_prices(point, [last_close])[0],
+            intervals=bands, coverage=coverage,
+        )
+
+
+def fitted_scalers(prep: Prepared) -> dict:
+    """The scalers of a prepared series as plain lists, saved with a model (JSON, never pickle)."""
+    scaler = prep.feature_scaler
+    return {"feature_names": list(prep.feature_names), "feature_mean": scaler.mean_.tolist(),
+            "feature_scale": scaler.scale_.tolist(), "target_scale": np.asarray(prep.target_scale).tolist()}
+
+
+def prepare_fitted(series: PriceSeries, data: DataConfig, covariates: Sequence[PriceSeries], scalers: dict) -> Prepared:
+    """The series prepared as at training time: features scaled with the saved scalers, never refitted.
+
+    (An adapter over forecaster.data.prepare, which fits its scalers on the data it is given.)"""
+    prep = prepare(series, data, covariates)
+    mean, scale = np.asarray(scalers["feature_mean"]), np.asarray(scalers["feature_scale"])
+    target_scale = np.asarray(scalers["target_scale"], dtype=np.float64)
+    if list(scalers.get("feature_names", prep.feature_names)) != list(prep.feature_names) \
+            or len(mean) != prep.raw_features.shape[1] or len(target_scale) != data.horizon:
+        raise ForecasterError(f"the saved scalers fit features {scalers.get('feature_names')} and {len(target_scale)} steps; "
+                              f"the data gives {prep.feature_names} and {data.horizon} steps: retrain the model")
+    prep.feature_scaler.mean_, prep.feature_scaler.scale_ = mean, scale
+    prep.feature_scaler.var_ = scale**2
+    prep.target_scale = target_scale
+    prep.features = ((prep.raw_features - mean) / scale).astype(np.float32)  # (T, C_in)
+    return prep
+
+
+def train(
+    pair: str = "EURUSD", *, name: Optional[str] = None, source: str = "ecb", interval: str = "1d",
+    start: Optional[str] = None, end: Optional[str] = None, path: Optional[str] = None, cache_dir=None,
+    offline: bool = False, data: Optional[DataConfig] = None, mamba: Optional[MambaConfig] = None,
+    quantiles: tuple = (), revin: bool = False, train_config: Optional[TrainConfig] = None,
+    models_dir=None, resume: bool = False, save: bool = True, progress: bool = True,
+    series: Optional[PriceSeries] = None,
+) -> TrainedModel:
+    """Train a Mamba forecaster on a pair, calibrate its intervals, score it beside the random walk,
+    and save it under models_dir/name (rank 0 only under torch.distributed)."""
+    data = data or DataConfig()
+    train_config = train_config or TrainConfig()
+    mamba = mamba or MambaConfig(**DEFAULT_MAMBA)
+    spec = SourceSpec(pair=pair, source=source, interval=interval, start=start, end=end, path=path)
+    series = series or spec.load(cache_dir, offline)
+    spec.pair = series.pair
+    name = name or f"{series.pair.lower()}-{series.interval}"
+    folder = checkpoint.model_dir(name, models_dir)
+    covariates = [spec.load(cache_dir, offline, pair=c) for c in data.covariates]
+    prep = prepare(series, data, covariates)
+    windows = {split: prep.windows(split) for split in ("train", "val", "test")}
+    if len(windows["val"]) == 0:
+        raise ForecasterError(f"{series.pair}: the validation split holds no windows; use more data or a smaller horizon")
+
+    seed_everything(train_config.seed)
+    model_config = ForecasterConfig(mamba=mamba, n_inputs=prep.n_features, n_outputs=1, horizon=data.horizon,
+                                    quantiles=tuple(quantiles), revin=revin)
+    model = MambaForecaster(model_config)
+    began = time.perf_counter()
+    result = fit(model, windows["train"].dataset(), windows["val"].dataset(), train_config, model_config.quantiles,
+                 state_path=folder / checkpoint.TRAIN_STATE if save else None, resume=resume, progress=progress)
+    seconds = time.perf_counter() - began
+
+    trained = TrainedModel(name=name, model=model.cpu().eval(), meta={}, folder=folder, fit_result=result)
+    q = model_config.quantiles
+    val_pred = trained.forecast_windows(windows["val"].x)
+    calibration = intervals.calibrate(val_pred, windows["val"].y[:, :, 0], q)
+    metrics = {
+        "val_mse": result.best_val_mse, "val_mse_random_walk": result.random_walk_val_mse,
+        "best_epoch": result.best_epoch, "epochs_run": len(result.history) - 1, "train_seconds": seconds,
+        "windows": {k: len(v) for k, v in windows.items()},
+    }
+    if len(windows["test"]):
+        test_pred = trained.forecast_windows(windows["test"].x)
+        y = windows["test"].y[:, :, 0]
+        metrics["test_mse"] = float(np.mean((intervals.point_forecast(test_pred, q) - y) ** 2))
+        metrics["test_mse_random_walk"] = float(np.mean(y**2))
+        metrics["test_coverage"] = {
+            level: {"nominal": float(level), "empirical": intervals.coverage(y, lo, hi), "mean_width": intervals.width(lo, hi)}
+            for level, (lo, hi) in intervals.intervals(test_pred, calibration, q).items()
+        }
+    trained.meta = {
+        "name": name, "pair": series.pair, "source": spec.__dict__, "model_config": model_config.to_dict(),
+        "data_config": data.to_dict(), "train_config": train_config.to_dict(), "scalers": fitted_scalers(prep),
+        "fingerprint": series.fingerprint(), "metrics": metrics, "history": result.history,
+        "calibration": calibration, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "device": str(resolve_device(train_config.device)),
+    }
+    if save and is_main_process():
+        checkpoint.save(folder, trained.model.state_dict(), trained.meta)
+    return trained
+
+
+def load(name: str, models_dir=None) -> TrainedModel:
+    """A saved model, ready to predict. Raises ForecasterError on a missing, damaged or mismatched save."""
+    folder = checkpoint.model_dir(name, models_dir)
+    state, meta = checkpoint.load(folder)
+    try:
+        model = MambaForecaster(ForecasterConfig.from_dict(meta["model_config"]))
+        model.load_state_dict(state)
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise ForecasterError(f"{folder}: the weights do not fit the saved configuration ({exc}); retrain the model") from exc
+    return TrainedModel(name=name, model=model.eval(), meta=meta, folder=folder)
+
+
+def list_models(models_dir=None) -> list[dict]:
+    root = Path(models_dir or checkpoint.default_models_dir())
+    rows = []
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()):
+        try:
+            meta = checkpoint.read_meta(folder)
+        except ForecasterError as exc:
+            rows.append({"name": folder.name, "error": str(exc)})
+            continue
+        m = meta.get("metrics", {})
+        rows.append({
+            "name": folder.name, "pair": meta.get("pair"), "interval": meta["source"].get("interval"),
+            "horizon": meta["data_config"]["horizon"], "lookback": meta["data_config"]["lookback"],
+            "first": meta["fingerprint"]["first"], "last": meta["fingerprint"]["last"],
+            "val_mse": m.get("val_mse"), "val_mse_random_walk": m.get("val_mse_random_walk"),
+            "created": meta.get("created"),
+        })
+    return rows
+
+
+def device_summary() -> dict:
+    return {"torch": torch.__version__, "cuda": torch.cuda.is_available(),
+            "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+            "auto": str(resolve_device("auto"))}
