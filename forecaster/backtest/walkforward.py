@@ -109,8 +109,10 @@ def _fold_step(n_origins: int, config: BacktestConfig) -> int:
 
 
 def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_train: int = 100,
-                 progress: Optional[Callable[[int, int], None]] = None) -> BacktestResult:
-    """Walk forward over the test period with every model; progress(done, total) after each fold."""
+                 progress: Optional[Callable[[int, int, str], None]] = None) -> BacktestResult:
+    """Walk forward over the test period with every model.
+
+    progress(done, total, what) is called after each model has fitted and forecast a fold."""
     names = [m.name for m in models]
     if len(set(names)) != len(names) or not names:
         raise ForecasterError(f"model names must be unique and non-empty, got {names}")
@@ -133,6 +135,7 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
     bands: dict = {m.name: {} for m in models}
     fold_of = np.zeros(len(origins), dtype=int)
     fit_seconds = {m.name: 0.0 for m in models}
+    done, total = 0, len(folds) * len(models)
     for fold in folds:
         cutoff = fold.train.stop - 1
         train_history = History(series, cutoff, start=fold.train.start)
@@ -144,6 +147,7 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
             began = time.perf_counter()
             _guarded(model, "fit", lambda: model.fit(train_history), cutoff, dates)
             fit_seconds[model.name] += time.perf_counter() - began
+            done += 1
             if hasattr(model, "predict_many"):
                 out = _guarded(model, "predict", lambda: model.predict_many(histories), int(rows[0]), dates)
             else:
@@ -157,8 +161,8 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
                     if level not in bands[model.name]:
                         bands[model.name][level] = (np.full((len(origins), H), np.nan), np.full((len(origins), H), np.nan))
                     bands[model.name][level][0][i], bands[model.name][level][1][i] = lo, hi
-        if progress:
-            progress(fold.index + 1, len(folds))
+            if progress:
+                progress(done, total, f"fold {fold.index + 1}/{len(folds)} {model.name}")
 
     steps = origins[:, None] + np.arange(1, H + 1)  # (N, H)
     actual = log_close[steps] - log_close[origins][:, None]  # (N, H)

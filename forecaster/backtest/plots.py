@@ -1,0 +1,91 @@
+"""PNG plots of a backtest (matplotlib, Agg backend):
+
+    equity.png             equity curves of every model, baseline and buy-and-hold, drawdown panel below
+    error_by_horizon.png   RMSE on prices per horizon step, and Theil's U2 per step
+    forecast_vs_actual.png the actual close over the test period beside each model's step-1 and
+                           step-H forecasts at their target dates (with the widest interval, if any)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from forecaster.backtest.trading import drawdown
+from forecaster.backtest.walkforward import BacktestResult
+
+
+def _figure(*args, **kwargs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt, plt.subplots(*args, **kwargs)
+
+
+def _save(fig, plt, path: Path, atomic_write) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def write_plots(result: BacktestResult, out: Path, atomic_write) -> dict:
+    out = Path(out)
+    paths = {"equity_plot": out / "equity.png", "error_plot": out / "error_by_horizon.png",
+             "forecast_plot": out / "forecast_vs_actual.png"}
+    dates = result.dates[result.origins + 1]  # equity after bar t -> t+1
+
+    plt, (fig, (top, bottom)) = _figure(2, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    for name, sim in result.simulations.items():
+        style = {"color": "black", "linewidth": 1.6} if name == "buy_and_hold" else {"linewidth": 1.1}
+        top.plot(dates, sim.equity, label=name, **style)
+        dd, _, _ = drawdown(sim.equity)
+        bottom.plot(dates, dd * 100, **style)
+    top.set_ylabel("equity (start 1)")
+    top.set_title(f"{result.pair}: equity after costs (spread {result.config.costs.spread_pips} pips; swap not modelled)")
+    top.legend(fontsize=8, ncol=3)
+    top.grid(alpha=0.3)
+    bottom.set_ylabel("drawdown %")
+    bottom.grid(alpha=0.3)
+    _save(fig, plt, paths["equity_plot"], atomic_write)
+
+    plt, (fig, (left, right)) = _figure(1, 2, figsize=(11, 4))
+    for name, st in result.forecast_stats.items():
+        steps = [row["step"] for row in st["per_step"]]
+        left.plot(steps, [row["rmse"] for row in st["per_step"]], marker="o", label=name)
+        right.plot(steps, [row["theil_u2"] for row in st["per_step"]], marker="o", label=name)
+    left.set_xlabel("horizon step")
+    left.set_ylabel("RMSE (price)")
+    right.set_xlabel("horizon step")
+    right.set_ylabel("Theil's U2 (1 = random walk)")
+    right.axhline(1.0, color="grey", linewidth=0.8)
+    left.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{result.pair}: forecast error by horizon step")
+    _save(fig, plt, paths["error_plot"], atomic_write)
+
+    H = result.config.horizon
+    models = [m for m in result.forecasts if m != "random_walk"] or list(result.forecasts)
+    plt, (fig, axes) = _figure(len(models), 1, figsize=(11, 2.6 * len(models)), sharex=True, squeeze=False)
+    last = result.close[result.origins]
+    for ax, name in zip(axes[:, 0], models):
+        lo_row, hi_row = result.origins[0], result.origins[-1] + H
+        ax.plot(result.dates[lo_row : hi_row + 1], result.close[lo_row : hi_row + 1], color="black", linewidth=1,
+                label="actual")
+        for step in sorted({1, H}):
+            target = result.dates[result.origins + step]
+            ax.plot(target, last * np.exp(result.forecasts[name][:, step - 1]), linewidth=0.8, label=f"step {step}")
+        bands = result.intervals.get(name, {})
+        if bands:
+            level = max(bands, key=float)
+            lo, hi = bands[level]
+            ax.fill_between(result.dates[result.origins + H], last * np.exp(lo[:, H - 1]), last * np.exp(hi[:, H - 1]),
+                            alpha=0.2, label=f"{round(float(level) * 100)}% interval, step {H}")
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{result.pair}: forecast against actual")
+    _save(fig, plt, paths["forecast_plot"], atomic_write)
+    return paths
