@@ -1,0 +1,141 @@
+"""Known answers for the backtest's statistics and trading simulation, computed by hand here."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sp
+
+from forecaster.backtest import stats, trading
+from forecaster.backtest.trading import CostConfig, Simulation
+from forecaster.errors import ForecasterError
+
+
+def _sim(net):
+    net = np.asarray(net, dtype=float)
+    return Simulation(positions=np.ones(len(net)), gross=net, costs=np.zeros(len(net)), net=net,
+                      equity=np.cumprod(1 + net))
+
+
+def test_sharpe_sortino_known_answer():
+    # net returns 1%, -2%, 3%, 0%: mean 0.005; deviations .005 -.025 .025 -.005 -> sum of squares 0.0013
+    st = trading.trading_stats(_sim([0.01, -0.02, 0.03, 0.0]), per_year=4)
+    std = math.sqrt(0.0013 / 3)
+    assert st["sharpe"] == pytest.approx(0.005 / std * 2, rel=1e-12)
+    assert st["volatility"] == pytest.approx(std * 2, rel=1e-12)
+    downside = math.sqrt(0.02**2 / 4)  # only the -2% bar counts, over all 4 bars
+    assert st["sortino"] == pytest.approx(0.005 / downside * 2, rel=1e-12)
+    equity_end = 1.01 * 0.98 * 1.03 * 1.0
+    assert st["total_return"] == pytest.approx(equity_end - 1, rel=1e-12)
+    assert st["cagr"] == pytest.approx(equity_end - 1, rel=1e-12)  # 4 bars at 4 bars a year = 1 year
+
+
+def test_drawdown_known_answer():
+    equity = np.array([1.1, 0.99, 1.045, 1.21, 1.1])
+    dd, max_dd, bars = trading.drawdown(equity)
+    assert max_dd == pytest.approx(0.99 / 1.1 - 1)  # -10% from the peak of 1.1
+    assert bars == 2  # 0.99 and 1.045 stay under 1.1; 1.21 is a new high; 1.1 is one bar under
+    assert dd[-1] == pytest.approx(1.1 / 1.21 - 1)
+    # a curve that never rises above its start is measured from the starting equity of 1
+    _, max_dd, bars = trading.drawdown(np.array([0.9, 0.8, 0.95]))
+    assert max_dd == pytest.approx(-0.2) and bars == 3
+    st = trading.trading_stats(_sim([0.1, -0.1]), per_year=2)
+    assert st["max_drawdown"] == pytest.approx(-0.1)
+    assert st["calmar"] == pytest.approx(st["cagr"] / 0.1)
+
+
+def test_diebold_mariano_known_answers():
+    # d = [2, 2, 0, 0], h = 2: mean 1; centred [1, 1, -1, -1]; gamma0 = 1, gamma1 = (1 - 1 + 1) / 4 = 0.25
+    # long-run variance 1 + 2 * 0.25 = 1.5; DM = 1 / sqrt(1.5 / 4); HLN factor sqrt((4 + 1 - 4 + 2/4) / 4)
+    res = stats.diebold_mariano(np.array([2.0, 2, 0, 0]), np.zeros(4), h=2)
+    expected = (1 / math.sqrt(1.5 / 4)) * math.sqrt(1.5 / 4)
+    assert expected == pytest.approx(1.0)
+    assert res["dm_stat"] == pytest.approx(1.0, rel=1e-12)
+    assert res["dm_p"] == pytest.approx(sp.t.cdf(1.0, df=3), rel=1e-12)  # one-sided: model better if negative
+    # d = [2, 0, 2, 0], h = 1: gamma0 = 1, DM = 1 / sqrt(1/4) = 2, HLN sqrt(3/4)
+    res = stats.diebold_mariano(np.array([2.0, 0, 2, 0]), np.zeros(4), h=1)
+    assert res["dm_stat"] == pytest.approx(2 * math.sqrt(0.75), rel=1e-12)
+    # same d, h = 2: gamma1 = -0.75 makes the HAC sum negative -> falls back to gamma0
+    res = stats.diebold_mariano(np.array([2.0, 0, 2, 0]), np.zeros(4), h=2)
+    assert res["dm_stat"] == pytest.approx(2 * math.sqrt((4 + 1 - 4 + 0.5) / 4), rel=1e-12)
+    # a better model gives a negative statistic and a small p-value
+    res = stats.diebold_mariano(np.zeros(4), np.array([2.0, 2, 0, 0]), h=2)
+    assert res["dm_stat"] == pytest.approx(-1.0) and res["dm_p"] == pytest.approx(sp.t.cdf(-1.0, df=3))
+    assert math.isnan(stats.diebold_mariano(np.ones(5), np.ones(5), h=1)["dm_p"])
+
+
+def test_pesaran_timmermann_known_answer():
+    pred = np.array([1, 1, 1, -1, -1, 1, -1, 1, 1, -1], dtype=float)
+    actual = np.array([1, 1, -1, -1, -1, 1, 1, 1, -1, -1], dtype=float)
+    # hits 7/10; py = 0.5, px = 0.6; P* = 0.5*0.6 + 0.5*0.4 = 0.5; V(P) = 0.25/10 = 0.025
+    # V(P*) = 0 + (0.2)^2 * 0.25 / 10 + 4 * 0.5 * 0.6 * 0.5 * 0.4 / 100 = 0.001 + 0.0024
+    res = stats.pesaran_timmermann(pred, actual)
+    assert res["accuracy"] == pytest.approx(0.7)
+    s = 0.2 / math.sqrt(0.025 - 0.0034)
+    assert res["pt_stat"] == pytest.approx(s, rel=1e-12)
+    assert res["pt_p"] == pytest.approx(0.5 * math.erfc(s / math.sqrt(2)), rel=1e-9)
+    # every forecast the same sign: the test is undefined
+    assert math.isnan(stats.pesaran_timmermann(np.ones(10), actual)["pt_stat"])
+
+
+def test_forecast_stats_prices_u2_mase():
+    last = np.array([1.0, 2.0])
+    actual = np.log(np.array([[1.1, 1.2], [1.8, 2.2]]) / last[:, None])  # prices 1.1, 1.2 and 1.8, 2.2
+    pred = np.log(np.array([[1.0, 1.3], [2.0, 2.0]]) / last[:, None])
+    res = stats.forecast_stats(pred, actual, last, scales=np.array([0.1, 0.2]))
+    # errors on prices: step 1: -0.1, 0.2; step 2: 0.1, -0.2
+    s1 = res["per_step"][0]
+    assert s1["mae"] == pytest.approx(0.15) and s1["rmse"] == pytest.approx(math.sqrt((0.01 + 0.04) / 2))
+    assert s1["mape"] == pytest.approx(100 * (0.1 / 1.1 + 0.2 / 1.8) / 2)
+    assert s1["mase"] == pytest.approx(0.15 / 0.1)
+    rw1 = math.sqrt((0.1**2 + 0.2**2) / 2)  # random walk errors 1 - 1.1, 2 - 1.8
+    assert s1["theil_u2"] == pytest.approx(s1["rmse"] / rw1)
+    assert res["overall"]["mae"] == pytest.approx(0.15)
+    assert res["per_step"][1]["mase"] == pytest.approx(0.15 / 0.2)
+    assert stats.mase_scale(np.log([1.0, 2.0, 4.0, 3.0]), 2) == pytest.approx((3 + 1) / 2)
+
+
+def test_position_earns_next_bar_and_costs_equal_spread_times_turnover():
+    # the position decided at bar t earns close_t -> close_t+1
+    sim = trading.simulate(np.array([1.0, 0.0]), np.array([1.0, 2.0, 1.0]), CostConfig(spread_pips=0))
+    np.testing.assert_allclose(sim.gross, [1.0, 0.0])
+    # constant price: the only P&L is cost; round trips = sum |dq| / 2 = (1 + 0 + 2 + 1 + 1) / 2 = 2.5
+    q = np.array([1.0, 1.0, -1.0, 0.0, 1.0])
+    close = np.full(6, 1.25)
+    cfg = CostConfig(spread_pips=0.8, pip=0.0001)
+    sim = trading.simulate(q, close, cfg)
+    st = trading.trading_stats(sim, per_year=260)
+    spread = 0.8 * 0.0001 / 1.25  # one full spread as a fraction of the price
+    assert st["turnover"] == 2.5
+    assert sim.net.sum() == pytest.approx(-spread * 2.5, rel=1e-12)
+    assert st["costs_paid"] == pytest.approx(spread * 2.5, rel=1e-12)
+    # on a moving price the costs are exactly the difference between gross and net returns
+    rng = np.random.default_rng(0)
+    close = 1.1 * np.exp(np.cumsum(rng.normal(0, 0.005, 6)))
+    free = trading.simulate(q, close, CostConfig(spread_pips=0))
+    paid = trading.simulate(q, close, CostConfig(spread_pips=2.0, commission_bp=1.0, slippage_bp=0.5))
+    np.testing.assert_allclose(free.gross, paid.gross)
+    change = np.abs(np.diff(q, prepend=0))
+    np.testing.assert_allclose(free.net - paid.net, change * (2.0 * 1e-4 / 2 / close[:-1] + 1.5e-4), rtol=1e-12)
+
+
+def test_trades_and_profit_factor():
+    # positions: long 2 bars, flat, short 1 bar; no costs; returns of the bars 1%, 2%, 5%, -3%
+    close = np.cumprod([1.0, 1.01, 1.02, 1.05, 0.97])
+    sim = trading.simulate(np.array([1.0, 1.0, 0.0, -1.0]), close, CostConfig(spread_pips=0))
+    st = trading.trading_stats(sim, per_year=260)
+    assert st["trades"] == 2 and st["win_rate"] == 1.0
+    assert st["exposure"] == 0.75
+    assert st["expectancy"] == pytest.approx(((1.01 * 1.02 - 1) + 0.03) / 2)
+    assert math.isnan(st["profit_factor"])  # no losing trade
+
+
+def test_bars_per_year_counted_from_data_and_bad_costs():
+    dates = pd.bdate_range("2020-01-01", "2023-12-31")
+    assert trading.bars_per_year(dates) == pytest.approx(260.9, abs=0.5)
+    with pytest.raises(ForecasterError, match="spread_pips"):
+        CostConfig(spread_pips=-1)
+    with pytest.raises(ForecasterError, match="one more close"):
+        trading.simulate(np.ones(3), np.ones(3), CostConfig())
+    assert CostConfig.from_dict(CostConfig(slippage_bp=2).to_dict()) == CostConfig(slippage_bp=2)
