@@ -1,3 +1,158 @@
-"""`forecaster train` commands (being built)."""
+"""`forecaster train`, `forecaster predict` and `forecaster models`."""
 
-from forecaster.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from forecaster.cli.app import app, emit_json, info, settings, stderr
+
+ModelsDirOpt = typer.Option(None, "--models-dir", help="Where models live (default: models/ in a checkout, "
+                            "else ~/.local/share/forecaster/models; env FORECASTER_MODELS_DIR).")
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+
+
+@app.command("train")
+def train(
+    pair: str = typer.Argument("EURUSD", help="Currency pair, e.g. EURUSD."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="Model name (default: <pair>-<interval>)."),
+    source: str = typer.Option("ecb", "--source", "-s", help="ecb (offline default), yahoo or csv."),
+    interval: str = typer.Option("1d", "--interval", "-i", help="Bar size (ecb: 1d only)."),
+    start: Optional[str] = typer.Option(None, "--start", help="First date of the data, YYYY-MM-DD."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last date of the data, YYYY-MM-DD."),
+    path: Optional[str] = typer.Option(None, "--path", help="CSV file (source csv)."),
+    offline: bool = typer.Option(False, "--offline", help="Use cached data only (yahoo)."),
+    lookback: int = typer.Option(48, "--lookback", "-L", help="Bars the model sees."),
+    horizon: int = typer.Option(5, "--horizon", "-H", help="Steps to forecast."),
+    features: List[str] = typer.Option(["log_return"], "--feature", help="log_return, range, body, day_of_week (repeat)."),
+    covariates: List[str] = typer.Option([], "--covariate", help="Another pair whose returns join the inputs (repeat)."),
+    d_model: int = typer.Option(16, "--d-model", help="Model width."),
+    n_layer: int = typer.Option(2, "--n-layer", help="Mamba blocks."),
+    d_state: int = typer.Option(8, "--d-state", help="State size N of each channel."),
+    epochs: int = typer.Option(20, "--epochs", help="Most epochs (early stopping usually ends sooner)."),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate."),
+    patience: int = typer.Option(4, "--patience", help="Epochs without validation gain before stopping."),
+    loss: str = typer.Option("mse", "--loss", help="mse or huber (pinball when --quantiles is given)."),
+    quantiles: List[float] = typer.Option([], "--quantile", "-q", help="Quantile heads, e.g. -q 0.1 -q 0.5 -q 0.9."),
+    revin: bool = typer.Option(False, "--revin", help="Normalise each input window (RevIN-style)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same --name."),
+    models_dir: Optional[Path] = ModelsDirOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Train a Mamba forecaster on a pair and save it; prints its validation error beside the random walk's.
+
+    Example: forecaster train EURUSD --horizon 5 --epochs 20
+    (several processes: torchrun --nproc-per-node 2 -m forecaster train EURUSD)
+    """
+    from forecaster import api
+    from forecaster.data import DataConfig
+    from forecaster.mamba import MambaConfig
+    from forecaster.training import TrainConfig, init_distributed_from_env, is_main_process
+
+    init_distributed_from_env()
+    trained = api.train(
+        pair, name=name, source=source, interval=interval, start=start, end=end, path=path, offline=offline,
+        data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
+        mamba=MambaConfig(d_model=d_model, n_layer=n_layer, d_state=d_state), quantiles=tuple(quantiles), revin=revin,
+        train_config=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
+                                 seed=settings.seed, device=settings.device),
+        models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0,
+    )
+    if not is_main_process():
+        return
+    m = trained.meta["metrics"]
+    summary = {"name": trained.name, "path": str(trained.folder), **m}
+    if as_json:
+        emit_json(summary)
+        return
+    verdict = "beats" if m["val_mse"] < m["val_mse_random_walk"] - 1e-12 else "matches" \
+        if abs(m["val_mse"] - m["val_mse_random_walk"]) <= 1e-12 else "is worse than"
+    info(f"saved [bold]{trained.name}[/] to {trained.folder} ({m['train_seconds']:.1f}s, best epoch {m['best_epoch']})")
+    info(f"validation MSE (scaled returns): model {m['val_mse']:.5f}  random walk {m['val_mse_random_walk']:.5f}"
+         f"  -> the model {verdict} the random walk")
+    if "test_mse" in m:
+        info(f"test MSE: model {m['test_mse']:.5f}  random walk {m['test_mse_random_walk']:.5f}")
+        for level, c in m["test_coverage"].items():
+            info(f"test coverage of the {round(float(level) * 100)}% interval: {c['empirical']:.1%}")
+
+
+@app.command("predict")
+def predict(
+    pair: Optional[str] = typer.Argument(None, help="Pair (default: the one the model was trained on)."),
+    model: str = typer.Option(..., "--model", "-m", help="Name of a saved model (see `forecaster models`)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a forecast plot (PNG) here."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Write the forecast table as CSV here."),
+    history: int = typer.Option(120, "--history", help="Bars of history in the plot."),
+    offline: bool = typer.Option(False, "--offline", help="Use cached data only (yahoo)."),
+    models_dir: Optional[Path] = ModelsDirOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Forecast the next H steps after the last bar, with 80% and 95% intervals.
+
+    Example: forecaster predict EURUSD --model eurusd-1d --plot forecast.png
+    """
+    from rich.table import Table
+
+    from forecaster import api
+    from forecaster.errors import ForecasterError
+    from forecaster.plots import plot_forecast
+
+    trained = api.load(model, models_dir)
+    if pair is not None and pair.upper().replace("/", "") != trained.meta["pair"]:
+        raise ForecasterError(f"model {model!r} was trained on {trained.meta['pair']}, not {pair}: "
+                              f"train one for {pair} first")
+    series, covariates = trained.load_series(offline=offline)
+    forecast = trained.predict(series, covariates)
+    if plot:
+        plot_forecast(series.close.iloc[-history:], forecast, plot)
+        info(f"plot written to {plot}")
+    if csv:
+        from forecaster.checkpoint import atomic_write_text
+
+        atomic_write_text(forecast.to_frame().to_csv(), Path(csv))
+        info(f"forecast written to {csv}")
+    if as_json:
+        emit_json(forecast.to_dict())
+        return
+    table = Table(title=f"{forecast.pair}: forecast from {forecast.origin.date()} (last close {forecast.last_close:.5f})")
+    for col in ("date", "price", "return %", "80% interval", "95% interval"):
+        table.add_column(col, justify="right")
+    for i, date in enumerate(forecast.dates):
+        bands = [forecast.intervals.get(lv) for lv in ("0.8", "0.95")]
+        table.add_row(str(date.date()), f"{forecast.prices[i]:.5f}", f"{forecast.returns[i] * 100:+.3f}",
+                      *(f"{b['lower'][i]:.5f} .. {b['upper'][i]:.5f}" if b else "-" for b in bands))
+    stderr.print(table)
+    for level, cov in forecast.coverage.items():
+        info(f"{round(float(level) * 100)}% intervals covered {cov:.1%} of the test split's outcomes")
+
+
+@app.command("models")
+def models(models_dir: Optional[Path] = ModelsDirOpt, as_json: bool = JsonOpt) -> None:
+    """List saved models with their pair, horizon, date range and validation score.
+
+    Example: forecaster models --json
+    """
+    from rich.table import Table
+
+    from forecaster import api
+
+    rows = api.list_models(models_dir)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        info("no saved models yet: train one with `forecaster train EURUSD`")
+        return
+    table = Table(title="saved models")
+    for col in ("name", "pair", "interval", "H", "data", "val MSE", "random walk"):
+        table.add_column(col)
+    for r in rows:
+        if "error" in r:
+            table.add_row(r["name"], f"[red]{r['error']}[/]", "", "", "", "", "")
+            continue
+        table.add_row(r["name"], r["pair"], r["interval"], str(r["horizon"]), f"{r['first'][:10]} .. {r['last'][:10]}",
+                      f"{r['val_mse']:.5f}", f"{r['val_mse_random_walk']:.5f}")
+    stderr.print(table)

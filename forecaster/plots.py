@@ -1,0 +1,61 @@
+"""The forecast picture: recent history, the forecast path and its shaded intervals, dated axis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from forecaster.predict import Forecast
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; works without a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path) -> Path:
+    """Write a figure atomically (temp file + rename) and close it."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        _pyplot().close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def plot_forecast(history: pd.Series, forecast: Forecast, path, title: str = "") -> Path:
+    """history: recent closes (DatetimeIndex); the forecast drawn from its last close onwards."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(history.index, history.values, color="0.25", lw=1.2, label="close")
+    origin = pd.DatetimeIndex([forecast.origin])
+    dates = origin.append(forecast.dates)
+    shades = {"0.95": 0.15, "0.8": 0.3}
+    for level in sorted(forecast.intervals, key=float, reverse=True):
+        band = forecast.intervals[level]
+        lower = [forecast.last_close, *band["lower"]]
+        upper = [forecast.last_close, *band["upper"]]
+        ax.fill_between(dates, lower, upper, color="tab:blue", alpha=shades.get(level, 0.2), lw=0,
+                        label=f"{round(float(level) * 100)}% interval")
+    ax.plot(dates, [forecast.last_close, *forecast.prices], color="tab:blue", lw=1.8, marker="o", ms=3, label="forecast")
+    ax.axvline(forecast.origin, color="0.6", lw=0.8, ls="--")
+    ax.set_title(title or f"{forecast.pair}: next {len(forecast.dates)} steps from {forecast.origin.date()}")
+    ax.set_ylabel(forecast.pair)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    return save_figure(fig, path)
