@@ -168,7 +168,7 @@ class RidgeAR:
         if self.model is None:
             raise ForecasterError("RidgeAR.predict called before fit")
         x = np.diff(history.tail(self.lags + 1))[None, :]  # (1, k)
-        return self.model.predict(x)[0], {}
+        return self.model.predict(x).reshape(1, -1)[0], {}
 
 
 def default_baselines(horizon: int) -> list:

@@ -1,0 +1,184 @@
+"""The walk-forward loop on simulated series: random walk, AR(1) returns, planted look-ahead, report, CLI."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.backtest import (
+    BacktestConfig, CostConfig, History, LookAheadError, RandomWalk, RidgeAR, default_baselines, run_backtest,
+)
+from forecaster.backtest.report import forecasts_frame, markdown_tables, metrics, write_report
+from forecaster.data import DataConfig, PriceSeries
+
+
+def _series(returns: np.ndarray, pair: str = "EURUSD", start: float = 1.1) -> PriceSeries:
+    close = start * np.exp(np.concatenate([[0.0], np.cumsum(returns)]))
+    frame = pd.DataFrame({"close": close}, index=pd.bdate_range("2010-01-04", periods=len(close), name="date"))
+    return PriceSeries(frame=frame, pair=pair, source="test")
+
+
+def _random_walk(n=1200, seed=1):
+    return _series(np.random.default_rng(seed).normal(0, 0.006, n - 1))
+
+
+def _ar1(n=1600, phi=0.35, seed=2):
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0, 0.006, n - 1)
+    r = np.zeros(n - 1)
+    for t in range(1, n - 1):
+        r[t] = phi * r[t - 1] + e[t]
+    return _series(r)
+
+
+def _tiny_mamba(horizon: int, lookback: int = 12):
+    from forecaster.backtest.neural import MambaModel
+    from forecaster.mamba import MambaConfig
+    from forecaster.training import TrainConfig
+
+    return MambaModel(DataConfig(lookback=lookback, horizon=horizon, stride=4), MambaConfig(d_model=8, n_layer=1, d_state=4),
+                      TrainConfig(epochs=1, batch_size=256, device="cpu"))
+
+
+def test_random_walk_no_skill_and_exact_random_walk_row():
+    series = _random_walk()
+    H = 3
+    test_start = str(series.frame.index[800].date())
+    models = default_baselines(H) + [_tiny_mamba(H)]
+    res = run_backtest(series, models, BacktestConfig(horizon=H, test_start=test_start))
+    for name, st in res.forecast_stats.items():
+        if name == "random_walk":
+            continue
+        p = st["overall"]["dm_p"]
+        # NaN only when the forecasts are the random walk's (a fitted reversion rate of 0): no skill either
+        assert p > 0.05 or (math.isnan(p) and np.all(res.forecasts[name] == 0)), (name, st["overall"])
+    # the random-walk row, recomputed from the prices alone
+    close = series.frame["close"].to_numpy()
+    t = np.arange(800, len(close) - H)
+    rw = res.forecast_stats["random_walk"]
+    for h in range(1, H + 1):
+        err = close[t] - close[t + h]
+        row = rw["per_step"][h - 1]
+        assert row["mae"] == pytest.approx(np.mean(np.abs(err)), rel=1e-12)
+        assert row["rmse"] == pytest.approx(np.sqrt(np.mean(err**2)), rel=1e-12)
+        assert row["theil_u2"] == pytest.approx(1.0, rel=1e-12)
+        scale = np.mean(np.abs(close[h:800] - close[: 800 - h]))
+        assert row["mase"] == pytest.approx(np.mean(np.abs(err)) / scale, rel=1e-12)
+    assert math.isnan(rw["overall"]["dm_stat"])  # the random walk against itself has no differential
+    assert res.trading_stats["random_walk"]["trades"] == 0 and res.trading_stats["random_walk"]["total_return"] == 0
+    assert res.forecasts["random_walk"].shape == (len(t), H) and np.all(res.forecasts["random_walk"] == 0)
+    # the Mamba model gave conformal intervals; coverage is reported
+    assert "coverage_80" in res.forecast_stats["mamba"]["overall"]
+
+
+def test_ridge_beats_random_walk_on_ar1_returns():
+    series = _ar1()
+    H = 2
+    res = run_backtest(series, default_baselines(H), BacktestConfig(horizon=H, test_years=2, retrain_every=250))
+    ridge = res.forecast_stats["ridge_ar"]
+    assert ridge["overall"]["dm_p"] < 0.01 and ridge["overall"]["dm_stat"] < 0
+    assert ridge["overall"]["theil_u2"] < 1
+    assert ridge["overall"]["pt_p"] < 0.01
+    assert res.info["folds"] == math.ceil(res.info["origins"] / 250)
+    assert list(np.unique(res.fold)) == list(range(res.info["folds"]))
+
+
+class _Peeker(RandomWalk):
+    """Planted look-ahead: reads one bar past what it is given."""
+
+    def __init__(self, horizon, when="predict"):
+        super().__init__(horizon)
+        self.name, self.when = f"peeker_{when}", when
+
+    def fit(self, history):
+        if self.when == "fit":
+            history.log_close(len(history) + 1)
+
+    def predict(self, history):
+        if self.when == "predict":
+            future = history.series(len(history) + 1)
+            return np.full(self.horizon, float(np.log(future.frame["close"].iloc[-1]))), {}
+        return super().predict(history)
+
+
+@pytest.mark.parametrize("when", ["fit", "predict"])
+def test_planted_look_ahead_trips_the_guard(when):
+    series = _random_walk(400)
+    with pytest.raises(LookAheadError, match=f"peeker_{when}.*look-ahead"):
+        run_backtest(series, [RandomWalk(2), _Peeker(2, when)], BacktestConfig(horizon=2, test_start="2011-01-03"))
+
+
+def test_history_holds_nothing_after_its_cutoff():
+    series = _random_walk(100)
+    h = History(series, cutoff=49)
+    assert len(h) == 50 and h.date == series.frame.index[49]
+    np.testing.assert_allclose(h.log_close(), np.log(series.frame["close"].to_numpy()[:50]))
+    assert len(h.series().frame) == 50 and h.tail(5)[-1] == h.log_close()[-1]
+    with pytest.raises(LookAheadError):
+        h.log_close(51)
+
+
+def test_costs_lower_returns_and_config_round_trip():
+    series = _ar1(900)
+    free = run_backtest(series, [RidgeAR(1)], BacktestConfig(horizon=1, test_years=1, costs=CostConfig(spread_pips=0)))
+    paid = run_backtest(series, [RidgeAR(1)], BacktestConfig(horizon=1, test_years=1, costs=CostConfig(spread_pips=3)))
+    f, p = free.simulations["ridge_ar"], paid.simulations["ridge_ar"]
+    np.testing.assert_array_equal(f.positions, p.positions)
+    turnover = paid.trading_stats["ridge_ar"]["turnover"]
+    assert turnover > 10
+    close = series.frame["close"].to_numpy()[paid.origins]
+    change = np.abs(np.diff(p.positions, prepend=0))
+    assert (f.net - p.net).sum() == pytest.approx(np.sum(change * 3e-4 / 2 / close), rel=1e-12)
+    cfg = BacktestConfig(horizon=4, retrain_every=5, costs=CostConfig(spread_pips=1.5))
+    assert BacktestConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_report_files(tmp_path):
+    series = _random_walk(500)
+    res = run_backtest(series, default_baselines(2), BacktestConfig(horizon=2, test_start="2011-06-01", folds=2))
+    paths = write_report(res, tmp_path / "rep")
+    data = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert set(data["trading"]) == {"random_walk", "drift", "mean_reversion", "ridge_ar", "buy_and_hold"}
+    assert any("swap" in note for note in data["data"]["notes"])
+    frame = pd.read_csv(paths["forecasts"])
+    assert len(frame) == 4 * res.info["origins"] * 2
+    row = frame[(frame.model == "ridge_ar")].iloc[0]
+    assert row.actual_price == pytest.approx(row.last_close * math.exp(row.actual_return), rel=1e-6)
+    for name in ("equity.png", "error_by_horizon.png", "forecast_vs_actual.png"):
+        assert (tmp_path / "rep" / name).read_bytes()[:4] == b"\x89PNG"
+    assert "| ridge_ar |" in markdown_tables(res)
+    assert forecasts_frame(res).origin.min() >= pd.Timestamp("2011-06-01")
+    assert metrics(res)["data"]["folds"] == 2
+
+
+def test_bad_configs():
+    from forecaster.errors import ForecasterError
+
+    with pytest.raises(ForecasterError, match="retrain_every"):
+        BacktestConfig(retrain_every=-1)
+    with pytest.raises(ForecasterError, match="either folds"):
+        BacktestConfig(folds=3, retrain_every=5)
+    with pytest.raises(ForecasterError, match="signal_step"):
+        BacktestConfig(horizon=2, signal_step=3)
+    with pytest.raises(ForecasterError, match="bars before the test period"):
+        run_backtest(_random_walk(300), [RandomWalk(1)], BacktestConfig(horizon=1, test_years=5))
+
+
+def test_cli_backtest_baselines(tmp_path):
+    from typer.testing import CliRunner
+
+    from forecaster.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    res = runner.invoke(app, ["backtest", "EURUSD", "--baselines-only", "--test-years", "0.5", "--horizon", "2",
+                              "--no-plots", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["pair"] == "EURUSD" and data["config"]["costs"]["pip"] == 0.0001
+    assert data["trading"]["buy_and_hold"]["bars"] == data["data"]["origins"]
+    assert (out / "metrics.json").exists()
+    res = runner.invoke(app, ["backtest", "USDJPY", "--model", "x", "--retrain-every", "5"])
+    assert res.exit_code == 1 and "one or the other" in res.output
