@@ -182,3 +182,24 @@ def test_cli_backtest_baselines(tmp_path):
     assert (out / "metrics.json").exists()
     res = runner.invoke(app, ["backtest", "USDJPY", "--model", "x", "--retrain-every", "5"])
     assert res.exit_code == 1 and "one or the other" in res.output
+
+
+def test_saved_model_refuses_a_test_period_it_has_seen(tmp_path):
+    from forecaster import api
+    from forecaster.backtest.neural import MambaModel
+    from forecaster.mamba import MambaConfig
+    from forecaster.training import TrainConfig
+
+    series = _random_walk(600)
+    api.train(series=series, name="tiny", source="ecb", data=DataConfig(lookback=12, horizon=2, split=(0.6, 0.2, 0.2)),
+              mamba=MambaConfig(d_model=8, n_layer=1, d_state=4), train_config=TrainConfig(epochs=1, device="cpu"),
+              models_dir=tmp_path, progress=False)
+    model = MambaModel.from_saved("tiny", series, models_dir=tmp_path)
+    # features start at row 1 (the first bar has no return): the test split begins at feature row round(599 * 0.8)
+    first_unseen = series.frame.index[1 + round(599 * 0.8)]
+    assert model.seen_until < first_unseen
+    with pytest.raises(LookAheadError, match="saved model"):
+        run_backtest(series, [model], BacktestConfig(horizon=2, test_start=str(series.frame.index[400].date())))
+    res = run_backtest(series, [RandomWalk(2), model], BacktestConfig(horizon=2, test_start=str(first_unseen.date())))
+    assert res.info["origins"] == 600 - 1 - 2 - (1 + round(599 * 0.8)) + 1
+    assert np.isfinite(res.forecast_stats["mamba:tiny"]["overall"]["rmse"])
