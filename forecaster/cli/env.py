@@ -1,0 +1,42 @@
+"""`forecaster env`: versions, devices, and where data and models live."""
+
+from __future__ import annotations
+
+import typer
+
+from forecaster.cli.app import app, emit_json, stderr
+
+
+@app.command("env")
+def env(as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")) -> None:
+    """Show versions, compute devices, and the cache and model folders.
+
+    Example: forecaster env --json
+    """
+    import platform
+    import sys
+
+    import numpy
+    import pandas
+    import sklearn
+    import torch
+
+    from forecaster import __version__
+    from forecaster.api import device_summary
+    from forecaster.checkpoint import default_models_dir
+    from forecaster.data import ecb
+    from forecaster.data.cache import default_cache_dir
+
+    rates = ecb.rates()
+    info = {
+        "forecaster": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+        "torch": torch.__version__, "numpy": numpy.__version__, "pandas": pandas.__version__,
+        "scikit_learn": sklearn.__version__, "threads": torch.get_num_threads(),
+        "devices": device_summary(), "cache_dir": str(default_cache_dir()), "models_dir": str(default_models_dir()),
+        "ecb_data": {"first": str(rates.index[0].date()), "last": str(rates.index[-1].date())},
+    }
+    if as_json:
+        emit_json(info)
+        return
+    for key, value in info.items():
+        stderr.print(f"[bold]{key:>13}[/]  {value}", highlight=False)
