@@ -66,8 +66,6 @@ class MambaModel:
                     f"shorten --test-years or use --retrain-every to train inside the folds"
                 )
             return
-        import torch
-
         from forecaster import intervals
         from forecaster.mamba import ForecasterConfig, MambaForecaster
         from forecaster.predict import forecast_windows
@@ -84,8 +82,7 @@ class MambaModel:
         cfg = ForecasterConfig(mamba=self.mamba_config, n_inputs=prep.n_features, n_outputs=1,
                                horizon=self.horizon, quantiles=self.quantiles)
         net = MambaForecaster(cfg)
-        with torch.inference_mode(False):
-            fit(net, train.dataset(), val.dataset(), self.train_config, self.quantiles, progress=False)
+        fit(net, train.dataset(), val.dataset(), self.train_config, self.quantiles, progress=False)
         self.net = net.cpu().eval()
         self.scalers = prep.fitted()
         val_pred = forecast_windows(self.net, val.x)[:, :, 0]  # (N, H[, Q]) scaled

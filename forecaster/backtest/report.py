@@ -4,6 +4,7 @@
                            trading statistics of every model, the baselines and buy-and-hold
     <out>/forecasts.csv    model, fold, origin, step, target date, forecast and actual (log return
                            and price), interval bounds where the model gives them
+    <out>/tables.md        the terminal tables as Markdown
     <out>/*.png            see plots.py
 All files are written atomically (temp file, then rename).
 """
@@ -89,6 +90,9 @@ def write_report(result: BacktestResult, out: Path, plots: bool = True) -> dict:
     _atomic_write(paths["metrics"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     frame = forecasts_frame(result)
     _atomic_write(paths["forecasts"], lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g"))
+    paths["tables"] = out / "tables.md"
+    tables = markdown_tables(result)
+    _atomic_write(paths["tables"], lambda tmp: Path(tmp).write_text(tables, encoding="utf-8"))
     if plots:
         from forecaster.backtest import plots as _plots
 

@@ -30,6 +30,7 @@ def backtest(
     epochs: int = typer.Option(10, "--epochs", help="Training epochs of the Mamba model in the folds."),
     d_model: int = typer.Option(32, "--d-model", help="Mamba width when trained in the folds."),
     n_layer: int = typer.Option(2, "--n-layer", help="Mamba blocks when trained in the folds."),
+    train_stride: int = typer.Option(1, "--train-stride", help="Step between training window origins (>1: faster, fewer windows)."),
     no_mamba: bool = typer.Option(False, "--baselines-only", help="Skip the Mamba model: baselines only."),
     source: str = typer.Option("ecb", "--source", "-s", help="ecb (offline default), yahoo or csv."),
     interval: str = typer.Option("1d", "--interval", "-i", help="Bar size (1d for ecb)."),
@@ -79,7 +80,7 @@ def backtest(
             from forecaster.mamba import MambaConfig
             from forecaster.training import TrainConfig
 
-            data = DataConfig(lookback=lookback or 64, horizon=horizon)
+            data = DataConfig(lookback=lookback or 64, horizon=horizon, stride=train_stride)
             train_cfg = TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device)
             models.append(MambaModel(data, MambaConfig(d_model=d_model, n_layer=n_layer, d_state=16), train_cfg))
     models = models[:1] + default_baselines(horizon) if models else default_baselines(horizon)
