@@ -41,6 +41,12 @@ class TrainConfig:
     huber_delta: float = 1.0
     seed: int = 0
     device: str = "auto"
+    threads: int = 1  # CPU threads for torch during fit (0 = leave torch's setting); see the note below
+    num_workers: int = 0  # DataLoader worker processes (the windows are in memory: 0 is usually fastest)
+
+    # Why one thread by default: these models are small, so extra intra-op threads gain little, and
+    # on a busy machine OpenMP threads that wait on each other made a training step 30x slower
+    # (measured: 0.3 s vs 11 s per batch on 2 shared cores). The setting is restored after fit.
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
@@ -48,6 +54,8 @@ class TrainConfig:
                 raise ForecasterError(f"{name}={getattr(self, name)!r} is invalid: accepted an integer >= 1")
         if not self.lr > 0:
             raise ForecasterError(f"lr={self.lr!r} is invalid: accepted a number > 0")
+        if self.threads < 0 or self.num_workers < 0:
+            raise ForecasterError(f"threads={self.threads!r}, num_workers={self.num_workers!r}: accepted integers >= 0")
         if self.loss not in LOSSES:
             raise ForecasterError(f"loss={self.loss!r} is invalid: accepted {', '.join(LOSSES)}")
 
@@ -147,6 +155,16 @@ def fit(
     resume: continue from state_path. Under torch.distributed, each rank trains on its shard of
     the windows and gradients are averaged (DDP).
     """
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_epoch_end)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_epoch_end) -> FitResult:
     device = resolve_device(cfg.device)
     if _distributed() and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -229,10 +247,11 @@ def _train_epoch(net, train_set, sampler, optimizer, scheduler, loss_fn, cfg, ep
     net.train()
     if sampler is not None:
         sampler.set_epoch(epoch)
-        loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler)
+        loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers)
     else:  # the shuffle depends on (seed, epoch) alone, so a resumed run sees the same batches
         generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=generator)
+        loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=generator,
+                            num_workers=cfg.num_workers)
     total, count = 0.0, 0
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
