@@ -2,7 +2,7 @@
 
     equity.png             equity curves of every model, baseline and buy-and-hold, drawdown panel below
     error_by_horizon.png   RMSE on prices per horizon step, and Theil's U2 per step
-    forecast_vs_actual.png the actual close over the test period beside each model's step-1 and
+    forecast_vs_actual.png the actual close over the last SHOWN origins beside each model's step-1 and
                            step-H forecasts at their target dates (with the widest interval, if any)
 """
 
@@ -14,6 +14,8 @@ import numpy as np
 
 from forecaster.backtest.trading import drawdown
 from forecaster.backtest.walkforward import BacktestResult
+
+SHOWN = 150  # origins drawn in forecast_vs_actual.png
 
 
 def _figure(*args, **kwargs):
@@ -69,23 +71,25 @@ def write_plots(result: BacktestResult, out: Path, atomic_write) -> dict:
     H = result.config.horizon
     models = [m for m in result.forecasts if m != "random_walk"] or list(result.forecasts)
     plt, (fig, axes) = _figure(len(models), 1, figsize=(11, 2.6 * len(models)), sharex=True, squeeze=False)
-    last = result.close[result.origins]
+    keep = slice(max(0, len(result.origins) - SHOWN), None)  # the newest origins, so that lines stay legible
+    origins = result.origins[keep]
+    last = result.close[origins]
     for ax, name in zip(axes[:, 0], models):
-        lo_row, hi_row = result.origins[0], result.origins[-1] + H
+        lo_row, hi_row = origins[0], origins[-1] + H
         ax.plot(result.dates[lo_row : hi_row + 1], result.close[lo_row : hi_row + 1], color="black", linewidth=1,
                 label="actual")
         for step in sorted({1, H}):
-            target = result.dates[result.origins + step]
-            ax.plot(target, last * np.exp(result.forecasts[name][:, step - 1]), linewidth=0.8, label=f"step {step}")
+            target = result.dates[origins + step]
+            ax.plot(target, last * np.exp(result.forecasts[name][keep, step - 1]), linewidth=0.9, label=f"step {step}")
         bands = result.intervals.get(name, {})
         if bands:
             level = max(bands, key=float)
             lo, hi = bands[level]
-            ax.fill_between(result.dates[result.origins + H], last * np.exp(lo[:, H - 1]), last * np.exp(hi[:, H - 1]),
+            ax.fill_between(result.dates[origins + H], last * np.exp(lo[keep, H - 1]), last * np.exp(hi[keep, H - 1]),
                             alpha=0.2, label=f"{round(float(level) * 100)}% interval, step {H}")
         ax.set_title(name, fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{result.pair}: forecast against actual")
+    fig.suptitle(f"{result.pair}: forecast against actual (the last {len(origins)} origins)")
     _save(fig, plt, paths["forecast_plot"], atomic_write)
     return paths
