@@ -8,6 +8,7 @@ from forecaster.cli import train as _train  # noqa: E402,F401
 from forecaster.cli import backtest as _backtest  # noqa: E402,F401
 from forecaster.cli import benchmark as _benchmark  # noqa: E402,F401
 from forecaster.cli import env as _env  # noqa: E402,F401
+from forecaster.cli import demo as _demo  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,46 @@
+"""`forecaster demo`: the main job end to end on the bundled ECB data, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from forecaster.cli.app import app, emit_json, info, settings, stderr
+
+
+@app.command("demo")
+def demo(
+    pair: str = typer.Argument("EURUSD", help="An ECB pair, e.g. EURUSD, USDJPY, GBPUSD."),
+    out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder for the model, reports and plots."),
+    epochs: int = typer.Option(12, "--epochs", help="Most training epochs (early stopping usually ends sooner)."),
+    test_years: float = typer.Option(3.0, "--test-years", help="Backtest over the last years of the data."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Train a small model, backtest it beside the baselines, forecast the next bars; all offline.
+
+    Example: forecaster demo EURUSD --out demo
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from forecaster.demo import run_demo
+
+    info(f"demo on {pair.upper()}: training on the ECB data before the last {test_years:g} years, then backtesting")
+    device = "cpu" if settings.device == "auto" else settings.device
+    with Progress(TextColumn("backtest"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=stderr, disable=settings.verbosity < 0) as bar:
+        task = bar.add_task("", total=None)
+        summary = run_demo(out, pair, epochs=epochs, test_years=test_years, seed=settings.seed, device=device,
+                           progress=settings.verbosity >= 0,
+                           progress_fn=lambda done, total, what: bar.update(task, completed=done, total=total,
+                                                                            description=what))
+    if as_json:
+        emit_json(summary)
+        return
+    v = summary["validation"]
+    info(f"validation MSE: model {v['model_mse']:.5f}, random walk {v['random_walk_mse']:.5f}")
+    info("backtest (overall): " + "; ".join(
+        f"{name} RMSE {s['rmse']:.5f} U2 {s['theil_u2']:.3f}" for name, s in summary["backtest"].items()))
+    info(f"done in {summary['seconds']:.0f}s. Look at:")
+    for key, path in summary["files"].items():
+        info(f"  {key:>22}: {path}")

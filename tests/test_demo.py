@@ -1,0 +1,21 @@
+"""The demo end to end (tiny configuration): model, backtest report, forecast plot, summary."""
+
+import json
+
+from forecaster.demo import run_demo
+from forecaster.mamba import MambaConfig
+
+
+def test_demo_writes_everything(tmp_path):
+    summary = run_demo(tmp_path, "EURUSD", epochs=1, test_years=0.5, lookback=16, horizon=3, start="2019-01-01",
+                       mamba=MambaConfig(d_model=8, n_layer=1, d_state=4), progress=False)
+    files = summary["files"]
+    for key in ("forecast_plot", "backtest_equity_plot", "backtest_error_plot", "backtest_forecast_plot"):
+        with open(files[key], "rb") as f:
+            assert f.read(4) == b"\x89PNG", key
+    metrics = json.loads(open(files["backtest_metrics"]).read())
+    assert "random_walk" in json.dumps(metrics)
+    assert set(summary["backtest"]) >= {"random_walk", "ridge_ar", "mamba:demo-eurusd"}
+    assert summary["backtest"]["random_walk"]["theil_u2"] == 1.0
+    assert json.loads((tmp_path / "summary.json").read_text())["pair"] == "EURUSD"
+    assert (tmp_path / "forecast.csv").read_text().count("\n") == 4  # header + 3 steps
