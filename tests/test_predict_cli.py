@@ -1,0 +1,76 @@
+"""`forecaster train`, `predict` and `models` end to end on the offline ECB data, with a tiny model."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecaster.cli import app
+
+runner = CliRunner()
+TINY = ["--start", "2019-01-01", "--lookback", "16", "--horizon", "3", "--d-model", "8", "--n-layer", "1",
+        "--d-state", "4", "--epochs", "2", "--batch-size", "64"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    models = tmp_path_factory.mktemp("models")
+    result = runner.invoke(app, ["-q", "--seed", "1", "train", "EURUSD", "--name", "tiny", "--models-dir", str(models),
+                                 "--json", *TINY])
+    assert result.exit_code == 0, result.output
+    return models, json.loads(result.stdout)
+
+
+def test_train_reports_the_model_beside_the_random_walk(trained):
+    models, summary = trained
+    assert summary["name"] == "tiny" and (models / "tiny" / "model.json").is_file()
+    # the restored best model is never worse than the untrained one, which is the random walk
+    assert 0 < summary["val_mse"] <= summary["val_mse_random_walk"] + 1e-12
+    assert summary["epochs_run"] == 2 and summary["windows"]["val"] > 0
+    assert set(summary["test_coverage"]) == {"0.8", "0.95"}
+
+
+def test_models_lists_the_saved_model(trained):
+    models, summary = trained
+    result = runner.invoke(app, ["models", "--models-dir", str(models), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["name"] for r in rows] == ["tiny"]
+    assert rows[0]["pair"] == "EURUSD" and rows[0]["horizon"] == 3
+    assert rows[0]["val_mse"] == pytest.approx(summary["val_mse"])
+
+
+def test_predict_json_csv_and_plot(trained, tmp_path):
+    models, _ = trained
+    csv, png = tmp_path / "f.csv", tmp_path / "f.png"
+    result = runner.invoke(app, ["predict", "EURUSD", "--model", "tiny", "--models-dir", str(models), "--json",
+                                 "--csv", str(csv), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    steps = out["steps"]
+    assert len(steps) == 3
+    assert pd.Timestamp(steps[0]["date"]) > pd.Timestamp(out["origin"])
+    for step in steps:
+        lo80, hi80 = step["interval_80"]
+        lo95, hi95 = step["interval_95"]
+        assert lo95 <= lo80 <= step["price"] <= hi80 <= hi95
+    frame = pd.read_csv(csv)
+    assert list(frame["price"].round(10)) == [round(s["price"], 10) for s in steps]
+    assert {"lower_80", "upper_80", "lower_95", "upper_95"} <= set(frame.columns)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_predict_same_numbers_twice(trained):
+    models, _ = trained
+    args = ["predict", "--model", "tiny", "--models-dir", str(models), "--json"]
+    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    assert first.exit_code == 0 and json.loads(first.stdout) == json.loads(second.stdout)
+
+
+def test_predict_errors_are_clear(trained):
+    models, _ = trained
+    missing = runner.invoke(app, ["predict", "--model", "nope", "--models-dir", str(models)])
+    assert missing.exit_code == 1 and "no saved model" in missing.output and "Traceback" not in missing.output
+    other_pair = runner.invoke(app, ["predict", "GBPUSD", "--model", "tiny", "--models-dir", str(models)])
+    assert other_pair.exit_code == 1 and "trained on EURUSD" in other_pair.output
