@@ -74,3 +74,14 @@ def test_predict_errors_are_clear(trained):
     assert missing.exit_code == 1 and "no saved model" in missing.output and "Traceback" not in missing.output
     other_pair = runner.invoke(app, ["predict", "GBPUSD", "--model", "tiny", "--models-dir", str(models)])
     assert other_pair.exit_code == 1 and "trained on EURUSD" in other_pair.output
+
+
+def test_train_with_quantile_heads_and_bad_quantiles(tmp_path):
+    args = ["-q", "train", "EURUSD", "--name", "qh", "--models-dir", str(tmp_path), *TINY, "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--quantiles", "0.025,0.1,0.5,0.9,0.975"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "qh" / "model.json").read_text())
+    assert meta["model_config"]["quantiles"] == [0.025, 0.1, 0.5, 0.9, 0.975]
+    assert {c["method"] for c in meta["calibration"].values()} == {"cqr"}
+    bad = runner.invoke(app, [*args, "--quantiles", "0.5,1.5"])
+    assert bad.exit_code == 1 and "--quantiles '0.5,1.5' is invalid" in bad.output

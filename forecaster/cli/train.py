@@ -36,7 +36,9 @@ def train(
     lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate."),
     patience: int = typer.Option(4, "--patience", help="Epochs without validation gain before stopping."),
     loss: str = typer.Option("mse", "--loss", help="mse or huber (pinball when --quantiles is given)."),
-    quantiles: List[float] = typer.Option([], "--quantile", "-q", help="Quantile heads, e.g. -q 0.1 -q 0.5 -q 0.9."),
+    quantiles: str = typer.Option("", "--quantiles", help="Quantile heads trained with the pinball loss, e.g. "
+                                  "0.025,0.1,0.5,0.9,0.975 (intervals then come from them, conformally calibrated)."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads for torch (0 = torch's default)."),
     revin: bool = typer.Option(False, "--revin", help="Normalise each input window (RevIN-style)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same --name."),
     models_dir: Optional[Path] = ModelsDirOpt,
@@ -56,9 +58,9 @@ def train(
     trained = api.train(
         pair, name=name, source=source, interval=interval, start=start, end=end, path=path, offline=offline,
         data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
-        mamba=MambaConfig(d_model=d_model, n_layer=n_layer, d_state=d_state), quantiles=tuple(quantiles), revin=revin,
-        train_config=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
-                                 seed=settings.seed, device=settings.device),
+        mamba=MambaConfig(d_model=d_model, n_layer=n_layer, d_state=d_state), quantiles=_quantiles(quantiles),
+        revin=revin, train_config=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
+                                              seed=settings.seed, device=settings.device, threads=threads),
         models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0,
     )
     if not is_main_process():
@@ -77,6 +79,20 @@ def train(
         info(f"test MSE: model {m['test_mse']:.5f}  random walk {m['test_mse_random_walk']:.5f}")
         for level, c in m["test_coverage"].items():
             info(f"test coverage of the {round(float(level) * 100)}% interval: {c['empirical']:.1%}")
+
+
+def _quantiles(text: str) -> tuple:
+    """"0.1,0.5,0.9" -> (0.1, 0.5, 0.9); a clear error for anything else."""
+    from forecaster.errors import ForecasterError
+
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        values = None
+    if values is None or not all(0 < q < 1 for q in values) or len(set(values)) != len(values):
+        raise ForecasterError(f"--quantiles {text!r} is invalid: accepted distinct numbers between 0 and 1 separated by "
+                              "commas, e.g. 0.025,0.1,0.5,0.9,0.975")
+    return values
 
 
 @app.command("predict")
