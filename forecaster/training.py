@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from forecaster.errors import ForecasterError
 
@@ -144,17 +144,35 @@ def evaluate(model: nn.Module, dataset: Dataset, loss_fn, quantiles: tuple, devi
     return total / count, sq / count, rw / count
 
 
+def as_dataset(data) -> Dataset:
+    """A torch Dataset as it is, or a pair of arrays (x (N, L, C_in), y (N, H, C_out)) as a TensorDataset."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = (torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in data)
+        if len(x) != len(y):
+            raise ForecasterError(f"x holds {len(x)} windows but y holds {len(y)}: they must match")
+        return TensorDataset(x, y)
+    raise ForecasterError(f"training data of type {type(data).__name__} is not accepted: give a torch Dataset of "
+                          "(x, y) pairs or a tuple (x (N, L, C_in), y (N, H, C_out)) of arrays")
+
+
 def fit(
-    model: nn.Module, train_set: Dataset, val_set: Dataset, cfg: TrainConfig, quantiles: tuple = (),
+    model: nn.Module, train_set, val_set, cfg: Optional[TrainConfig] = None, quantiles: tuple = (),
     state_path: Optional[Path] = None, resume: bool = False, progress: bool = True,
     on_epoch_end: Optional[Callable[[dict], None]] = None,
 ) -> FitResult:
     """Train in place; on return the model holds the best validation weights.
 
+    train_set, val_set: torch Datasets of (x (L, C_in), y (H, C_out)) pairs, or tuples of arrays
+    (x (N, L, C_in), y (N, H, C_out)). cfg: TrainConfig() when None.
+
     state_path: where the resumable training state is written after every epoch (rank 0 only).
     resume: continue from state_path. Under torch.distributed, each rank trains on its shard of
     the windows and gradients are averaged (DDP).
     """
+    train_set, val_set = as_dataset(train_set), as_dataset(val_set)
+    cfg = cfg or TrainConfig()
     threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -197,13 +215,17 @@ def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress
     if resume:
         if state_path is None or not Path(state_path).exists():
             raise ForecasterError(f"nothing to resume: no training state at {state_path}")
-        state = torch.load(state_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        best_state = state["best_state"]
-        result = FitResult(**state["result"])
-        start_epoch, bad_epochs = state["epoch"] + 1, state["bad_epochs"]
+        try:
+            state = torch.load(state_path, map_location=device, weights_only=True)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            best_state = state["best_state"]
+            result = FitResult(**state["result"])
+            start_epoch, bad_epochs = state["epoch"] + 1, state["bad_epochs"]
+        except Exception as exc:  # damaged file, refused pickle, or another model's state
+            raise ForecasterError(f"cannot resume from {state_path}: it is damaged or belongs to a model of another "
+                                  f"shape ({type(exc).__name__}: {str(exc)[:200]}); train again without --resume") from exc
     else:
         val_loss, val_mse, rw = evaluate(model, val_set, loss_fn, quantiles, device)
         result.random_walk_val_mse = rw
