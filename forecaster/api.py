@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from forecaster import checkpoint, intervals
-from forecaster.data import DataConfig, Prepared, PriceSeries, load_series, prepare
+from forecaster.data import DataConfig, PriceSeries, load_series, prepare
 from forecaster.errors import ForecasterError
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
 from forecaster.predict import Forecast, forecast_windows, future_dates
@@ -67,7 +67,7 @@ class TrainedModel:
 
     def prepare(self, series: PriceSeries, covariates: Sequence[PriceSeries] = ()):
         """The series scaled with this model's saved scalers (never refitted)."""
-        return prepare_fitted(series, self.data_config, covariates, self.meta["scalers"])
+        return prepare(series, self.data_config, covariates, fitted=self.meta["scalers"])
 
     def forecast_windows(self, x: np.ndarray) -> np.ndarray:
         """Scaled windows (N, L, C_in) -> scaled forecasts (N, H[, Q]) for the single output series."""
@@ -94,31 +94,6 @@ class TrainedModel:
             returns=prep.to_returns(point)[0], prices=prep.to_prices(point, [last_close])[0],
             intervals=bands, coverage=coverage,
         )
-
-
-def fitted_scalers(prep: Prepared) -> dict:
-    """The scalers of a prepared series as plain lists, saved with a model (JSON, never pickle)."""
-    scaler = prep.feature_scaler
-    return {"feature_names": list(prep.feature_names), "feature_mean": scaler.mean_.tolist(),
-            "feature_scale": scaler.scale_.tolist(), "target_scale": np.asarray(prep.target_scale).tolist()}
-
-
-def prepare_fitted(series: PriceSeries, data: DataConfig, covariates: Sequence[PriceSeries], scalers: dict) -> Prepared:
-    """The series prepared as at training time: features scaled with the saved scalers, never refitted.
-
-    (An adapter over forecaster.data.prepare, which fits its scalers on the data it is given.)"""
-    prep = prepare(series, data, covariates)
-    mean, scale = np.asarray(scalers["feature_mean"]), np.asarray(scalers["feature_scale"])
-    target_scale = np.asarray(scalers["target_scale"], dtype=np.float64)
-    if list(scalers.get("feature_names", prep.feature_names)) != list(prep.feature_names) \
-            or len(mean) != prep.raw_features.shape[1] or len(target_scale) != data.horizon:
-        raise ForecasterError(f"the saved scalers fit features {scalers.get('feature_names')} and {len(target_scale)} steps; "
-                              f"the data gives {prep.feature_names} and {data.horizon} steps: retrain the model")
-    prep.feature_scaler.mean_, prep.feature_scaler.scale_ = mean, scale
-    prep.feature_scaler.var_ = scale**2
-    prep.target_scale = target_scale
-    prep.features = ((prep.raw_features - mean) / scale).astype(np.float32)  # (T, C_in)
-    return prep
 
 
 def train(
@@ -174,7 +149,7 @@ def train(
         }
     trained.meta = {
         "name": name, "pair": series.pair, "source": spec.__dict__, "model_config": model_config.to_dict(),
-        "data_config": data.to_dict(), "train_config": train_config.to_dict(), "scalers": fitted_scalers(prep),
+        "data_config": data.to_dict(), "train_config": train_config.to_dict(), "scalers": prep.fitted(),
         "fingerprint": series.fingerprint(), "metrics": metrics, "history": result.history,
         "calibration": calibration, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "device": str(resolve_device(train_config.device)),

@@ -1,0 +1,36 @@
+"""Prediction scales new data with the scalers saved at training time, never refitting them."""
+
+import numpy as np
+import pandas as pd
+
+from forecaster import api
+from forecaster.data import DataConfig, PriceSeries
+from forecaster.data.clean import clean
+from forecaster.mamba import MambaConfig
+from forecaster.training import TrainConfig
+
+
+def _series(returns, start="2015-01-01") -> PriceSeries:
+    index = pd.bdate_range(start, periods=len(returns), name="date")
+    frame, report = clean(pd.DataFrame({"close": 1.3 * np.exp(np.cumsum(returns))}, index=index))
+    return PriceSeries(frame=frame, pair="EURUSD", source="synthetic", report=report)
+
+
+def test_new_data_is_scaled_with_the_saved_scalers(tmp_path):
+    rng = np.random.default_rng(0)
+    calm = 0.004 * rng.standard_normal(300)
+    trained = api.train(name="s", series=_series(calm), data=DataConfig(lookback=12, horizon=2),
+                        mamba=MambaConfig(d_model=8, n_layer=1, d_state=4),
+                        train_config=TrainConfig(epochs=1, batch_size=32, device="cpu"), models_dir=tmp_path,
+                        progress=False)
+    saved = trained.meta["scalers"]
+    # later data ten times as volatile: refitted scalers would differ a lot
+    longer = _series(np.concatenate([calm, 0.04 * rng.standard_normal(200)]))
+    loaded = api.load("s", tmp_path)
+    prep = loaded.prepare(longer)
+    np.testing.assert_allclose(prep.target_scale, saved["target_scale"])
+    np.testing.assert_allclose(prep.feature_scaler.mean_, saved["feature_mean"])
+    np.testing.assert_allclose(prep.features[:, 0], (prep.raw_features[:, 0] - saved["feature_mean"][0])
+                               / saved["feature_scale"][0], rtol=1e-5)
+    forecast = loaded.predict(longer)
+    assert forecast.origin == longer.frame.index[-1] and np.isfinite(forecast.prices).all()
