@@ -55,14 +55,19 @@ def train(
     from forecaster.training import TrainConfig, init_distributed_from_env, is_main_process
 
     init_distributed_from_env()
-    trained = api.train(
-        pair, name=name, source=source, interval=interval, start=start, end=end, path=path, offline=offline,
-        data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
-        mamba=MambaConfig(d_model=d_model, n_layer=n_layer, d_state=d_state), quantiles=_quantiles(quantiles),
-        revin=revin, train_config=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
-                                              seed=settings.seed, device=settings.device, threads=threads),
-        models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0,
-    )
+    try:
+        trained = api.train(
+            pair, name=name, source=source, interval=interval, start=start, end=end, path=path, offline=offline,
+            data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
+            mamba=MambaConfig(d_model=d_model, n_layer=n_layer, d_state=d_state), quantiles=_quantiles(quantiles),
+            revin=revin,
+            train_config=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
+                                     seed=settings.seed, device=settings.device, threads=threads),
+            models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0,
+        )
+    except KeyboardInterrupt:
+        info("training interrupted: the last finished epoch is saved; continue with the same command and --resume")
+        raise
     if not is_main_process():
         return
     m = trained.meta["metrics"]
