@@ -39,6 +39,7 @@ class MambaModel:
         self.calibration: dict = {}
         self.seen_until: Optional[pd.Timestamp] = None  # saved model: last date its training used
         self.fits = 0
+        self.fit_log: list = []  # one entry per training: validation MSE beside the random walk's (scaled)
 
     @classmethod
     def from_saved(cls, name: str, series: PriceSeries, models_dir=None) -> "MambaModel":
@@ -82,7 +83,10 @@ class MambaModel:
         cfg = ForecasterConfig(mamba=self.mamba_config, n_inputs=prep.n_features, n_outputs=1,
                                horizon=self.horizon, quantiles=self.quantiles)
         net = MambaForecaster(cfg)
-        fit(net, train.dataset(), val.dataset(), self.train_config, self.quantiles, progress=False)
+        result = fit(net, train.dataset(), val.dataset(), self.train_config, self.quantiles, progress=False)
+        self.fit_log.append({"cutoff": history.date.isoformat(), "train_windows": len(train), "val_windows": len(val),
+                             "best_epoch": result.best_epoch, "epochs_run": len(result.history) - 1,
+                             "best_val_mse": result.best_val_mse, "random_walk_val_mse": result.random_walk_val_mse})
         self.net = net.cpu().eval()
         self.scalers = prep.fitted()
         val_pred = forecast_windows(self.net, val.x)[:, :, 0]  # (N, H[, Q]) scaled

@@ -182,6 +182,7 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
         "test_first_origin": dates[origins[0]].isoformat(), "test_last_origin": dates[origins[-1]].isoformat(),
         "origins": int(len(origins)), "folds": len(folds), "fit_seconds": fit_seconds,
         "bars_per_year": per_year,
+        "fit_log": {m.name: m.fit_log for m in models if getattr(m, "fit_log", None)},
         "notes": [trading.SWAP_NOTE,
                   "fills cross half the spread plus slippage at the signal bar's close (never the mid); "
                   "a round trip pays one full spread",
