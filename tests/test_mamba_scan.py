@@ -52,16 +52,30 @@ def test_fast_scan_matches_float64_oracle(length, softplus, device):
         assert _rel(g1[name].cpu(), g0[name]) < 1e-5, name
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("chunk", [1, 3, 64])
-def test_gradcheck_float64(chunk):
+def test_gradcheck_float64(chunk, parallel):
     tensors = _inputs(2, 9, 3, 2, softplus=True, seed=1)
     names = list(tensors)
 
     def fn(*args):
         kwargs = dict(zip(names, args))
-        return selective_scan_chunked(**kwargs, delta_softplus=True, return_final_state=True, chunk=chunk)
+        return selective_scan_chunked(**kwargs, delta_softplus=True, return_final_state=True, chunk=chunk,
+                                      parallel=parallel)
 
     assert torch.autograd.gradcheck(fn, tuple(tensors[k] for k in names), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("length", [5, 300, 1000])
+def test_parallel_chunks_match_the_oracle(length):
+    """The log-depth in-chunk scan (the GPU default), checked on the CPU too."""
+    ref = _inputs(2, length, 3, 4, softplus=True)
+    fast = {k: (None if v is None else v.detach().float().requires_grad_()) for k, v in ref.items()}
+    y0, h0, g0 = _run(selective_scan_ref, ref, True)
+    y1, h1, g1 = _run(lambda **kw: selective_scan_chunked(**kw, parallel=True, chunk=128), fast, True)
+    assert _rel(y1, y0) < 1e-5 and _rel(h1, h0) < 1e-5
+    for name in g0:
+        assert _rel(g1[name], g0[name]) < 1e-5, name
 
 
 def test_pieces_with_carried_state_equal_one_pass():

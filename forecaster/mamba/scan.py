@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-DEFAULT_CHUNK = 32  # steps per chunk in the fast path; chosen with benchmarks/scan.py on a 2-core CPU
+DEFAULT_CHUNK = 32  # steps per chunk on CPU (sequential steps); chosen with benchmarks/scan.py on 2 cores
+DEFAULT_CHUNK_PARALLEL = 256  # steps per chunk on GPU (log-depth scan inside the chunk)
 
 
 def _state_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -72,17 +73,44 @@ def selective_scan_ref(
     return (y, h) if return_final_state else y
 
 
-def _chunk_states(h: Tensor, delta: Tensor, u: Tensor, A: Tensor, B: Tensor) -> tuple[Tensor, Tensor]:
+def _linear_scan_(a: Tensor, b: Tensor) -> Tensor:
+    """b_t <- a_t * b_{t-1} + b_t along dim 0 (b_{-1} = 0) in log2(t) doubling steps (Hillis-Steele).
+
+    Every factor is a product of decays in (0, 1]: nothing can overflow. a is overwritten.
+    One kernel per step over the whole chunk: the GPU path; on CPU the sequential loop is faster.
+    """
+    shift = 1
+    while shift < b.shape[0]:
+        b[shift:] = torch.addcmul(b[shift:], a[shift:], b[:-shift])  # right side is computed before the write
+        a[shift:] = a[shift:] * a[:-shift]
+        shift *= 2
+    return b
+
+
+def _chunk_states(h: Tensor, delta: Tensor, u: Tensor, A: Tensor, B: Tensor, parallel: bool) -> tuple[Tensor, Tensor]:
     """States after each step of one chunk, starting from h.
 
     h (b, d, n); delta, u (b, t, d); B (b, t, n). Returns dA and hs, both time-major (t, b, d, n).
     """
     dA = torch.exp(delta.transpose(0, 1)[..., None] * A)  # (t, b, d, n)
     hs = (delta * u).transpose(0, 1)[..., None] * B.transpose(0, 1)[:, :, None, :]  # (t, b, d, n): dBu
+    if parallel:
+        hs[0].addcmul_(dA[0], h)
+        return dA, _linear_scan_(dA.clone(), hs)
     for t in range(hs.shape[0]):
         hs[t].addcmul_(dA[t], h)  # h_t = dA_t * h_{t-1} + dBu_t, written over dBu_t
         h = hs[t]
     return dA, hs
+
+
+def _adjoint_(lam: Tensor, dA: Tensor, parallel: bool) -> Tensor:
+    """lam_{t-1} += dA_t * lam_t, from the last step back to the first (in place)."""
+    if parallel:  # the same scan on reversed time, each step decayed by the dA after it
+        decay = torch.cat([torch.zeros_like(dA[:1]), dA.flip(0)[:-1]])
+        return _linear_scan_(decay, lam.flip(0)).flip(0)
+    for t in range(lam.shape[0] - 1, 0, -1):
+        lam[t - 1].addcmul_(dA[t], lam[t])
+    return lam
 
 
 class _ChunkedScan(torch.autograd.Function):
@@ -91,7 +119,7 @@ class _ChunkedScan(torch.autograd.Function):
     No autograd graph over time and no (b, l, d, n) tensor is kept."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, chunk):
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, chunk, parallel):
         batch, length, d = u.shape
         n = A.shape[1]
         dt = _step_sizes(delta, delta_bias, delta_softplus)  # (b, l, d)
@@ -102,11 +130,11 @@ class _ChunkedScan(torch.autograd.Function):
         for k, s in enumerate(starts):
             sl = slice(s, s + chunk)
             bounds[k] = h
-            _, hs = _chunk_states(h, dt[:, sl], u[:, sl], A, B[:, sl])
+            _, hs = _chunk_states(h, dt[:, sl], u[:, sl], A, B[:, sl], parallel)
             y[:, sl] = (hs * C[:, sl].transpose(0, 1)[:, :, None, :]).sum(-1).transpose(0, 1)
             h = hs[-1].clone()
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, initial_state, bounds, y)
-        ctx.delta_softplus, ctx.chunk = delta_softplus, chunk
+        ctx.delta_softplus, ctx.chunk, ctx.parallel = delta_softplus, chunk, parallel
         out = y if D is None else y + u * D
         if z is not None:
             out = out * F.silu(z)
@@ -139,12 +167,11 @@ class _ChunkedScan(torch.autograd.Function):
         for k in reversed(range(bounds.shape[0])):
             sl = slice(k * chunk, min((k + 1) * chunk, length))
             dt_c, u_c, B_c = dt[:, sl].transpose(0, 1), u[:, sl].transpose(0, 1), B[:, sl].transpose(0, 1)
-            dA, hs = _chunk_states(bounds[k], dt[:, sl], u[:, sl], A, B[:, sl])  # (t, b, d, n)
+            dA, hs = _chunk_states(bounds[k], dt[:, sl], u[:, sl], A, B[:, sl], ctx.parallel)  # (t, b, d, n)
             gy_c = g_y[:, sl].transpose(0, 1)  # (t, b, d)
             lam = gy_c[..., None] * C[:, sl].transpose(0, 1)[:, :, None, :]  # (t, b, d, n): C_t gy_t
             lam[-1].add_(lam_next)
-            for t in range(lam.shape[0] - 1, 0, -1):
-                lam[t - 1].addcmul_(dA[t], lam[t])  # lam_{t-1} += dA_t lam_t
+            lam = _adjoint_(lam, dA, ctx.parallel)
             lam_next = dA[0] * lam[0]
             # w = lam_t * dA_t * h_{t-1} = dLoss/d(delta_t A), elementwise
             w = dA.mul_(lam)
@@ -164,22 +191,29 @@ class _ChunkedScan(torch.autograd.Function):
             raw = delta if delta_bias is None else delta + delta_bias
             g_delta = g_dt * torch.sigmoid(raw)
         g_bias = None if delta_bias is None else g_delta.sum(dim=(0, 1))
-        return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None
+        return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None, None
 
 
 def selective_scan_chunked(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
     D: Optional[Tensor] = None, z: Optional[Tensor] = None, delta_bias: Optional[Tensor] = None,
     delta_softplus: bool = False, initial_state: Optional[Tensor] = None, return_final_state: bool = False,
-    chunk: int = DEFAULT_CHUNK,
+    chunk: Optional[int] = None, parallel: Optional[bool] = None,
 ):
-    """The fast path for training: same arguments and results as `selective_scan_ref`."""
+    """The fast path for training: same arguments and results as `selective_scan_ref`.
+
+    parallel: scan each chunk in log depth (default on GPUs) instead of step by step (default on CPU).
+    """
+    if parallel is None:
+        parallel = u.is_cuda
+    if chunk is None:
+        chunk = DEFAULT_CHUNK_PARALLEL if parallel else DEFAULT_CHUNK
     out_dtype = u.dtype
     dtype = _state_dtype(u.dtype)
     cast = lambda t: None if t is None else t.to(dtype).contiguous()  # noqa: E731
     y, h = _ChunkedScan.apply(
         cast(u), cast(delta), cast(A), cast(B), cast(C), cast(D), cast(z), cast(delta_bias),
-        cast(initial_state), bool(delta_softplus), int(chunk),
+        cast(initial_state), bool(delta_softplus), int(chunk), bool(parallel),
     )
     y = y.to(out_dtype)
     return (y, h) if return_final_state else y
