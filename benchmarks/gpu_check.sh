@@ -17,5 +17,5 @@ step() { echo "=== $1"; }
 [ -n "${SKIP_SCAN:-}" ] || { step "scan benchmark"; python3 benchmarks/scan.py --device cuda 2>&1 | tee "$OUT/scan_cuda.txt"; }
 if [ -n "${EXCHANGE_DATA:-}" ]; then
   step "exchange benchmark"
-  python3 benchmarks/exchange.py --device cuda --data "$EXCHANGE_DATA" --out "$OUT/exchange_cuda.md" --no-progress 2>&1 | tail -60
+  timeout ${EXCHANGE_TIMEOUT:-480} python3 benchmarks/exchange.py --device cuda --data "$EXCHANGE_DATA" --out "$OUT/exchange_cuda.md" --no-progress 2>&1 | tail -60
 fi
