@@ -20,7 +20,8 @@ def train(
     name: Optional[str] = typer.Option(None, "--name", "-n", help="Model name (default: <pair>-<interval>)."),
     source: str = typer.Option("ecb", "--source", "-s", help="ecb (offline default), yahoo or csv."),
     interval: str = typer.Option("1d", "--interval", "-i", help="Bar size (ecb: 1d only)."),
-    start: Optional[str] = typer.Option(None, "--start", help="First date of the data, YYYY-MM-DD."),
+    start: Optional[str] = typer.Option(None, "--start", "--from", help="First date of the data, YYYY-MM-DD "
+                                        "(under torchrun write --from: torchrun takes --start for its --start-method)."),
     end: Optional[str] = typer.Option(None, "--end", help="Last date of the data, YYYY-MM-DD."),
     path: Optional[str] = typer.Option(None, "--path", help="CSV file (source csv)."),
     offline: bool = typer.Option(False, "--offline", help="Use cached data only (yahoo)."),
@@ -47,7 +48,8 @@ def train(
     """Train a Mamba forecaster on a pair and save it; prints its validation error beside the random walk's.
 
     Example: forecaster train EURUSD --horizon 5 --epochs 20
-    (several processes: torchrun --nproc-per-node 2 -m forecaster train EURUSD)
+    (several processes: torchrun --nproc-per-node 2 -m forecaster train EURUSD --from 2010-01-01;
+    gloo on CPU, nccl on GPU, each process trains on its shard of the windows, only rank 0 writes)
     """
     from forecaster import api
     from forecaster.data import DataConfig
