@@ -1,0 +1,55 @@
+"""api.train under torch.distributed as torchrun starts it (env vars, gloo): only rank 0 writes."""
+
+import os
+import socket
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecaster import api, checkpoint
+from forecaster.data import DataConfig, PriceSeries
+from forecaster.data.clean import clean
+from forecaster.mamba import MambaConfig
+from forecaster.training import TrainConfig, init_distributed_from_env, is_main_process
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _series(n=300) -> PriceSeries:
+    returns = 0.005 * np.random.default_rng(0).standard_normal(n)
+    frame = pd.DataFrame({"close": 1.2 * np.exp(np.cumsum(returns))}, index=pd.bdate_range("2015-01-01", periods=n, name="date"))
+    frame, report = clean(frame)
+    return PriceSeries(frame=frame, pair="EURUSD", source="synthetic", report=report)
+
+
+def _worker(rank, world, port, models_dir):
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    assert init_distributed_from_env() and torch.distributed.get_backend() == "gloo"
+    saves = []
+    original = checkpoint.save
+    checkpoint.save = lambda *a, **k: (saves.append(rank), original(*a, **k))
+    try:
+        trained = api.train(name="ddp", series=_series(), data=DataConfig(lookback=12, horizon=2),
+                            mamba=MambaConfig(d_model=8, n_layer=1, d_state=4),
+                            train_config=TrainConfig(epochs=2, batch_size=16, device="cpu"), models_dir=models_dir,
+                            progress=False)
+    finally:
+        checkpoint.save = original
+    torch.save({"saves": saves, "main": is_main_process(), "state": trained.model.state_dict()},
+               os.path.join(models_dir, f"rank{rank}.result"))
+    torch.distributed.destroy_process_group()
+
+
+def test_torchrun_style_training_writes_once_with_identical_weights(tmp_path):
+    torch.multiprocessing.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.result", weights_only=True) for r in (0, 1))
+    assert (r0["saves"], r0["main"]) == ([0], True) and (r1["saves"], r1["main"]) == ([], False)
+    assert all(torch.equal(r0["state"][k], r1["state"][k]) for k in r0["state"])
+    loaded = api.load("ddp", tmp_path)  # the one save is complete and checked
+    assert all(torch.equal(loaded.model.state_dict()[k], r0["state"][k]) for k in r0["state"])
