@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from forecaster.errors import ForecasterError
+
 
 @torch.no_grad()
 def forecast_windows(model: torch.nn.Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -20,11 +22,27 @@ def forecast_windows(model: torch.nn.Module, x: np.ndarray, batch_size: int = 10
 
 
 def future_dates(last: pd.Timestamp, steps: int, interval: str) -> pd.DatetimeIndex:
-    """The dates of the next bars: business days for daily data, else steps of the interval."""
-    if interval == "1d":
-        return pd.bdate_range(last + pd.Timedelta(days=1), periods=steps)
-    freq = pd.Timedelta(interval.replace("m", "min") if interval.endswith("m") else interval)
-    return pd.DatetimeIndex([last + freq * k for k in range(1, steps + 1)])
+    """The dates of the next bars after `last`, on the FX calendar the data cleaning keeps:
+    business days for daily bars; weeks and months for the long intervals; intraday bars that
+    skip Saturday and Sunday before 20:00 UTC (FX reopens on Sunday evening)."""
+    last = pd.Timestamp(last)
+    long_steps = {"1d": pd.offsets.BDay(1), "5d": pd.offsets.BDay(5), "1wk": pd.DateOffset(weeks=1),
+                  "1mo": pd.DateOffset(months=1), "3mo": pd.DateOffset(months=3)}
+    if interval in long_steps:
+        return pd.DatetimeIndex([last + long_steps[interval] * k for k in range(1, steps + 1)])
+    try:
+        step = pd.Timedelta(interval[:-1] + "min" if interval.endswith("m") else interval)
+    except ValueError as exc:
+        raise ForecasterError(f"interval {interval!r} is unknown: accepted e.g. 1m, 5m, 1h, 1d, 1wk, 1mo") from exc
+    if step <= pd.Timedelta(0):
+        raise ForecasterError(f"interval {interval!r} must be a positive duration")
+    dates, t = [], last
+    while len(dates) < steps:
+        t = t + step
+        if t.day_of_week == 5 or (t.day_of_week == 6 and t.hour < 20):
+            continue
+        dates.append(t)
+    return pd.DatetimeIndex(dates)
 
 
 @dataclass
