@@ -38,10 +38,13 @@ def main() -> None:
     parser.add_argument("--n-layer", type=int, default=None)
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--weight-decay", type=float, default=None)
+    parser.add_argument("--checks-per-epoch", type=int, default=None, help="validation checks per epoch")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--repeat-only", action="store_true", help="score Repeat only, train nothing")
     parser.add_argument("--select", action="store_true",
-                        help="rank the lookback x size grid on VALIDATION MSE at the first horizon and stop")
+                        help="rank the lookback x size grid on VALIDATION MSE at the first horizon and stop "
+                             "(--lookback / --d-model / --n-layer narrow the grid)")
     parser.add_argument("--out", default=None, help="write the markdown table here and JSON beside it (.json)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
@@ -50,7 +53,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     data = args.data or os.environ.get(ex.DATA_ENV) or REPO.parent / "shared" / "data"
     overrides = {"seed": args.seed, "lookback": args.lookback, "d_model": args.d_model, "n_layer": args.n_layer,
-                 "max_epochs": args.max_epochs, "lr": args.lr}
+                 "max_epochs": args.max_epochs, "lr": args.lr, "weight_decay": args.weight_decay,
+                 "checks_per_epoch": args.checks_per_epoch}
     config = ex.ExchangeConfig(**{**ex.CHOSEN.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
     device = ex.resolve_device(args.device)
     machine = f"{platform.node()} ({platform.processor() or platform.machine()}, torch {torch.__version__}, " \
@@ -60,7 +64,9 @@ def main() -> None:
 
     if args.select:
         t0 = time.time()
-        rows = ex.select_config(data, args.horizons[0], config, device=device, show_progress=not args.no_progress)
+        grid = {"lookback": (args.lookback,) if args.lookback else ex.GRID["lookback"],
+                "size": ((config.d_model, config.n_layer),) if args.d_model or args.n_layer else ex.GRID["size"]}
+        rows = ex.select_config(data, args.horizons[0], config, grid, device=device, show_progress=not args.no_progress)
         lines = [f"Validation grid at H={args.horizons[0]} (seed {config.seed}, {device}, {machine}), best first:", "",
                  "| lookback | d_model | n_layer | val MSE | val MSE of Repeat | best epoch | seconds |",
                  "|---|---|---|---|---|---|---|"]

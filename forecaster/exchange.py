@@ -250,12 +250,13 @@ class ExchangeConfig:
     weight_decay: float = 0.05
     batch_size: int = 32
     max_epochs: int = 10
-    patience: int = 2  # epochs without a better validation MSE before stopping
+    checks_per_epoch: int = 1  # validation checks per epoch (early stopping can stop mid-epoch)
+    patience: int = 2  # validation checks without a better validation MSE before stopping
     clip: float = 1.0  # gradient-norm clip
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("lookback", "d_model", "n_layer", "d_state", "batch_size", "max_epochs"):
+        for name in ("lookback", "d_model", "n_layer", "d_state", "batch_size", "max_epochs", "checks_per_epoch"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ForecasterError(f"{name}={value!r} is invalid: accepted an integer >= 1")
@@ -322,7 +323,7 @@ def build_model(config: ExchangeConfig, horizon: int, n_channels: int = 8):
 @dataclass
 class FitResult:
     model: object
-    best_epoch: int  # 0 = the untrained model (Repeat) was best on validation
+    best_epoch: float  # epochs trained by the kept model; 0 = the untrained model (Repeat) was best on validation
     val_mse: float
     history: list = field(default_factory=list)  # per epoch: {"epoch", "train_mse", "val_mse", "val_mae"}
     seconds: float = 0.0
@@ -331,8 +332,8 @@ class FitResult:
 def fit(train: np.ndarray, val: np.ndarray, horizon: int, config: ExchangeConfig, device: str = "cpu",
         progress: Optional[Callable[[str, int, int], None]] = None) -> FitResult:
     """Train on the stride-1 windows of `train` (rows, C) to predict changes from the last input
-    value; after each epoch score `val` and keep the best state (epoch 0 = untrained = Repeat);
-    stop after `patience` epochs without improvement. progress(description, done, total)."""
+    value; `checks_per_epoch` times an epoch score `val` and keep the best state (epoch 0 = untrained = Repeat);
+    stop after `patience` checks without improvement. progress(description, done, total)."""
     import torch
 
     t0 = time.time()
@@ -354,12 +355,14 @@ def fit(train: np.ndarray, val: np.ndarray, horizon: int, config: ExchangeConfig
         return out
 
     best = val_score()
-    best_mse, best_epoch, best_state = best["mse"], 0, copy.deepcopy(model.state_dict())
-    history = [{"epoch": 0, "train_mse": None, "val_mse": best["mse"], "val_mae": best["mae"]}]
+    best_mse, best_epoch, best_state = best["mse"], 0.0, copy.deepcopy(model.state_dict())
+    history = [{"epoch": 0.0, "train_mse": None, "val_mse": best["mse"], "val_mae": best["mae"]}]
+    checks = sorted({math.ceil(steps * k / config.checks_per_epoch) for k in range(1, config.checks_per_epoch + 1)})
+    since_best = 0  # validation checks without improvement
     model.train()
     for epoch in range(1, config.max_epochs + 1):
         order = torch.randperm(count, generator=gen).to(device)
-        total = 0.0
+        total, seen = 0.0, 0
         for i in range(steps):
             starts = order[i * config.batch_size:(i + 1) * config.batch_size]
             x, future = gather(data, starts, L, horizon)  # (B, L, C), (B, H, C)
@@ -370,14 +373,26 @@ def fit(train: np.ndarray, val: np.ndarray, horizon: int, config: ExchangeConfig
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             opt.step()
             total += float(loss.detach()) * len(starts)
+            seen += len(starts)
             if progress:
-                progress(f"H={horizon} epoch {epoch}/{config.max_epochs} loss {total / min(count, (i + 1) * config.batch_size):.4f}",
-                         i + 1, steps)
-        score = val_score()
-        history.append({"epoch": epoch, "train_mse": total / count, "val_mse": score["mse"], "val_mae": score["mae"]})
-        if score["mse"] < best_mse:
-            best_mse, best_epoch, best_state = score["mse"], epoch, copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch > config.patience:
+                progress(f"H={horizon} epoch {epoch}/{config.max_epochs} loss {total / seen:.4f}",
+                         i, steps)  # the check line below completes the bar
+            if i + 1 not in checks:
+                continue
+            score = val_score()
+            at = round(epoch - 1 + (i + 1) / steps, 3)
+            history.append({"epoch": at, "train_mse": total / seen, "val_mse": score["mse"], "val_mae": score["mae"]})
+            if progress:
+                progress(f"H={horizon} L={L} d_model={config.d_model} n_layer={config.n_layer} epoch {at}: train MSE "
+                         f"{total / seen:.4f}, val MSE {score['mse']:.4f} (untrained/Repeat {history[0]['val_mse']:.4f})",
+                         steps, steps)
+            if score["mse"] < best_mse:
+                best_mse, best_epoch, best_state, since_best = score["mse"], at, copy.deepcopy(model.state_dict()), 0
+            else:
+                since_best += 1
+            if since_best > config.patience:
+                break
+        if since_best > config.patience:
             break
     model.load_state_dict(best_state)
     model.eval()
@@ -394,8 +409,8 @@ class HorizonResult:
     model: Optional[dict]  # {"mse", "mae"} on test, None when not trained
     val_repeat_mse: float
     val_model_mse: Optional[float]
-    best_epoch: Optional[int]
-    epochs_run: Optional[int]
+    best_epoch: Optional[float]
+    epochs_run: Optional[float]  # epochs trained before stopping
     seconds: float
 
     @property
@@ -453,7 +468,7 @@ def run_benchmark(data: str | os.PathLike, horizons: Sequence[int] = HORIZONS, c
                 model=None if model_scores is None else {"mse": model_scores["mse"], "mae": model_scores["mae"]},
                 val_repeat_mse=val_rep, val_model_mse=fitted.val_mse if fitted else None,
                 best_epoch=fitted.best_epoch if fitted else None,
-                epochs_run=len(fitted.history) - 1 if fitted else None, seconds=time.time() - t1))
+                epochs_run=fitted.history[-1]["epoch"] if fitted else None, seconds=time.time() - t1))
     return BenchmarkResult(str(path), len(values), config.to_dict(), device, config.seed, results,
                            time.time() - t0, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
@@ -500,6 +515,8 @@ class _progress:
 
     def update(self, description: str, done: int, total: int) -> None:
         self.bar.update(self.task, description=description, completed=done, total=total)
+        if done == total and not self.bar.console.is_terminal:  # logs and files get one line per epoch
+            self.bar.console.print(description, highlight=False)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
