@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecaster.files import atomic_write
 from forecaster.predict import Forecast
 
 
@@ -19,22 +20,11 @@ def _pyplot():
 
 
 def save_figure(fig, path) -> Path:
-    """Write a figure atomically (temp file + rename) and close it."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".png")
-    os.close(fd)
+    """Write a figure atomically and close it."""
     try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
     finally:
         _pyplot().close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def plot_forecast(history: pd.Series, forecast: Forecast, path, title: str = "") -> Path:

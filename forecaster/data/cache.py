@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
 
 from forecaster.errors import ForecasterError
+from forecaster.files import atomic_write
 
 ENV_VAR = "FORECASTER_CACHE_DIR"
 
@@ -67,18 +67,7 @@ def read(path: Path) -> Optional[pd.DataFrame]:
 
 
 def write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp)
-        else:
-            frame.to_csv(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, frame.to_parquet if path.suffix == ".parquet" else frame.to_csv)
 
 
 def merge(cached: Optional[pd.DataFrame], new: pd.DataFrame) -> pd.DataFrame:
