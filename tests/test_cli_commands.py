@@ -79,3 +79,28 @@ def test_corrupt_model_file_is_a_clear_error(trained, tmp_path):
 
 def test_bad_option_is_a_usage_error():
     assert run("train", "EURUSD", "--epochs", "many").exit_code == 2
+
+
+def test_data_fetch_through_a_yfinance_double(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from forecaster.data import yahoo
+    from tests.test_data import FakeDownload, fake_yf_failure, fake_yf_frame
+
+    monkeypatch.setattr(yahoo, "_download", FakeDownload(fake_yf_frame(pd.bdate_range("2024-01-01", periods=40)),
+                                                         fake_yf_failure()))
+    first = run("data", "fetch", "EURUSD", "--cache-dir", str(tmp_path), "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["rows"] == 40
+    failed = json.loads(run("data", "fetch", "EURUSD", "--cache-dir", str(tmp_path), "--json").stdout)
+    assert failed["rows"] == 40 and "refresh failed" in failed["description"]
+    offline = run("data", "show", "GBPUSD", "--source", "yahoo", "--offline", "--cache-dir", str(tmp_path))
+    assert offline.exit_code == 1 and "nothing cached" in offline.output
+
+
+def test_demo_command(tmp_path):
+    result = run("demo", "EURUSD", "--out", str(tmp_path), "--epochs", "1", "--test-years", "0.5", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["pair"] == "EURUSD" and (tmp_path / "forecast.png").is_file()
+    assert summary["validation"]["model_mse"] <= summary["validation"]["random_walk_mse"] + 1e-12
