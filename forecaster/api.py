@@ -59,8 +59,13 @@ class TrainedModel:
     def quantiles(self) -> tuple:
         return tuple(self.meta["model_config"]["quantiles"])
 
-    def load_series(self, cache_dir=None, offline: bool = False, **overrides) -> tuple[PriceSeries, list]:
+    def load_series(self, cache_dir=None, offline: bool = False, latest: bool = True,
+                    **overrides) -> tuple[PriceSeries, list]:
+        """The model's data source loaded again (and its covariates). latest: up to the newest bar even
+        when training stopped at --end, so that predict forecasts from today's data."""
         spec = SourceSpec(**{**self.meta["source"], **{k: v for k, v in overrides.items() if v is not None}})
+        if latest and "end" not in overrides:
+            spec.end = None
         series = spec.load(cache_dir, offline)
         covariates = [spec.load(cache_dir, offline, pair=c) for c in self.data_config.covariates]
         return series, covariates

@@ -85,3 +85,14 @@ def test_train_with_quantile_heads_and_bad_quantiles(tmp_path):
     assert {c["method"] for c in meta["calibration"].values()} == {"cqr"}
     bad = runner.invoke(app, [*args, "--quantiles", "0.5,1.5"])
     assert bad.exit_code == 1 and "--quantiles '0.5,1.5' is invalid" in bad.output
+
+
+def test_predict_starts_from_the_newest_bar_even_if_training_ended_earlier(tmp_path):
+    args = ["-q", "train", "EURUSD", "--name", "old", "--models-dir", str(tmp_path), *TINY, "--epochs", "1",
+            "--end", "2022-06-30"]
+    assert runner.invoke(app, args).exit_code == 0
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    assert meta["fingerprint"]["last"] < "2022-07-01"
+    result = runner.invoke(app, ["predict", "--model", "old", "--models-dir", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["origin"] > "2023-01-01"
