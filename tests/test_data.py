@@ -279,3 +279,15 @@ def test_walk_forward_folds():
     assert [(f.train.start, f.train.stop) for f in sliding] == [(30, 60), (40, 70)]
     with pytest.raises(ForecasterError):
         walk_forward_folds(50, 60, 10)
+
+
+def test_minute_bars_are_fetched_in_week_long_pieces(tmp_path, monkeypatch):
+    start = (pd.Timestamp.now() - pd.Timedelta(days=20)).normalize()
+    pieces = [fake_yf_frame(pd.date_range(start + pd.Timedelta(days=7 * k) + pd.Timedelta(hours=10), periods=40,
+                                          freq="min"), intraday=True) for k in range(3)]
+    fake = FakeDownload(*pieces)
+    monkeypatch.setattr(yahoo, "_download", fake)
+    frame, _ = yahoo.fetch("EUR", "USD", "1m", start=start, cache_dir=tmp_path)
+    assert len(fake.calls) == 3
+    assert all((b - a) <= pd.Timedelta(days=7) for _, _, a, b in fake.calls)
+    assert frame.index.is_unique and len(frame) == 120

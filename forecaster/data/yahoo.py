@@ -19,6 +19,7 @@ from forecaster.errors import ForecasterError
 
 INTERVALS = ("1m", "2m", "5m", "15m", "30m", "60m", "90m", "1h", "1d", "5d", "1wk", "1mo", "3mo")
 REACH_DAYS = {"1m": 30, "2m": 60, "5m": 60, "15m": 60, "30m": 60, "60m": 730, "90m": 60, "1h": 730}
+REQUEST_DAYS = {"1m": 7}  # the most one request may span; longer ranges are fetched in pieces
 
 
 def ticker_for(base: str, quote: str) -> str:
@@ -98,8 +99,9 @@ def fetch(base: str, quote: str, interval: str = "1d", start=None, end=None, cac
     if cached is not None and not cached.empty and (start is None or start >= cached.index[0]):
         fetch_from = cached.index[-1].normalize()
     try:
-        raw = _download(ticker, interval, fetch_from, end)
-        new = normalise(raw, ticker) if raw is not None and len(raw) else pd.DataFrame()
+        pieces = [_download(ticker, interval, a, b) for a, b in _request_ranges(interval, fetch_from, end)]
+        pieces = [normalise(raw, ticker) for raw in pieces if raw is not None and len(raw)]
+        new = cache.merge(None, pd.concat(pieces)) if pieces else pd.DataFrame()
         problem = None if len(new) else "the download returned no rows (rate limit, unknown ticker or empty range)"
     except ForecasterError:
         raise
@@ -111,6 +113,16 @@ def fetch(base: str, quote: str, interval: str = "1d", start=None, end=None, cac
         return _window(cached, start, end), note + f" (refresh failed: {problem}; cached data served)"
     merged = cache.update(path, new)
     return _window(merged, start, end), note
+
+
+def _request_ranges(interval: str, start, end) -> list:
+    """[(start, end)] as one request, or consecutive pieces where Yahoo limits a request's span."""
+    span = REQUEST_DAYS.get(interval)
+    if span is None or start is None:
+        return [(start, end)]
+    end = end or pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+    bounds = list(pd.date_range(start, end, freq=f"{span}D")) + [end]
+    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if a < b]
 
 
 def _window(frame: pd.DataFrame, start, end) -> pd.DataFrame:
