@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -71,9 +72,15 @@ class Forecast:
             "pair": self.pair, "origin": self.origin.isoformat(), "last_close": float(self.last_close),
             "steps": [
                 {"date": d.isoformat(), "price": float(p), "log_return": float(r),
-                 **{f"interval_{round(float(lv) * 100)}": [float(b["lower"][i]), float(b["upper"][i])]
+                 **{f"interval_{round(float(lv) * 100)}": [_finite(b["lower"][i]), _finite(b["upper"][i])]
                     for lv, b in self.intervals.items()}}
                 for i, (d, p, r) in enumerate(zip(self.dates, self.prices, self.returns))
             ],
             "test_coverage": {lv: {"nominal": float(lv), "empirical": cov} for lv, cov in self.coverage.items()},
         }
+
+
+def _finite(value) -> Optional[float]:
+    """A float for JSON; None where a bound is unbounded (too few validation windows to calibrate it)."""
+    value = float(value)
+    return value if np.isfinite(value) and value > 0 else None

@@ -29,3 +29,23 @@ def test_intraday_steps_skip_the_weekend_close():
 def test_unknown_interval_is_a_clear_error():
     with pytest.raises(ForecasterError, match="interval 'fortnight' is unknown"):
         future_dates(pd.Timestamp("2024-01-05"), 2, "fortnight")
+
+
+def test_unbounded_interval_ends_are_null_in_json():
+    import json
+
+    import numpy as np
+
+    from forecaster import intervals
+    from forecaster.predict import Forecast
+
+    rng = np.random.default_rng(0)
+    cal = intervals.calibrate(rng.standard_normal((10, 2)), rng.standard_normal((10, 2)))  # 10 < 19 windows
+    assert np.isfinite(cal["0.8"]["c"]).all() and np.isinf(cal["0.95"]["c"]).all()
+    lo, hi = intervals.intervals(np.zeros((1, 2)), cal)["0.95"]
+    prices = 1.1 * np.exp(np.zeros(2))
+    forecast = Forecast(pair="EURUSD", origin=pd.Timestamp("2024-01-05"), last_close=1.1,
+                        dates=future_dates(pd.Timestamp("2024-01-05"), 2, "1d"), returns=np.zeros(2), prices=prices,
+                        intervals={"0.95": {"lower": 1.1 * np.exp(lo[0]), "upper": 1.1 * np.exp(hi[0])}})
+    text = json.dumps(forecast.to_dict(), allow_nan=False)  # strict JSON: no Infinity
+    assert json.loads(text)["steps"][0]["interval_95"] == [None, None]
