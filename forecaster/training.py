@@ -13,6 +13,7 @@ import math
 import os
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -173,13 +174,20 @@ def fit(
     """
     train_set, val_set = as_dataset(train_set), as_dataset(val_set)
     cfg = cfg or TrainConfig()
-    threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with cpu_threads(cfg.threads):
         return _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_epoch_end)
+
+
+@contextmanager
+def cpu_threads(n: int):
+    """torch's intra-op CPU threads set to n inside the block (0: unchanged), restored after."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
 
 
 def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_epoch_end) -> FitResult:
