@@ -63,6 +63,13 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ForecasterError(f"unknown training setting(s) {sorted(unknown)}: accepted {sorted(cls.__dataclass_fields__)}")
+        return cls(**data)
+
 
 @dataclass
 class FitResult:

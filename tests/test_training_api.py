@@ -61,3 +61,12 @@ def test_fit_rejects_bad_data_and_unfit_resume_state(tmp_path):
             resume=True, progress=False)
     with pytest.raises(ForecasterError, match="loss='l1' is invalid"):
         TrainConfig(loss="l1")
+
+
+def test_train_config_json_round_trip():
+    import json
+
+    cfg = TrainConfig(epochs=7, lr=5e-4, loss="huber", seed=3, threads=2)
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ForecasterError, match="unknown training setting"):
+        TrainConfig.from_dict({"epochs": 2, "learning_rate": 0.1})
