@@ -246,11 +246,11 @@ class ExchangeConfig:
     n_layer: int = 2
     d_state: int = 16
     revin: bool = True  # per-window input normalisation inside the model
-    lr: float = 5e-4
+    lr: float = 1e-4  # small steps: on this data the gain over Repeat is small and soon overfitted
     weight_decay: float = 0.05
     batch_size: int = 32
-    max_epochs: int = 10
-    checks_per_epoch: int = 1  # validation checks per epoch (early stopping can stop mid-epoch)
+    max_epochs: int = 2
+    checks_per_epoch: int = 8  # validation checks per epoch (early stopping can stop mid-epoch)
     patience: int = 2  # validation checks without a better validation MSE before stopping
     clip: float = 1.0  # gradient-norm clip
     seed: int = 0
@@ -285,7 +285,8 @@ class ExchangeConfig:
         return cls.from_dict(json.loads(text))
 
 
-# The configuration chosen on validation data (H=96 grid, see BENCHMARKS.md).
+# The configuration chosen on validation data (H=96 grid, see BENCHMARKS.md): lookback 96 and
+# d_model 64 x 2 layers had the lowest validation MSE (0.1271; Repeat 0.1282; lookback 192 never beat Repeat).
 CHOSEN = ExchangeConfig()
 # The grid select_config searches: lookback x (d_model, n_layer).
 GRID = {"lookback": (96, 192), "size": ((32, 1), (64, 2))}
