@@ -65,7 +65,9 @@ def write_plots(result: BacktestResult, out: Path, atomic_write) -> dict:
     left.legend(fontsize=8)
     for ax in (left, right):
         ax.grid(alpha=0.3)
+        ax.set_xticks(range(1, result.config.horizon + 1))
     fig.suptitle(f"{result.pair}: forecast error by horizon step")
+    fig.tight_layout()
     _save(fig, plt, paths["error_plot"], atomic_write)
 
     H = result.config.horizon
