@@ -116,7 +116,7 @@ def train(
     mamba = mamba or MambaConfig(**DEFAULT_MAMBA)
     spec = SourceSpec(pair=pair, source=source, interval=interval, start=start, end=end, path=path)
     series = series or spec.load(cache_dir, offline)
-    spec.pair = series.pair
+    spec.pair, spec.source, spec.interval = series.pair, series.source, series.interval  # what was trained on
     name = name or f"{series.pair.lower()}-{series.interval}"
     folder = checkpoint.model_dir(name, models_dir)
     covariates = [spec.load(cache_dir, offline, pair=c) for c in data.covariates]

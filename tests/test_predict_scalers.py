@@ -34,3 +34,16 @@ def test_new_data_is_scaled_with_the_saved_scalers(tmp_path):
                                / saved["feature_scale"][0], rtol=1e-5)
     forecast = loaded.predict(longer)
     assert forecast.origin == longer.frame.index[-1] and np.isfinite(forecast.prices).all()
+
+
+def test_the_saved_source_is_the_one_trained_on(tmp_path):
+    import pytest
+
+    from forecaster.errors import ForecasterError
+
+    trained = api.train(name="syn", series=_series(0.004 * np.random.default_rng(1).standard_normal(300)),
+                        data=DataConfig(lookback=12, horizon=2), mamba=MambaConfig(d_model=8, n_layer=1, d_state=4),
+                        train_config=TrainConfig(epochs=1, device="cpu"), models_dir=tmp_path, progress=False)
+    assert trained.meta["source"]["source"] == "synthetic"  # not the default "ecb" it was never trained on
+    with pytest.raises(ForecasterError, match="source 'synthetic' is unknown"):
+        api.load("syn", tmp_path).predict()  # no silent switch to other data: pass the series
