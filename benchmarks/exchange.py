@@ -56,7 +56,7 @@ def main() -> None:
                  "max_epochs": args.max_epochs, "lr": args.lr, "weight_decay": args.weight_decay,
                  "checks_per_epoch": args.checks_per_epoch}
     config = ex.ExchangeConfig(**{**ex.CHOSEN.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
-    device = ex.resolve_device(args.device)
+    device = ex.device_name(args.device)
     machine = f"{platform.node()} ({platform.processor() or platform.machine()}, torch {torch.__version__}, " \
               f"{torch.get_num_threads()} CPU threads" + \
               (f", {torch.cuda.get_device_name(device)})" if device.startswith("cuda") else ")")

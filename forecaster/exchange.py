@@ -292,27 +292,6 @@ CHOSEN = ExchangeConfig()
 GRID = {"lookback": (96, 192), "size": ((32, 1), (64, 2))}
 
 
-def resolve_device(device: str = "auto") -> str:
-    """auto -> cuda when available, else cpu; cuda/cuda:N checked to exist."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ForecasterError(f"device {device!r} asked for but CUDA is not available: use --device cpu or auto")
-    if device not in ("cpu", "mps") and not device.startswith("cuda"):
-        raise ForecasterError(f"device {device!r} is invalid: accepted auto, cpu, cuda, cuda:N or mps")
-    return device
-
-
-def seed_everything(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def build_model(config: ExchangeConfig, horizon: int, n_channels: int = 8):
     from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
 
@@ -336,6 +315,8 @@ def fit(train: np.ndarray, val: np.ndarray, horizon: int, config: ExchangeConfig
     value; `checks_per_epoch` times an epoch score `val` and keep the best state (epoch 0 = untrained = Repeat);
     stop after `patience` checks without improvement. progress(description, done, total)."""
     import torch
+
+    from forecaster.training import seed_everything
 
     t0 = time.time()
     seed_everything(config.seed)
@@ -444,7 +425,7 @@ def run_benchmark(data: str | os.PathLike, horizons: Sequence[int] = HORIZONS, c
     t0 = time.time()
     path = find_data(data)
     values = load_exchange(path)
-    device = resolve_device(device)
+    device = device_name(device)
     bad = [h for h in horizons if not isinstance(h, int) or h < 1]
     if bad or not horizons:
         raise ForecasterError(f"horizons {list(horizons)} invalid: accepted integers >= 1, e.g. 96 192 336 720")
@@ -479,7 +460,7 @@ def select_config(data: str | os.PathLike, horizon: int = 96, base: ExchangeConf
     """Train every lookback x size of `grid` at one horizon and rank them by VALIDATION MSE
     (the test split is never read). Returns rows sorted best first."""
     values = load_exchange(find_data(data))
-    device = resolve_device(device)
+    device = device_name(device)
     rows = []
     with _progress(show_progress) as bar:
         for lookback in grid["lookback"]:
@@ -559,8 +540,13 @@ def format_table(result: BenchmarkResult) -> str:
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, p)
+    from forecaster.files import atomic_write_text
+
+    atomic_write_text(path, text)
+
+
+def device_name(name: str) -> str:
+    """auto/cpu/cuda/cuda:N/mps -> a device string; ForecasterError when it is not available."""
+    from forecaster.training import resolve_device
+
+    return str(resolve_device(name))

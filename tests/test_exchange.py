@@ -166,14 +166,11 @@ def test_training_loss_falls_and_beats_repeat_on_a_predictable_series():
     assert ex.evaluate(fitted.model, val, 16, 4)["mse"] == pytest.approx(fitted.val_mse)
 
 
-def test_resolve_device_rejects_missing_cuda():
-    assert ex.resolve_device("cpu") == "cpu"
-    if not torch.cuda.is_available():
-        assert ex.resolve_device("auto") == "cpu"
-        with pytest.raises(ForecasterError, match="CUDA"):
-            ex.resolve_device("cuda")
-    with pytest.raises(ForecasterError, match="accepted"):
-        ex.resolve_device("tpu")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given without CUDA")
+def test_cuda_without_cuda_is_a_clear_error(tmp_path):
+    txt, _ = _write_pair(tmp_path, np.ones((300, 8)))
+    with pytest.raises(ForecasterError, match="CUDA"):
+        ex.run_benchmark(txt, [4], ex.ExchangeConfig(lookback=8), device="cuda", train=False, show_progress=False)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
