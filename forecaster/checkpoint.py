@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
-from forecaster import __version__
+from forecaster import __version__, files
 from forecaster.errors import ForecasterError
+from forecaster.files import atomic_write
 
 FORMAT = 1
 WEIGHTS, META, TRAIN_STATE = "weights.pt", "model.json", "train_state.pt"
@@ -44,31 +44,12 @@ def model_dir(name: str, models_dir: Optional[Path] = None) -> Path:
     return Path(models_dir or default_models_dir()) / name
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; a saved model is an ordinary file
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    _atomic_write(Path(path), lambda tmp: torch.save(obj, tmp))
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def atomic_write_text(text: str, path: Path) -> None:
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    _atomic_write(Path(path), write)
+    files.atomic_write_text(path, text)
 
 
 def _sha256(path: Path) -> str:

@@ -7,6 +7,7 @@ import torch
 
 from forecaster import api, checkpoint
 from forecaster.errors import ForecasterError
+from forecaster.files import atomic_write
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
@@ -19,7 +20,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        checkpoint._atomic_write(path, half_then_crash)
+        atomic_write(path, half_then_crash)
     assert json.loads(path.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
 
