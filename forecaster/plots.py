@@ -10,10 +10,11 @@ from forecaster.files import atomic_write
 from forecaster.predict import Forecast
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only; works without a display)."""
     import matplotlib
 
-    matplotlib.use("Agg")  # files only; works without a display
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -24,12 +25,12 @@ def save_figure(fig, path) -> Path:
     try:
         return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
     finally:
-        _pyplot().close(fig)
+        pyplot().close(fig)
 
 
 def plot_forecast(history: pd.Series, forecast: Forecast, path, title: str = "") -> Path:
     """history: recent closes (DatetimeIndex); the forecast drawn from its last close onwards."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.5))
     ax.plot(history.index, history.values, color="0.25", lw=1.2, label="close")
     origin = pd.DatetimeIndex([forecast.origin])

@@ -14,31 +14,18 @@ import numpy as np
 
 from forecaster.backtest.trading import drawdown
 from forecaster.backtest.walkforward import BacktestResult
+from forecaster.plots import pyplot, save_figure
 
 SHOWN = 150  # origins drawn in forecast_vs_actual.png
 
 
-def _figure(*args, **kwargs):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt, plt.subplots(*args, **kwargs)
-
-
-def _save(fig, plt, path: Path, atomic_write) -> None:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
-
-
-def write_plots(result: BacktestResult, out: Path, atomic_write) -> dict:
+def write_plots(result: BacktestResult, out: Path) -> dict:
     out = Path(out)
     paths = {"equity_plot": out / "equity.png", "error_plot": out / "error_by_horizon.png",
              "forecast_plot": out / "forecast_vs_actual.png"}
     dates = result.dates[result.origins + 1]  # equity after bar t -> t+1
 
-    plt, (fig, (top, bottom)) = _figure(2, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig, (top, bottom) = pyplot().subplots(2, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     for name, sim in result.simulations.items():
         style = {"color": "black", "linewidth": 1.6} if name == "buy_and_hold" else {"linewidth": 1.1}
         top.plot(dates, sim.equity, label=name, **style)
@@ -50,9 +37,9 @@ def write_plots(result: BacktestResult, out: Path, atomic_write) -> dict:
     top.grid(alpha=0.3)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
-    _save(fig, plt, paths["equity_plot"], atomic_write)
+    save_figure(fig, paths["equity_plot"])
 
-    plt, (fig, (left, right)) = _figure(1, 2, figsize=(11, 4))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(11, 4))
     for name, st in result.forecast_stats.items():
         steps = [row["step"] for row in st["per_step"]]
         left.plot(steps, [row["rmse"] for row in st["per_step"]], marker="o", label=name)
@@ -68,11 +55,11 @@ def write_plots(result: BacktestResult, out: Path, atomic_write) -> dict:
         ax.set_xticks(range(1, result.config.horizon + 1))
     fig.suptitle(f"{result.pair}: forecast error by horizon step")
     fig.tight_layout()
-    _save(fig, plt, paths["error_plot"], atomic_write)
+    save_figure(fig, paths["error_plot"])
 
     H = result.config.horizon
     models = [m for m in result.forecasts if m != "random_walk"] or list(result.forecasts)
-    plt, (fig, axes) = _figure(len(models), 1, figsize=(11, 2.6 * len(models)), sharex=True, squeeze=False)
+    fig, axes = pyplot().subplots(len(models), 1, figsize=(11, 2.6 * len(models)), sharex=True, squeeze=False)
     keep = slice(max(0, len(result.origins) - SHOWN), None)  # the newest origins, so that lines stay legible
     origins = result.origins[keep]
     last = result.close[origins]
@@ -93,5 +80,5 @@ def write_plots(result: BacktestResult, out: Path, atomic_write) -> dict:
         ax.legend(fontsize=7, loc="upper left")
         ax.grid(alpha=0.3)
     fig.suptitle(f"{result.pair}: forecast against actual (the last {len(origins)} origins)")
-    _save(fig, plt, paths["forecast_plot"], atomic_write)
+    save_figure(fig, paths["forecast_plot"])
     return paths

@@ -13,26 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from forecaster.backtest.walkforward import BacktestResult
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+from forecaster.files import atomic_write, atomic_write_text
 
 
 def _clean(value):
@@ -87,16 +74,15 @@ def write_report(result: BacktestResult, out: Path, plots: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out / "metrics.json", "forecasts": out / "forecasts.csv"}
     text = json.dumps(metrics(result), indent=2, default=str)
-    _atomic_write(paths["metrics"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write_text(paths["metrics"], text)
     frame = forecasts_frame(result)
-    _atomic_write(paths["forecasts"], lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g"))
+    atomic_write(paths["forecasts"], lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g"))
     paths["tables"] = out / "tables.md"
-    tables = markdown_tables(result)
-    _atomic_write(paths["tables"], lambda tmp: Path(tmp).write_text(tables, encoding="utf-8"))
+    atomic_write_text(paths["tables"], markdown_tables(result))
     if plots:
         from forecaster.backtest import plots as _plots
 
-        paths.update(_plots.write_plots(result, out, _atomic_write))
+        paths.update(_plots.write_plots(result, out))
     return {k: str(v) for k, v in paths.items()}
 
 

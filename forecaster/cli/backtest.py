@@ -19,7 +19,7 @@ def backtest(
     test_years: float = typer.Option(3.0, "--test-years", help="Length of the test period (the last years of the data)."),
     test_start: Optional[str] = typer.Option(None, "--test-start", help="First test origin date (overrides --test-years)."),
     horizon: Optional[int] = typer.Option(None, "--horizon", "-H", help="Steps forecast at each origin (default 5; a saved model's own)."),
-    lookback: Optional[int] = typer.Option(None, "--lookback", "-L", help="Bars the Mamba model sees (default 64; a saved model's own)."),
+    lookback: Optional[int] = typer.Option(None, "--lookback", "-L", help="Bars the Mamba model sees (default 48; a saved model's own)."),
     mode: str = typer.Option("expanding", "--mode", help="Training window: expanding or sliding."),
     window: Optional[int] = typer.Option(None, "--window", help="Rows of the sliding training window."),
     spread_pips: float = typer.Option(0.8, "--spread-pips", help="Bid-ask spread in pips (0.0001; 0.01 for JPY)."),
@@ -28,7 +28,7 @@ def backtest(
     threshold: float = typer.Option(0.0, "--threshold", help="Trade only when |forecast log return| exceeds this."),
     signal_step: int = typer.Option(1, "--signal-step", help="Which horizon step's forecast sets the position."),
     epochs: int = typer.Option(10, "--epochs", help="Training epochs of the Mamba model in the folds."),
-    d_model: int = typer.Option(32, "--d-model", help="Mamba width when trained in the folds."),
+    d_model: int = typer.Option(16, "--d-model", help="Mamba width when trained in the folds."),
     n_layer: int = typer.Option(2, "--n-layer", help="Mamba blocks when trained in the folds."),
     train_stride: int = typer.Option(1, "--train-stride", help="Step between training window origins (>1: faster, fewer windows)."),
     no_mamba: bool = typer.Option(False, "--baselines-only", help="Skip the Mamba model: baselines only."),
@@ -77,12 +77,13 @@ def backtest(
     else:
         horizon = horizon or 5
         if not no_mamba:
+            from forecaster.api import DEFAULT_MAMBA
             from forecaster.mamba import MambaConfig
             from forecaster.training import TrainConfig
 
-            data = DataConfig(lookback=lookback or 64, horizon=horizon, stride=train_stride)
+            data = DataConfig(lookback=lookback or DataConfig.lookback, horizon=horizon, stride=train_stride)
             train_cfg = TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device)
-            models.append(MambaModel(data, MambaConfig(d_model=d_model, n_layer=n_layer, d_state=16), train_cfg))
+            models.append(MambaModel(data, MambaConfig(d_model=d_model, n_layer=n_layer, d_state=DEFAULT_MAMBA["d_state"]), train_cfg))
     models = models[:1] + default_baselines(horizon) if models else default_baselines(horizon)
     # the random walk first: every other row is read against it
     models.sort(key=lambda m: m.name != "random_walk")
