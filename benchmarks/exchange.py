@@ -5,7 +5,8 @@ the published rows. Prints a markdown table; with --out also writes it there and
     python benchmarks/exchange.py --device cpu --horizons 96 --out /tmp/ex96.md      # one horizon on CPU
     python benchmarks/exchange.py --select --horizons 96                              # validation grid only
 
-The data path: --data, else $FORECASTER_EXCHANGE_DATA, else ../shared/data next to the checkout.
+The data path: --data, else $FORECASTER_EXCHANGE_DATA, else ../shared/data next to the checkout
+(or shared/data inside it, where a copy of the working tree carries one).
 The model configuration is forecaster.exchange.CHOSEN (picked on validation data with --select);
 flags override single fields. The test split is read only for the final scores.
 """
@@ -51,7 +52,8 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = args.data or os.environ.get(ex.DATA_ENV) or REPO.parent / "shared" / "data"
+    data = args.data or os.environ.get(ex.DATA_ENV) or next(
+        (d for d in (REPO.parent / "shared" / "data", REPO / "shared" / "data") if d.is_dir()), REPO.parent / "shared" / "data")
     overrides = {"seed": args.seed, "lookback": args.lookback, "d_model": args.d_model, "n_layer": args.n_layer,
                  "max_epochs": args.max_epochs, "lr": args.lr, "weight_decay": args.weight_decay,
                  "checks_per_epoch": args.checks_per_epoch}

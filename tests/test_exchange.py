@@ -18,9 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _shared(name: str) -> Path:
-    """The shared benchmark data: $FORECASTER_EXCHANGE_DATA (file or folder) or ../shared/data."""
+    """The shared benchmark data: $FORECASTER_EXCHANGE_DATA (file or folder), ../shared/data or shared/data."""
     env = os.environ.get(ex.DATA_ENV)
-    folder = Path(env) if env else REPO.parent / "shared" / "data"
+    folder = Path(env) if env else next((d for d in (REPO.parent / "shared" / "data", REPO / "shared" / "data")
+                                         if d.is_dir()), REPO.parent / "shared" / "data")
     if folder.is_file():
         folder = folder.parent
     path = folder / name
