@@ -97,32 +97,34 @@ def load_exchange(path: str | os.PathLike) -> np.ndarray:
     if not lines:
         raise ForecasterError(f"{str(p)!r} is empty: expected 8 comma-separated currency columns")
     header = [h.strip() for h in lines[0].split(",")]
-    if header[0].lower() == "date":  # LTSF csv
+    if header[0].lower() == "date":  # LTSF csv: drop the synthetic date, put the columns in Lai's order
         missing = [c for c in LTSF_COLUMNS if c not in header]
         if missing:
             raise ForecasterError(f"{str(p)!r} has header {header}: an LTSF exchange_rate.csv needs columns "
                                   f"date,{','.join(sorted(LTSF_COLUMNS))} (missing {missing})")
         order = [header.index(c) for c in LTSF_COLUMNS]
-        rows = [line.split(",") for line in lines[1:]]
-        table = _parse(p, [[r[i] for i in order] if len(r) == len(header) else r for r in rows], len(header), offset=2)
-    else:
-        table = _parse(p, [line.split(",") for line in lines], 8, offset=1)
-    if table.shape[1] != 8:
-        raise ForecasterError(f"{str(p)!r} has {table.shape[1]} columns: expected 8 currencies")
-    return table
+        rows = _split_rows(p, lines[1:], len(header), first_line=2)
+        return _numbers(p, [[r[i] for i in order] for r in rows], first_line=2)
+    return _numbers(p, _split_rows(p, lines, 8, first_line=1), first_line=1)
 
 
-def _parse(p: Path, rows: list[list[str]], width: int, offset: int) -> np.ndarray:
+def _split_rows(p: Path, lines: list[str], width: int, first_line: int) -> list[list[str]]:
+    rows = [line.split(",") for line in lines]
     for i, r in enumerate(rows):
-        if len(r) not in (width, 8):
-            raise ForecasterError(f"{str(p)!r} line {i + offset} has {len(r)} fields: expected {width}")
+        if len(r) != width:
+            raise ForecasterError(f"{str(p)!r} line {i + first_line} has {len(r)} fields: expected {width}")
+    return rows
+
+
+def _numbers(p: Path, rows: list[list[str]], first_line: int) -> np.ndarray:
+    """rows of 8 strings -> (n, 8) float64, every value finite."""
     try:
-        table = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+        table = np.array([[float(v) for v in r] for r in rows], dtype=np.float64).reshape(len(rows), 8)
     except ValueError as exc:
         raise ForecasterError(f"{str(p)!r} holds a value that is not a number ({exc}): expected 8 numeric columns") from exc
     if not np.isfinite(table).all():
         row = int(np.argwhere(~np.isfinite(table))[0, 0])
-        raise ForecasterError(f"{str(p)!r} line {row + offset} holds a non-finite value: expected finite numbers")
+        raise ForecasterError(f"{str(p)!r} line {row + first_line} holds a non-finite value: expected finite numbers")
     return table
 
 

@@ -69,6 +69,7 @@ def test_shared_formats_agree(values):
 @pytest.mark.parametrize("content, needle", [
     ("1,2,3\n", "fields"),
     ("date,0,1,2,3,4,5,6\n2000,1,2,3,4,5,6,7\n", "missing"),
+    ("date,0,1,2,3,4,5,6,OT\n2000,1,2,3,4,5,6,7\n", "line 2 has 8 fields: expected 9"),
     ("1,2,3,4,5,6,7,x\n", "not a number"),
     ("1,2,3,4,5,6,7,nan\n", "non-finite"),
     ("", "empty"),
