@@ -330,14 +330,18 @@ def _progress_bar(enabled: bool):
     return bar
 
 
-def init_distributed_from_env() -> bool:
-    """Join the process group torchrun describes (RANK/WORLD_SIZE in the environment); gloo on
-    CPU, nccl on GPU. Returns whether this is a distributed run."""
+def init_distributed_from_env(device: str = "auto") -> bool:
+    """Join the process group torchrun describes (RANK/WORLD_SIZE in the environment): nccl when
+    training on CUDA (one GPU per local rank), gloo on the CPU. Returns whether this is a distributed run."""
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
         return False
     if not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        torch.distributed.init_process_group(backend=backend)
+        on_gpu = resolve_device(device).type == "cuda"
+        if on_gpu:
+            local_rank = int(os.environ.get("LOCAL_RANK", 0))
+            if local_rank >= torch.cuda.device_count():
+                raise ForecasterError(f"local rank {local_rank} has no GPU ({torch.cuda.device_count()} visible): start "
+                                      f"at most that many processes per node, or train on the CPU with --device cpu")
+            torch.cuda.set_device(local_rank)
+        torch.distributed.init_process_group(backend="nccl" if on_gpu else "gloo")
     return True

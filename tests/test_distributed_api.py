@@ -30,7 +30,7 @@ def _series(n=300) -> PriceSeries:
 def _worker(rank, world, port, models_dir):
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
-    assert init_distributed_from_env() and torch.distributed.get_backend() == "gloo"
+    assert init_distributed_from_env("cpu") and torch.distributed.get_backend() == "gloo"
     saves = []
     original = checkpoint.save
     checkpoint.save = lambda *a, **k: (saves.append(rank), original(*a, **k))

@@ -56,7 +56,7 @@ def train(
     from forecaster.mamba import MambaConfig
     from forecaster.training import TrainConfig, init_distributed_from_env, is_main_process
 
-    init_distributed_from_env()
+    init_distributed_from_env(settings.device)
     try:
         trained = api.train(
             pair, name=name, source=source, interval=interval, start=start, end=end, path=path, offline=offline,
