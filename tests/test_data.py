@@ -17,7 +17,7 @@ from forecaster.errors import ForecasterError
 # ---------------------------------------------------------------- a yfinance 1.x test double
 
 def fake_yf_frame(dates, ticker="EURUSD=X", base=1.10, intraday=False):
-    """What yfinance.download returns for one ticker: (Price, Ticker) columns, sorted price level."""
+    """A fake of the frame yfinance returns for one ticker: (Price, Ticker) columns, sorted price level."""
     n = len(dates)
     close = base + 0.001 * np.arange(n)
     index = pd.DatetimeIndex(dates, name="Datetime" if intraday else "Date")
