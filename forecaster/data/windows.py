@@ -228,9 +228,10 @@ def prepare(series: PriceSeries, config: DataConfig, covariate_series: Sequence[
         scaler.scale_ = np.asarray(fitted["feature_scale"], dtype=np.float64)
         scaler.var_, scaler.n_features_in_ = scaler.scale_**2, len(scaler.scale_)
         target_scale = np.asarray(fitted["target_scale"], dtype=np.float64)
-        if len(scaler.mean_) != raw.shape[1] or len(target_scale) != H:
-            raise ForecasterError(f"saved scalers fit {len(scaler.mean_)} features and {len(target_scale)} steps; "
-                                  f"the data gives {raw.shape[1]} features and {H} steps")
+        names = list(fitted.get("feature_names", table.columns))
+        if names != list(table.columns) or len(scaler.mean_) != raw.shape[1] or len(target_scale) != H:
+            raise ForecasterError(f"the saved scalers fit features {names} and {len(target_scale)} steps; the data "
+                                  f"gives {list(table.columns)} and {H} steps: retrain the model")
     return Prepared(
         config=config, dates=table.index, close=close.to_numpy(dtype=np.float64), raw_features=raw,
         feature_names=list(table.columns), bounds=(val_start, test_start, n), feature_scaler=scaler,
