@@ -40,6 +40,11 @@ class _App(TyperGroup):
             return super().invoke(ctx)
         except ForecasterError as exc:
             _report(exc, expected=True)
+        except BrokenPipeError:  # the reader went away (`forecaster ... | head`): nothing left to say
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0)
         except KeyboardInterrupt:
             stderr.print("interrupted")
             raise typer.Exit(130)
