@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from forecaster import exchange as ex
+from forecaster.files import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,8 +98,8 @@ def _finish(out: str | None, text: str, payload: dict) -> None:
     print(text)
     if out:
         md = Path(out)
-        ex.write_atomic(md, text + "\n")
-        ex.write_atomic(md.with_suffix(".json"), json.dumps(payload, indent=2, default=str) + "\n")
+        atomic_write_text(md, text + "\n")
+        atomic_write_text(md.with_suffix(".json"), json.dumps(payload, indent=2, default=str) + "\n")
         print(f"wrote {md} and {md.with_suffix('.json')}", file=sys.stderr)
 
 

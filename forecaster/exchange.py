@@ -543,12 +543,6 @@ def format_table(result: BenchmarkResult) -> str:
     return "\n".join(lines)
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    from forecaster.files import atomic_write_text
-
-    atomic_write_text(path, text)
-
-
 def device_name(name: str) -> str:
     """auto/cpu/cuda/cuda:N/mps -> a device string; ForecasterError when it is not available."""
     from forecaster.training import resolve_device

@@ -46,6 +46,7 @@ def exchange(
     import json
 
     from forecaster import exchange as ex
+    from forecaster.files import atomic_write_text
 
     overrides = {"lookback": lookback, "d_model": d_model, "n_layer": n_layer, "max_epochs": max_epochs,
                  "seed": settings.seed}
@@ -56,8 +57,8 @@ def exchange(
     if out:
         from pathlib import Path
 
-        ex.write_atomic(out, table + "\n")
-        ex.write_atomic(Path(out).with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n")
+        atomic_write_text(out, table + "\n")
+        atomic_write_text(Path(out).with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n")
         info(f"wrote {out}")
     if as_json:
         emit_json(result.to_dict())
