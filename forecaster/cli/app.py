@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import typer
 from typer.core import TyperGroup
@@ -93,6 +94,17 @@ def info(message: str) -> None:
     """A progress or log line for people (stderr), silenced by -q."""
     if settings.verbosity >= 0:
         stderr.print(message, highlight=False)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A bar on stderr for work that reports progress(done, total, what); hidden by -q."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(label), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=stderr, disable=settings.verbosity < 0) as bar:
+        task = bar.add_task("", total=None)
+        yield lambda done, total, what: bar.update(task, completed=done, total=total, description=what)
 
 
 def emit_json(obj: Any) -> None:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from forecaster.cli.app import app, emit_json, info, settings, stderr
+from forecaster.cli.app import app, emit_json, info, progress_bar, settings, stderr
 
 
 @app.command("backtest")
@@ -51,8 +51,6 @@ def backtest(
     """
     from pathlib import Path
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from forecaster.backtest import BacktestConfig, CostConfig, default_baselines, run_backtest
     from forecaster.backtest.neural import MambaModel
     from forecaster.backtest.report import print_tables, write_report
@@ -95,13 +93,7 @@ def backtest(
     )
     info(f"{series.pair}: {len(series.frame)} bars {series.frame.index[0].date()}..{series.frame.index[-1].date()} "
          f"({series.source}); models: {', '.join(m.name for m in models)}")
-    with Progress(TextColumn("backtest"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=stderr, disable=settings.verbosity < 0) as bar:
-        task = bar.add_task("", total=None)
-
-        def progress(done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total, description=what)
-
+    with progress_bar("backtest") as progress:
         result = run_backtest(series, models, config, progress=progress)
     folder = Path(out or f"reports/backtest-{series.pair.lower()}")
     paths = write_report(result, folder, plots=not no_plots)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from forecaster.cli.app import app, emit_json, info, settings, stderr
+from forecaster.cli.app import app, emit_json, info, progress_bar, settings
 
 
 @app.command("demo")
@@ -21,19 +21,13 @@ def demo(
 
     Example: forecaster demo EURUSD --out demo
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from forecaster.demo import run_demo
 
     info(f"demo on {pair.upper()}: training on the ECB data before the last {test_years:g} years, then backtesting")
     device = "cpu" if settings.device == "auto" else settings.device
-    with Progress(TextColumn("backtest"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=stderr, disable=settings.verbosity < 0) as bar:
-        task = bar.add_task("", total=None)
+    with progress_bar("backtest") as progress:
         summary = run_demo(out, pair, epochs=epochs, test_years=test_years, seed=settings.seed, device=device,
-                           progress=settings.verbosity >= 0,
-                           progress_fn=lambda done, total, what: bar.update(task, completed=done, total=total,
-                                                                            description=what))
+                           progress=settings.verbosity >= 0, progress_fn=progress)
     if as_json:
         emit_json(summary)
         return
