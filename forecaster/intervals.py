@@ -25,7 +25,9 @@ def _quantile_index(quantiles: tuple, q: float):
     return None
 
 
-def point_forecast(pred: np.ndarray, quantiles: tuple) -> np.ndarray:
+def point_forecast(pred, quantiles: tuple):
+    """(..., H, C[, Q]) numpy array or tensor -> the point forecast: the output itself, or the
+    median head (the quantile nearest 0.5)."""
     if not quantiles:
         return pred
     return pred[..., int(np.argmin([abs(q - 0.5) for q in quantiles]))]

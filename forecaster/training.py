@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from forecaster.errors import ForecasterError
+from forecaster.intervals import point_forecast
 
 LOSSES = ("mse", "huber")
 
@@ -109,13 +110,6 @@ def pinball_loss(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
     """pred (B, H, C, Q), target (B, H, C), quantiles (Q,) -> mean quantile (pinball) loss."""
     diff = target[..., None] - pred
     return torch.maximum(quantiles * diff, (quantiles - 1) * diff).mean()
-
-
-def point_forecast(pred: Tensor, quantiles: tuple) -> Tensor:
-    """(B, H, C[, Q]) -> (B, H, C): the output itself, or the median (the quantile nearest 0.5)."""
-    if not quantiles:
-        return pred
-    return pred[..., int(np.argmin([abs(q - 0.5) for q in quantiles]))]
 
 
 def _loss_fn(cfg: TrainConfig, quantiles: tuple) -> Callable[[Tensor, Tensor], Tensor]:
