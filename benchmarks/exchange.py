@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 
 from forecaster import exchange as ex
+from forecaster.data.exchange_rate import DATA_ENV
+from forecaster.training import resolve_device
 from forecaster.files import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="exchange_rate.txt(.gz) or LTSF .csv, or a folder holding one")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    parser.add_argument("--seed", type=int, default=ex.CHOSEN.seed)
+    parser.add_argument("--seed", type=int, default=ex.CHOSEN.train.seed)
     parser.add_argument("--horizons", type=int, nargs="+", default=list(ex.HORIZONS))
     parser.add_argument("--lookback", type=int, default=None)
     parser.add_argument("--d-model", type=int, default=None)
@@ -53,13 +55,12 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = args.data or os.environ.get(ex.DATA_ENV) or next(
+    data = args.data or os.environ.get(DATA_ENV) or next(
         (d for d in (REPO.parent / "shared" / "data", REPO / "shared" / "data") if d.is_dir()), REPO.parent / "shared" / "data")
-    overrides = {"seed": args.seed, "lookback": args.lookback, "d_model": args.d_model, "n_layer": args.n_layer,
-                 "max_epochs": args.max_epochs, "lr": args.lr, "weight_decay": args.weight_decay,
-                 "checks_per_epoch": args.checks_per_epoch}
-    config = ex.ExchangeConfig(**{**ex.CHOSEN.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
-    device = ex.device_name(args.device)
+    config = ex.with_overrides(ex.CHOSEN, seed=args.seed, lookback=args.lookback, d_model=args.d_model,
+                               n_layer=args.n_layer, epochs=args.max_epochs, lr=args.lr, weight_decay=args.weight_decay,
+                               checks_per_epoch=args.checks_per_epoch)
+    device = str(resolve_device(args.device))
     machine = f"{platform.node()} ({platform.processor() or platform.machine()}, torch {torch.__version__}, " \
               f"{torch.get_num_threads()} CPU threads" + \
               (f", {torch.cuda.get_device_name(device)})" if device.startswith("cuda") else ")")
@@ -68,9 +69,9 @@ def main() -> None:
     if args.select:
         t0 = time.time()
         grid = {"lookback": (args.lookback,) if args.lookback else ex.GRID["lookback"],
-                "size": ((config.d_model, config.n_layer),) if args.d_model or args.n_layer else ex.GRID["size"]}
+                "size": ((config.model.d_model, config.model.n_layer),) if args.d_model or args.n_layer else ex.GRID["size"]}
         rows = ex.select_config(data, args.horizons[0], config, grid, device=device, show_progress=not args.no_progress)
-        lines = [f"Validation grid at H={args.horizons[0]} (seed {config.seed}, {device}, {machine}), best first:", "",
+        lines = [f"Validation grid at H={args.horizons[0]} (seed {config.train.seed}, {device}, {machine}), best first:", "",
                  "| lookback | d_model | n_layer | val MSE | val MSE of Repeat | best epoch | seconds |",
                  "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['lookback']} | {r['d_model']} | {r['n_layer']} | {r['val_mse']:.4f} | "

@@ -16,15 +16,13 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from forecaster import checkpoint, intervals
+from forecaster import checkpoint, intervals, pipeline
 from forecaster.data import DataConfig, PriceSeries, load_series, prepare
 from forecaster.errors import ForecasterError
-from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
-from forecaster.predict import Forecast, forecast_windows, future_dates
-from forecaster.training import FitResult, TrainConfig, fit, is_main_process, resolve_device, seed_everything
-
-# Defaults sized so that `forecaster train EURUSD` takes well under 2 minutes on 2 CPU cores.
-DEFAULT_MAMBA = dict(d_model=16, n_layer=2, d_state=8)
+from forecaster.mamba import MambaForecaster
+from forecaster.pipeline import ModelConfig
+from forecaster.predict import Forecast, future_dates
+from forecaster.training import FitResult, TrainConfig, is_main_process, resolve_device
 
 
 @dataclass
@@ -74,10 +72,6 @@ class TrainedModel:
         """The series scaled with this model's saved scalers (never refitted)."""
         return prepare(series, self.data_config, covariates, fitted=self.meta["scalers"])
 
-    def forecast_windows(self, x: np.ndarray) -> np.ndarray:
-        """Scaled windows (N, L, C_in) -> scaled forecasts (N, H[, Q]) for the single output series."""
-        return forecast_windows(self.model, x)[:, :, 0]
-
     def predict(self, series: Optional[PriceSeries] = None, covariates: Sequence[PriceSeries] = (),
                 cache_dir=None, offline: bool = False) -> Forecast:
         """The next H bars after the last one in the data."""
@@ -85,12 +79,11 @@ class TrainedModel:
             series, covariates = self.load_series(cache_dir, offline)
         prep = self.prepare(series, covariates)
         latest = prep.latest_window()
-        pred = self.forecast_windows(latest.x)  # (1, H[, Q])
-        point = intervals.point_forecast(pred, self.quantiles)
+        point, scaled_bands = pipeline.forecast(self.model, latest.x, self.meta["calibration"])  # (1, H), {level: (1, H)}
         last_close = float(latest.last_close[0])
         bands = {
             level: {"lower": prep.to_prices(lo, [last_close])[0], "upper": prep.to_prices(hi, [last_close])[0]}
-            for level, (lo, hi) in intervals.intervals(pred, self.meta["calibration"], self.quantiles).items()
+            for level, (lo, hi) in scaled_bands.items()
         }
         coverage = {lv: v["empirical"] for lv, v in self.meta["metrics"].get("test_coverage", {}).items()}
         return Forecast(
@@ -104,16 +97,16 @@ class TrainedModel:
 def train(
     pair: str = "EURUSD", *, name: Optional[str] = None, source: str = "ecb", interval: str = "1d",
     start: Optional[str] = None, end: Optional[str] = None, path: Optional[str] = None, cache_dir=None,
-    offline: bool = False, data: Optional[DataConfig] = None, mamba: Optional[MambaConfig] = None,
-    quantiles: tuple = (), revin: bool = False, train_config: Optional[TrainConfig] = None,
-    models_dir=None, resume: bool = False, save: bool = True, progress: bool = True,
-    series: Optional[PriceSeries] = None,
+    offline: bool = False, data: Optional[DataConfig] = None, model: Optional[ModelConfig] = None,
+    train_config: Optional[TrainConfig] = None, models_dir=None, resume: bool = False, save: bool = True,
+    progress: bool = True, series: Optional[PriceSeries] = None,
 ) -> TrainedModel:
-    """Train a Mamba forecaster on a pair, calibrate its intervals, score it beside the random walk,
-    and save it under models_dir/name (rank 0 only under torch.distributed)."""
+    """Train a Mamba forecaster on a pair (through forecaster.pipeline), score it beside the random
+    walk on the validation and test splits, and save it under models_dir/name (rank 0 only under
+    torch.distributed)."""
     data = data or DataConfig()
+    model = model or ModelConfig()
     train_config = train_config or TrainConfig()
-    mamba = mamba or MambaConfig(**DEFAULT_MAMBA)
     spec = SourceSpec(pair=pair, source=source, interval=interval, start=start, end=end, path=path)
     series = series or spec.load(cache_dir, offline)
     spec.pair, spec.source, spec.interval = series.pair, series.source, series.interval  # what was trained on
@@ -121,59 +114,42 @@ def train(
     folder = checkpoint.model_dir(name, models_dir)
     covariates = [spec.load(cache_dir, offline, pair=c) for c in data.covariates]
     prep = prepare(series, data, covariates)
-    windows = {split: prep.windows(split) for split in ("train", "val", "test")}
-    if len(windows["val"]) == 0:
-        raise ForecasterError(f"{series.pair}: the validation split holds no windows; use more data or a smaller horizon")
-
-    seed_everything(train_config.seed)
-    model_config = ForecasterConfig(mamba=mamba, n_inputs=prep.n_features, n_outputs=1, horizon=data.horizon,
-                                    quantiles=tuple(quantiles), revin=revin)
-    model = MambaForecaster(model_config)
-    began = time.perf_counter()
-    result = fit(model, windows["train"].dataset(), windows["val"].dataset(), train_config, model_config.quantiles,
-                 state_path=folder / checkpoint.TRAIN_STATE if save else None, resume=resume, progress=progress)
-    seconds = time.perf_counter() - began
-
-    trained = TrainedModel(name=name, model=model.cpu().eval(), meta={}, folder=folder, fit_result=result)
-    q = model_config.quantiles
-    val_pred = trained.forecast_windows(windows["val"].x)
-    calibration = intervals.calibrate(val_pred, windows["val"].y[:, :, 0], q)
+    fitted = pipeline.fit_prepared(prep, model, train_config, state_path=folder / checkpoint.TRAIN_STATE if save else None,
+                                   resume=resume, progress=progress)
+    result = fitted.result
     metrics = {
         "val_mse": result.best_val_mse, "val_mse_random_walk": result.random_walk_val_mse,
-        "best_epoch": result.best_epoch, "epochs_run": len(result.history) - 1, "train_seconds": seconds,
-        "windows": {k: len(v) for k, v in windows.items()},
+        "best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"], "train_seconds": fitted.seconds,
+        "windows": {**fitted.windows, "test": 0},
     }
-    if len(windows["test"]):
-        test_pred = trained.forecast_windows(windows["test"].x)
-        y = windows["test"].y[:, :, 0]
-        metrics["test_mse"] = float(np.mean((intervals.point_forecast(test_pred, q) - y) ** 2))
+    test = prep.windows("test")
+    if len(test):
+        point, bands = pipeline.forecast(fitted.net, test.x, fitted.calibration)
+        y = test.y[:, :, 0]
+        metrics["windows"]["test"] = len(test)
+        metrics["test_mse"] = float(np.mean((point - y) ** 2))
         metrics["test_mse_random_walk"] = float(np.mean(y**2))
         metrics["test_coverage"] = {
             level: {"nominal": float(level), "empirical": intervals.coverage(y, lo, hi), "mean_width": intervals.width(lo, hi)}
-            for level, (lo, hi) in intervals.intervals(test_pred, calibration, q).items()
+            for level, (lo, hi) in bands.items()
         }
-    trained.meta = {
-        "name": name, "pair": series.pair, "source": spec.__dict__, "model_config": model_config.to_dict(),
-        "data_config": data.to_dict(), "train_config": train_config.to_dict(), "scalers": prep.fitted(),
+    meta = {
+        "name": name, "pair": series.pair, "source": spec.__dict__, "model_config": fitted.config.to_dict(),
+        "data_config": data.to_dict(), "train_config": train_config.to_dict(), "scalers": fitted.scalers,
         "fingerprint": series.fingerprint(), "metrics": metrics, "history": result.history,
-        "calibration": calibration, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "calibration": fitted.calibration, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "device": str(resolve_device(train_config.device)),
     }
     if save and is_main_process():
-        checkpoint.save(folder, trained.model.state_dict(), trained.meta)
-    return trained
+        pipeline.save(folder, fitted.net, meta)
+    return TrainedModel(name=name, model=fitted.net, meta=meta, folder=folder, fit_result=result)
 
 
 def load(name: str, models_dir=None) -> TrainedModel:
     """A saved model, ready to predict. Raises ForecasterError on a missing, damaged or mismatched save."""
     folder = checkpoint.model_dir(name, models_dir)
-    state, meta = checkpoint.load(folder)
-    try:
-        model = MambaForecaster(ForecasterConfig.from_dict(meta["model_config"]))
-        model.load_state_dict(state)
-    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-        raise ForecasterError(f"{folder}: the weights do not fit the saved configuration ({exc}); retrain the model") from exc
-    return TrainedModel(name=name, model=model.eval(), meta=meta, folder=folder)
+    net, meta = pipeline.load(folder)
+    return TrainedModel(name=name, model=net, meta=meta, folder=folder)
 
 
 def list_models(models_dir=None) -> list[dict]:

@@ -48,10 +48,6 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def atomic_write_text(text: str, path: Path) -> None:
-    files.atomic_write_text(path, text)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -65,7 +61,7 @@ def save(folder: Path, state_dict: dict, meta: dict) -> None:
     folder = Path(folder)
     atomic_torch_save({k: v.detach().cpu() for k, v in state_dict.items()}, folder / WEIGHTS)
     meta = {**meta, "format": FORMAT, "package_version": __version__, "weights_sha256": _sha256(folder / WEIGHTS)}
-    atomic_write_text(json.dumps(meta, indent=2, default=_plain), folder / META)
+    files.atomic_write_text(folder / META, json.dumps(meta, indent=2, default=_plain))
 
 
 def _plain(value):

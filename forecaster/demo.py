@@ -19,40 +19,39 @@ from pathlib import Path
 from typing import Optional
 
 from forecaster import api
-from forecaster.checkpoint import atomic_write_text
-from forecaster.data import DataConfig, load_series, pip_size
-from forecaster.mamba import MambaConfig
+from forecaster.configs import DEMO_EPOCHS, BacktestConfig, CostConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.data import load_series, pip_size
+from forecaster.files import atomic_write_text
 from forecaster.plots import plot_forecast
-from forecaster.training import TrainConfig
 
 
-def run_demo(out="demo", pair: str = "EURUSD", epochs: int = 12, test_years: float = 3.0, lookback: int = 48,
-             horizon: int = 5, mamba: Optional[MambaConfig] = None, seed: int = 0, device: str = "cpu",
+def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_years: float = BacktestConfig.test_years,
+             data: Optional[DataConfig] = None, model: Optional[ModelConfig] = None, seed: int = 0, device: str = "cpu",
              start: Optional[str] = None, progress: bool = True, progress_fn=None) -> dict:
     """Returns the summary written to out/summary.json (paths, validation and backtest headline numbers)."""
-    from forecaster.backtest import BacktestConfig, CostConfig, default_baselines, run_backtest
-    from forecaster.backtest.neural import MambaModel
+    from forecaster.backtest import run_backtest
+    from forecaster.backtest.lineup import lineup
     from forecaster.backtest.report import write_report
 
     began = time.perf_counter()
     out = Path(out)
+    data = data or DataConfig()
     series = load_series(pair, source="ecb", start=start)
     # The model is trained on the data before the backtest's test period only.
     test_from = series.frame.index[-1] - pd.DateOffset(days=round(365.25 * test_years))
     trained = api.train(
         series.pair, name=f"demo-{series.pair.lower()}", series=load_series(pair, source="ecb", start=start, end=str(test_from.date())),
-        data=DataConfig(lookback=lookback, horizon=horizon), mamba=mamba or MambaConfig(**api.DEFAULT_MAMBA),
-        train_config=TrainConfig(epochs=epochs, seed=seed, device=device), models_dir=out / "models", progress=progress,
+        data=data, model=model, train_config=TrainConfig(epochs=epochs, seed=seed, device=device),
+        models_dir=out / "models", progress=progress,
     )
-    models = [MambaModel.from_saved(trained.name, series, out / "models")] + default_baselines(horizon)
-    models.sort(key=lambda m: m.name != "random_walk")
-    config = BacktestConfig(horizon=horizon, test_years=test_years,
-                            costs=CostConfig(spread_pips=0.8, pip=pip_size(series.pair)))
+    models = lineup(series, saved=trained.name, models_dir=out / "models")
+    config = BacktestConfig(horizon=data.horizon, test_years=test_years,
+                            costs=CostConfig(pip=pip_size(series.pair)))
     result = run_backtest(series, models, config, progress=progress_fn)
     report = write_report(result, out / "backtest")
     forecast = trained.predict(series)
     plot = plot_forecast(series.close.iloc[-120:], forecast, out / "forecast.png")
-    atomic_write_text(forecast.to_frame().to_csv(), out / "forecast.csv")
+    atomic_write_text(out / "forecast.csv", forecast.to_frame().to_csv())
     m = trained.meta["metrics"]
     summary = {
         "pair": series.pair, "model": trained.name, "seconds": round(time.perf_counter() - began, 1),
@@ -62,5 +61,5 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = 12, test_years: flo
         "files": {"model": str(trained.folder), "forecast_plot": str(plot), "forecast_csv": str(out / "forecast.csv"),
                   **{f"backtest_{k}": v for k, v in report.items()}},
     }
-    atomic_write_text(json.dumps(summary, indent=2, default=str), out / "summary.json")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
     return summary

@@ -1,10 +1,11 @@
-"""Training a forecaster: AdamW, warm-up then cosine, clipping, early stopping, resume, DDP.
+"""The one trainer: AdamW, warm-up then cosine (or a constant rate), clipping, early stopping, resume, DDP.
 
 `fit` is generic: any module mapping x (B, L, C_in) to (B, H, C_out[, Q]) and two datasets of
 (x, y) pairs with y (H, C_out) scaled changes, so that a zero forecast is the no-change
-(random walk) forecast. Validation is also run before the first epoch: the untrained model
-outputs zero, so "epoch 0" is the random walk and the restored best model can never be worse
-than it on the validation split.
+(random walk) forecast. Validation is also run before the first step: the untrained model
+outputs zero, so "check 0" is the random walk and the restored best model can never be worse
+than it on the validation split. Validation runs `checks_per_epoch` times an epoch (once by
+default); `patience` counts checks without a better validation loss.
 """
 
 from __future__ import annotations
@@ -24,58 +25,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from forecaster.configs import TrainConfig
 from forecaster.errors import ForecasterError
 from forecaster.intervals import point_forecast
-
-LOSSES = ("mse", "huber")
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 128
-    lr: float = 2e-3
-    warmup_frac: float = 0.05  # share of all steps spent warming up linearly
-    weight_decay: float = 0.01  # not applied to A_log, D, norms, biases
-    clip: float = 1.0  # gradient norm clipping
-    patience: int = 4  # epochs without validation improvement before stopping
-    loss: str = "mse"  # mse | huber (point forecasts); pinball is used when the model has quantiles
-    huber_delta: float = 1.0
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 1  # CPU threads for torch during fit (0 = leave torch's setting); see the note below
-    num_workers: int = 0  # DataLoader worker processes (the windows are in memory: 0 is usually fastest)
-
-    # Why one thread by default: these models are small, so extra intra-op threads gain little, and
-    # on a busy machine OpenMP threads that wait on each other made a training step 30x slower
-    # (measured: 0.3 s vs 11 s per batch on 2 shared cores). The setting is restored after fit.
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience"):
-            if getattr(self, name) < 1:
-                raise ForecasterError(f"{name}={getattr(self, name)!r} is invalid: accepted an integer >= 1")
-        if not self.lr > 0:
-            raise ForecasterError(f"lr={self.lr!r} is invalid: accepted a number > 0")
-        if self.threads < 0 or self.num_workers < 0:
-            raise ForecasterError(f"threads={self.threads!r}, num_workers={self.num_workers!r}: accepted integers >= 0")
-        if self.loss not in LOSSES:
-            raise ForecasterError(f"loss={self.loss!r} is invalid: accepted {', '.join(LOSSES)}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ForecasterError(f"unknown training setting(s) {sorted(unknown)}: accepted {sorted(cls.__dataclass_fields__)}")
-        return cls(**data)
-
+from forecaster.progress import progress_bar
 
 @dataclass
 class FitResult:
-    history: list = field(default_factory=list)  # one dict per epoch: epoch, train_loss, val_loss, val_mse, seconds
-    best_epoch: int = 0
+    history: list = field(default_factory=list)  # one dict per check: epoch, train_loss, val_loss, val_mse, val_mae, seconds
+    best_epoch: float = 0  # epochs trained by the kept model (fractional with several checks an epoch); 0 = untrained
     best_val_loss: float = math.inf
     best_val_mse: float = math.inf
     random_walk_val_mse: float = math.inf  # the no-change forecast on the same targets
@@ -130,20 +88,23 @@ def is_main_process() -> bool:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: Dataset, loss_fn, quantiles: tuple, device, batch_size: int = 1024) -> tuple[float, float, float]:
-    """(mean loss, MSE of the point forecast, MSE of the zero = random-walk forecast) over a dataset."""
+def evaluate(model: nn.Module, dataset: Dataset, loss_fn, quantiles: tuple, device, batch_size: int = 1024) -> dict:
+    """Mean loss, MSE and MAE of the point forecast, and the MSE and MAE of the zero (random-walk)
+    forecast over a dataset, averaged over windows, steps and series."""
     model.eval()
-    total, sq, rw, count = 0.0, 0.0, 0.0, 0
+    sums = dict.fromkeys(("loss", "mse", "mae", "random_walk_mse", "random_walk_mae"), 0.0)
+    count = 0
     for x, y in DataLoader(dataset, batch_size=batch_size):
         x, y = x.to(device), y.to(device)
         pred = model(x)
-        total += float(loss_fn(pred, y)) * len(x)
-        sq += float(((point_forecast(pred, quantiles) - y) ** 2).mean()) * len(x)
-        rw += float((y**2).mean()) * len(x)
+        err = point_forecast(pred, quantiles) - y
+        for key, value in (("loss", loss_fn(pred, y)), ("mse", (err**2).mean()), ("mae", err.abs().mean()),
+                           ("random_walk_mse", (y**2).mean()), ("random_walk_mae", y.abs().mean())):
+            sums[key] += float(value) * len(x)
         count += len(x)
     if count == 0:
         raise ForecasterError("the validation split holds no windows: use more data or a shorter lookback/horizon")
-    return total / count, sq / count, rw / count
+    return {**{k: v / count for k, v in sums.items()}, "windows": count}
 
 
 def as_dataset(data) -> Dataset:
@@ -151,7 +112,7 @@ def as_dataset(data) -> Dataset:
     if isinstance(data, Dataset):
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2:
-        x, y = (torch.as_tensor(np.asarray(a), dtype=torch.float32) for a in data)
+        x, y = (torch.tensor(np.asarray(a, dtype=np.float32)) for a in data)  # a copy: views of a table are read-only
         if len(x) != len(y):
             raise ForecasterError(f"x holds {len(x)} windows but y holds {len(y)}: they must match")
         return TensorDataset(x, y)
@@ -162,7 +123,7 @@ def as_dataset(data) -> Dataset:
 def fit(
     model: nn.Module, train_set, val_set, cfg: Optional[TrainConfig] = None, quantiles: tuple = (),
     state_path: Optional[Path] = None, resume: bool = False, progress: bool = True,
-    on_epoch_end: Optional[Callable[[dict], None]] = None,
+    on_check: Optional[Callable[[dict], None]] = None,
 ) -> FitResult:
     """Train in place; on return the model holds the best validation weights.
 
@@ -176,7 +137,7 @@ def fit(
     train_set, val_set = as_dataset(train_set), as_dataset(val_set)
     cfg = cfg or TrainConfig()
     with cpu_threads(cfg.threads):
-        return _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_epoch_end)
+        return _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_check)
 
 
 @contextmanager
@@ -191,7 +152,7 @@ def cpu_threads(n: int):
         torch.set_num_threads(before)
 
 
-def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_epoch_end) -> FitResult:
+def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_check) -> FitResult:
     device = resolve_device(cfg.device)
     if _distributed() and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -209,17 +170,10 @@ def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress
         sampler = DistributedSampler(train_set, shuffle=True, seed=cfg.seed, drop_last=False)
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     steps_per_epoch = math.ceil((len(sampler) if sampler else len(train_set)) / cfg.batch_size)
-    total_steps = max(1, cfg.epochs * steps_per_epoch)
-    warmup = max(1, int(cfg.warmup_frac * total_steps))
-
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total_steps - warmup))))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    checks = sorted({math.ceil(steps_per_epoch * k / cfg.checks_per_epoch) for k in range(1, cfg.checks_per_epoch + 1)})
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg, steps_per_epoch))
     result = FitResult()
-    start_epoch, bad_epochs = 1, 0
+    start_epoch, bad_checks = 1, 0
     best_state = None
     if resume:
         if state_path is None or not Path(state_path).exists():
@@ -231,71 +185,88 @@ def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress
             scheduler.load_state_dict(state["scheduler"])
             best_state = state["best_state"]
             result = FitResult(**state["result"])
-            start_epoch, bad_epochs = state["epoch"] + 1, state["bad_epochs"]
+            start_epoch, bad_checks = state["epoch"] + 1, state["bad_epochs"]
         except Exception as exc:  # damaged file, refused pickle, or another model's state
             raise ForecasterError(f"cannot resume from {state_path}: it is damaged or belongs to a model of another "
                                   f"shape ({type(exc).__name__}: {str(exc)[:200]}); train again without --resume") from exc
-    else:
-        val_loss, val_mse, rw = evaluate(model, val_set, loss_fn, quantiles, device)
-        result.random_walk_val_mse = rw
-        result.best_val_loss, result.best_val_mse, result.best_epoch = val_loss, val_mse, 0
-        result.history.append({"epoch": 0, "train_loss": None, "val_loss": val_loss, "val_mse": val_mse, "seconds": 0.0})
+    else:  # check 0: the untrained model, which forecasts no change
+        val = evaluate(model, val_set, loss_fn, quantiles, device)
+        result.random_walk_val_mse = val["random_walk_mse"]
+        result.best_val_loss, result.best_val_mse, result.best_epoch = val["loss"], val["mse"], 0
+        result.history.append({"epoch": 0, "train_loss": None, "val_loss": val["loss"], "val_mse": val["mse"],
+                               "val_mae": val["mae"], "seconds": 0.0})
         best_state = _copy_state(model)
 
-    bar = _progress_bar(progress and is_main_process())
-    task = bar.add_task("training", total=cfg.epochs, completed=start_epoch - 1, info="") if bar else None
-    try:
+    total_checks = cfg.epochs * len(checks)
+    with progress_bar("training", progress and is_main_process()) as bar:
         for epoch in range(start_epoch, cfg.epochs + 1):
-            if bad_epochs >= cfg.patience:
+            if bad_checks >= cfg.patience:
                 break
             began = time.perf_counter()
-            train_loss = _train_epoch(net, train_set, sampler, optimizer, scheduler, loss_fn, cfg, epoch, device)
-            val_loss, val_mse, _ = evaluate(model, val_set, loss_fn, quantiles, device)
-            row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_mse": val_mse,
-                   "seconds": time.perf_counter() - began}
-            result.history.append(row)
-            if val_loss < result.best_val_loss - 1e-9:
-                result.best_val_loss, result.best_val_mse, result.best_epoch = val_loss, val_mse, epoch
-                best_state, bad_epochs = _copy_state(model), 0
-            else:
-                bad_epochs += 1
-            if bar:
-                bar.update(task, advance=1, info=f"train {train_loss:.4f}  val {val_loss:.4f}  "
-                                                 f"(random walk {result.random_walk_val_mse:.4f})")
+            net.train()
+            total, count = 0.0, 0
+            for step, (x, y) in enumerate(_batches(train_set, sampler, cfg, epoch), start=1):
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                loss = loss_fn(net(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clip:
+                    nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+                optimizer.step()
+                scheduler.step()
+                total += float(loss.detach()) * len(x)
+                count += len(x)
+                if step not in checks:
+                    continue
+                val = evaluate(model, val_set, loss_fn, quantiles, device)
+                net.train()
+                at = epoch if step == steps_per_epoch else round(epoch - 1 + step / steps_per_epoch, 3)
+                row = {"epoch": at, "train_loss": total / count, "val_loss": val["loss"], "val_mse": val["mse"],
+                       "val_mae": val["mae"], "seconds": time.perf_counter() - began}
+                result.history.append(row)
+                if val["loss"] < result.best_val_loss - 1e-9:
+                    result.best_val_loss, result.best_val_mse, result.best_epoch = val["loss"], val["mse"], at
+                    best_state, bad_checks = _copy_state(model), 0
+                else:
+                    bad_checks += 1
+                if bar:
+                    bar((epoch - 1) * len(checks) + checks.index(step) + 1, total_checks,
+                        f"epoch {at}: train {row['train_loss']:.4f}  val {val['loss']:.4f}  "
+                        f"(random walk {result.random_walk_val_mse:.4f})")
+                if on_check is not None:
+                    on_check(row)
+                if bad_checks >= cfg.patience:
+                    break
             if state_path is not None and is_main_process():
-                _save_state(state_path, model, optimizer, scheduler, best_state, result, epoch, bad_epochs)
-            if on_epoch_end is not None:
-                on_epoch_end(row)
-        result.stopped_early = bad_epochs >= cfg.patience and result.history[-1]["epoch"] < cfg.epochs
-    finally:
-        if bar:
-            bar.stop()
+                _save_state(state_path, model, optimizer, scheduler, best_state, result, epoch, bad_checks)
+        result.stopped_early = bad_checks >= cfg.patience and result.history[-1]["epoch"] < cfg.epochs
     model.load_state_dict(best_state)
     return result
 
 
-def _train_epoch(net, train_set, sampler, optimizer, scheduler, loss_fn, cfg, epoch, device) -> float:
-    net.train()
+def _lr_factor(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """The learning-rate multiplier at each optimiser step."""
+    if cfg.schedule == "constant":
+        return lambda step: 1.0
+    total_steps = max(1, cfg.epochs * steps_per_epoch)
+    warmup = max(1, int(cfg.warmup_frac * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total_steps - warmup))))
+
+    return factor
+
+
+def _batches(train_set, sampler, cfg: TrainConfig, epoch: int) -> DataLoader:
     if sampler is not None:
         sampler.set_epoch(epoch)
-        loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers)
-    else:  # the shuffle depends on (seed, epoch) alone, so a resumed run sees the same batches
-        generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=generator,
-                            num_workers=cfg.num_workers)
-    total, count = 0.0, 0
-    for x, y in loader:
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = loss_fn(net(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip:
-            nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
-        optimizer.step()
-        scheduler.step()
-        total += float(loss.detach()) * len(x)
-        count += len(x)
-    return total / max(count, 1)
+        return DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers)
+    # the shuffle depends on (seed, epoch) alone, so a resumed run sees the same batches
+    generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    return DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=generator,
+                      num_workers=cfg.num_workers)
 
 
 def _copy_state(model: nn.Module) -> dict:
@@ -309,19 +280,6 @@ def _save_state(path, model, optimizer, scheduler, best_state, result, epoch, ba
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
         "best_state": best_state, "result": asdict(result), "epoch": epoch, "bad_epochs": bad_epochs,
     }, Path(path))
-
-
-def _progress_bar(enabled: bool):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from rich.console import Console
-
-    bar = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-                   TextColumn("{task.fields[info]}"), console=Console(stderr=True), transient=False)
-    bar.start()
-    return bar
 
 
 def init_distributed_from_env(device: str = "auto") -> bool:

@@ -13,11 +13,11 @@ from forecaster.backtest import (
 from forecaster.backtest.report import forecasts_frame, markdown_tables, metrics, write_report
 from forecaster.data import DataConfig, PriceSeries
 
+from conftest import TINY_MODEL, price_series
+
 
 def _series(returns: np.ndarray, pair: str = "EURUSD", start: float = 1.1) -> PriceSeries:
-    close = start * np.exp(np.concatenate([[0.0], np.cumsum(returns)]))
-    frame = pd.DataFrame({"close": close}, index=pd.bdate_range("2010-01-04", periods=len(close), name="date"))
-    return PriceSeries(frame=frame, pair=pair, source="test")
+    return price_series(np.concatenate([[0.0], returns]), start="2010-01-04", first_close=start, pair=pair, source="test")
 
 
 def _random_walk(n=1200, seed=1):
@@ -35,10 +35,9 @@ def _ar1(n=1600, phi=0.35, seed=2):
 
 def _tiny_mamba(horizon: int, lookback: int = 12):
     from forecaster.backtest.neural import MambaModel
-    from forecaster.mamba import MambaConfig
     from forecaster.training import TrainConfig
 
-    return MambaModel(DataConfig(lookback=lookback, horizon=horizon, stride=4), MambaConfig(d_model=8, n_layer=1, d_state=4),
+    return MambaModel(DataConfig(lookback=lookback, horizon=horizon, stride=4), TINY_MODEL,
                       TrainConfig(epochs=1, batch_size=256, device="cpu"))
 
 
@@ -187,12 +186,11 @@ def test_cli_backtest_baselines(tmp_path):
 def test_saved_model_refuses_a_test_period_it_has_seen(tmp_path):
     from forecaster import api
     from forecaster.backtest.neural import MambaModel
-    from forecaster.mamba import MambaConfig
     from forecaster.training import TrainConfig
 
     series = _random_walk(600)
     api.train(series=series, name="tiny", source="ecb", data=DataConfig(lookback=12, horizon=2, split=(0.6, 0.2, 0.2)),
-              mamba=MambaConfig(d_model=8, n_layer=1, d_state=4), train_config=TrainConfig(epochs=1, device="cpu"),
+              model=TINY_MODEL, train_config=TrainConfig(epochs=1, device="cpu"),
               models_dir=tmp_path, progress=False)
     model = MambaModel.from_saved("tiny", series, models_dir=tmp_path)
     # features start at row 1 (the first bar has no return): the test split begins at feature row round(599 * 0.8)

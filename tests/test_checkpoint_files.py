@@ -5,14 +5,14 @@ import json
 import pytest
 import torch
 
-from forecaster import api, checkpoint
+from forecaster import api, checkpoint, files
 from forecaster.errors import ForecasterError
 from forecaster.files import atomic_write
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
     path = tmp_path / "model.json"
-    checkpoint.atomic_write_text('{"old": true}', path)
+    files.atomic_write_text(path, '{"old": true}')
 
     def half_then_crash(tmp):
         with open(tmp, "w") as f:

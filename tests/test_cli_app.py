@@ -1,6 +1,5 @@
 """The CLI's shared behaviour: help, user errors without traceback, exit codes."""
 
-import typer
 from typer.testing import CliRunner
 
 from forecaster.cli import app

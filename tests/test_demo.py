@@ -2,13 +2,15 @@
 
 import json
 
+from forecaster.data import DataConfig
 from forecaster.demo import run_demo
-from forecaster.mamba import MambaConfig
+
+from conftest import TINY_MODEL
 
 
 def test_demo_writes_everything(tmp_path):
-    summary = run_demo(tmp_path, "EURUSD", epochs=1, test_years=0.5, lookback=16, horizon=3, start="2019-01-01",
-                       mamba=MambaConfig(d_model=8, n_layer=1, d_state=4), progress=False)
+    summary = run_demo(tmp_path, "EURUSD", epochs=1, test_years=0.5, data=DataConfig(lookback=16, horizon=3), start="2019-01-01",
+                       model=TINY_MODEL, progress=False)
     files = summary["files"]
     for key in ("forecast_plot", "backtest_equity_plot", "backtest_error_plot", "backtest_forecast_plot"):
         with open(files[key], "rb") as f:

@@ -4,14 +4,13 @@ import os
 import socket
 
 import numpy as np
-import pandas as pd
 import torch
 
 from forecaster import api, checkpoint
 from forecaster.data import DataConfig, PriceSeries
-from forecaster.data.clean import clean
-from forecaster.mamba import MambaConfig
 from forecaster.training import TrainConfig, init_distributed_from_env, is_main_process
+
+from conftest import TINY_MODEL, price_series
 
 
 def _free_port() -> int:
@@ -21,10 +20,7 @@ def _free_port() -> int:
 
 
 def _series(n=300) -> PriceSeries:
-    returns = 0.005 * np.random.default_rng(0).standard_normal(n)
-    frame = pd.DataFrame({"close": 1.2 * np.exp(np.cumsum(returns))}, index=pd.bdate_range("2015-01-01", periods=n, name="date"))
-    frame, report = clean(frame)
-    return PriceSeries(frame=frame, pair="EURUSD", source="synthetic", report=report)
+    return price_series(0.005 * np.random.default_rng(0).standard_normal(n))
 
 
 def _worker(rank, world, port, models_dir):
@@ -36,7 +32,7 @@ def _worker(rank, world, port, models_dir):
     checkpoint.save = lambda *a, **k: (saves.append(rank), original(*a, **k))
     try:
         trained = api.train(name="ddp", series=_series(), data=DataConfig(lookback=12, horizon=2),
-                            mamba=MambaConfig(d_model=8, n_layer=1, d_state=4),
+                            model=TINY_MODEL,
                             train_config=TrainConfig(epochs=2, batch_size=16, device="cpu"), models_dir=models_dir,
                             progress=False)
     finally:

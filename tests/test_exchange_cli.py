@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from forecaster import exchange as ex
 from forecaster.cli import app
 from forecaster.cli.benchmark import parse_horizons
+from forecaster.data.exchange_rate import load_exchange
 from forecaster.errors import ForecasterError
 
 runner = CliRunner()
@@ -30,10 +31,10 @@ def test_repeat_only_json_matches_the_library(small_file):
                                  "--horizons", "4,8", "--lookback", "8", "--repeat-only", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    values = ex.load_exchange(small_file)
+    test = ex.scaled_splits(load_exchange(small_file), 8)["test"]
     assert [h["horizon"] for h in out["horizons"]] == [4, 8]
     for h in out["horizons"]:
-        expected = ex.repeat_scores(values, h["horizon"], lookback=8)
+        expected = ex.repeat_scores(test, 8, h["horizon"])
         assert h["repeat"]["mse"] == pytest.approx(expected["mse"])
         assert h["test_windows"] == 60 - h["horizon"] + 1  # int(0.2 * 300) test rows, stride 1
         assert h["model"] is None
@@ -48,7 +49,7 @@ def test_training_run_writes_table_and_json(small_file, tmp_path):
     text = out_md.read_text()
     assert "Mamba forecaster (ours)" in text and "Repeat (no change)" in text and "DLinear" in text
     saved = json.loads(out_md.with_suffix(".json").read_text())
-    assert saved["seed"] == 1 and saved["config"]["d_model"] == 8
+    assert saved["seed"] == 1 and saved["config"]["model"]["d_model"] == 8
     assert saved["horizons"][0]["model"]["mse"] > 0
     assert "Mamba forecaster (ours)" in result.stdout
 

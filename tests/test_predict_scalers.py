@@ -1,26 +1,23 @@
 """Prediction scales new data with the scalers saved at training time, never refitting them."""
 
 import numpy as np
-import pandas as pd
 
 from forecaster import api
 from forecaster.data import DataConfig, PriceSeries
-from forecaster.data.clean import clean
-from forecaster.mamba import MambaConfig
 from forecaster.training import TrainConfig
+
+from conftest import TINY_MODEL, price_series
 
 
 def _series(returns, start="2015-01-01") -> PriceSeries:
-    index = pd.bdate_range(start, periods=len(returns), name="date")
-    frame, report = clean(pd.DataFrame({"close": 1.3 * np.exp(np.cumsum(returns))}, index=index))
-    return PriceSeries(frame=frame, pair="EURUSD", source="synthetic", report=report)
+    return price_series(returns, start=start, first_close=1.3)
 
 
 def test_new_data_is_scaled_with_the_saved_scalers(tmp_path):
     rng = np.random.default_rng(0)
     calm = 0.004 * rng.standard_normal(300)
     trained = api.train(name="s", series=_series(calm), data=DataConfig(lookback=12, horizon=2),
-                        mamba=MambaConfig(d_model=8, n_layer=1, d_state=4),
+                        model=TINY_MODEL,
                         train_config=TrainConfig(epochs=1, batch_size=32, device="cpu"), models_dir=tmp_path,
                         progress=False)
     saved = trained.meta["scalers"]
@@ -42,7 +39,7 @@ def test_the_saved_source_is_the_one_trained_on(tmp_path):
     from forecaster.errors import ForecasterError
 
     trained = api.train(name="syn", series=_series(0.004 * np.random.default_rng(1).standard_normal(300)),
-                        data=DataConfig(lookback=12, horizon=2), mamba=MambaConfig(d_model=8, n_layer=1, d_state=4),
+                        data=DataConfig(lookback=12, horizon=2), model=TINY_MODEL,
                         train_config=TrainConfig(epochs=1, device="cpu"), models_dir=tmp_path, progress=False)
     assert trained.meta["source"]["source"] == "synthetic"  # not the default "ecb" it was never trained on
     with pytest.raises(ForecasterError, match="source 'synthetic' is unknown"):

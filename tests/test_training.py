@@ -4,37 +4,30 @@ import json
 import os
 import pickle
 import socket
+from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from torch.utils.data import TensorDataset
 
 from forecaster import api, checkpoint, intervals
-from forecaster.data import DataConfig, PriceSeries
-from forecaster.data.clean import clean
+from forecaster.data import DataConfig
 from forecaster.errors import ForecasterError
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
 from forecaster.training import TrainConfig, fit
 
-TINY = MambaConfig(d_model=8, n_layer=1, d_state=4)
+from conftest import TINY_MODEL, ar1_returns, price_series
 
 
-def synthetic_series(n=400, seed=0, phi=0.6) -> PriceSeries:
-    """A price whose log returns follow an AR(1): there is something to learn."""
-    rng = np.random.default_rng(seed)
-    r = np.zeros(n)
-    for t in range(1, n):
-        r[t] = phi * r[t - 1] + 0.005 * rng.standard_normal()
-    frame = pd.DataFrame({"close": 1.2 * np.exp(np.cumsum(r))}, index=pd.bdate_range("2015-01-01", periods=n, name="date"))
-    frame, report = clean(frame)
-    return PriceSeries(frame=frame, pair="EURUSD", source="synthetic", report=report)
+def synthetic_series():
+    return price_series(ar1_returns())
 
 
-def quick_train(tmp_path, name="m", seed=0, epochs=3, **kw):
+def quick_train(tmp_path, name="m", seed=0, epochs=3, quantiles=(), **kw):
     return api.train(
-        name=name, series=synthetic_series(), data=DataConfig(lookback=16, horizon=3), mamba=TINY,
+        name=name, series=synthetic_series(), data=DataConfig(lookback=16, horizon=3),
+        model=replace(TINY_MODEL, quantiles=quantiles),
         train_config=TrainConfig(epochs=epochs, batch_size=32, seed=seed, device="cpu", patience=10),
         models_dir=tmp_path, progress=False, **kw,
     )
@@ -66,7 +59,7 @@ def test_same_seed_same_loss_and_resume_continues(tmp_path):
     assert [h["val_loss"] for h in a.meta["history"]] == [h["val_loss"] for h in b.meta["history"]]
 
     # an interrupted run: stop after epoch 2, then resume to 4
-    from forecaster import training
+    from forecaster import pipeline
 
     calls = []
 
@@ -75,18 +68,17 @@ def test_same_seed_same_loss_and_resume_continues(tmp_path):
         if row["epoch"] == 2:
             raise KeyboardInterrupt
 
-    original = training.fit
+    original = pipeline.train_loop
 
     def fit_with_interrupt(*args, **kwargs):
-        return original(*args, **kwargs, on_epoch_end=interrupt)
+        return original(*args, **kwargs, on_check=interrupt)
 
-    api_fit = api.fit
-    api.fit = fit_with_interrupt
+    pipeline.train_loop = fit_with_interrupt
     try:
         with pytest.raises(KeyboardInterrupt):
             quick_train(tmp_path, name="c", seed=3, epochs=4)
     finally:
-        api.fit = api_fit
+        pipeline.train_loop = original
     assert calls == [1, 2] and (tmp_path / "c" / checkpoint.TRAIN_STATE).exists()
     resumed = quick_train(tmp_path, name="c", seed=3, epochs=4, resume=True)
     assert [h["epoch"] for h in resumed.meta["history"]] == [0, 1, 2, 3, 4]
@@ -182,7 +174,7 @@ def _ddp_worker(rank, world, port, out_dir):
     x = torch.randn(64, 10, 2, generator=g)
     y = x[:, -2:, :1].clone()
     torch.manual_seed(100 + rank)  # different local init: DDP must broadcast rank 0's weights
-    model = MambaForecaster(ForecasterConfig(mamba=TINY, n_inputs=2, horizon=2))
+    model = MambaForecaster(ForecasterConfig(mamba=MambaConfig(d_model=8, n_layer=1, d_state=4), n_inputs=2, horizon=2))
     fit(model, TensorDataset(x, y), TensorDataset(x, y), TrainConfig(epochs=2, batch_size=16, device="cpu"),
         progress=False)
     torch.save(model.state_dict(), os.path.join(out_dir, f"rank{rank}.pt"))

@@ -68,5 +68,5 @@ def test_train_config_json_round_trip():
 
     cfg = TrainConfig(epochs=7, lr=5e-4, loss="huber", seed=3, threads=2)
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
-    with pytest.raises(ForecasterError, match="unknown training setting"):
+    with pytest.raises(ForecasterError, match="unknown TrainConfig setting"):
         TrainConfig.from_dict({"epochs": 2, "learning_rate": 0.1})

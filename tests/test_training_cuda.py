@@ -6,23 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-import pandas as pd
 
 from forecaster import api
 from forecaster.data import DataConfig, PriceSeries
-from forecaster.data.clean import clean
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
 from forecaster.predict import forecast_windows
 from forecaster.training import TrainConfig, fit, resolve_device
+
+from conftest import TINY_MODEL, price_series
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 def _series(n=400) -> PriceSeries:
-    returns = 0.005 * np.random.default_rng(0).standard_normal(n)
-    frame = pd.DataFrame({"close": 1.2 * np.exp(np.cumsum(returns))}, index=pd.bdate_range("2015-01-01", periods=n, name="date"))
-    frame, report = clean(frame)
-    return PriceSeries(frame=frame, pair="EURUSD", source="synthetic", report=report)
+    return price_series(0.005 * np.random.default_rng(0).standard_normal(n))
 
 
 def test_auto_device_is_cuda_and_gpu_forecast_matches_cpu():
@@ -43,7 +40,7 @@ def test_auto_device_is_cuda_and_gpu_forecast_matches_cpu():
 def test_trained_on_gpu_loads_and_predicts_on_cpu(tmp_path):
     series = _series()
     trained = api.train(name="g", series=series, data=DataConfig(lookback=16, horizon=3),
-                        mamba=MambaConfig(d_model=8, n_layer=1, d_state=4),
+                        model=TINY_MODEL,
                         train_config=TrainConfig(epochs=2, batch_size=32, device="cuda"), models_dir=tmp_path,
                         progress=False)
     assert trained.meta["device"].startswith("cuda")

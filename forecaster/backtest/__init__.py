@@ -3,6 +3,7 @@
     baselines.py    History (the look-ahead guard), the model interface, random walk, drift,
                     mean reversion, Ridge autoregression
     neural.py       the Mamba forecaster behind the same interface (saved, or trained in the folds)
+    lineup.py       which models a backtest runs (shared by the CLI and the demo)
     stats.py        MAE/RMSE/MAPE, MASE, Theil's U2, Diebold-Mariano (HAC + HLN), Pesaran-Timmermann
     trading.py      signals, costs, the simulation and its statistics
     walkforward.py  BacktestConfig, run_backtest (the loop over origins)

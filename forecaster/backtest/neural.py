@@ -4,35 +4,42 @@ Two ways in:
   - MambaModel.from_saved(name, series): a model saved by `forecaster train`; fit() trains nothing
     but refuses to run when the model's training or validation data reach past the training cutoff
     of the backtest (its weights would have seen the test period);
-  - MambaModel(data_config, mamba_config, train_config): trained inside the walk-forward on each
-    fold's rows, the last `val_frac` of them for early stopping and interval calibration; scalers
-    are fitted on the fold's training rows only (forecaster.data.prepare with the fold's bounds).
+  - MambaModel(data_config, model_config, train_config): trained inside the walk-forward on each
+    fold's rows through the one pipeline (forecaster.pipeline.fit_prepared), the last `val_frac`
+    of them for early stopping and interval calibration; scalers are fitted on the fold's
+    training rows only (forecaster.data.prepare with the fold's bounds). Fold k trains with seed
+    train_config.seed + k.
 
 Prediction rebuilds the features of the last `lookback` bars from the History alone and scales
-them with the fitted scalers: nothing after the origin is ever read.
+them with the fitted scalers (forecaster.data.prepare with the saved scalers): nothing after the
+origin is ever read.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
 import pandas as pd
 
+from forecaster import pipeline
 from forecaster.backtest.baselines import History, LookAheadError
-from forecaster.data import DataConfig, PriceSeries, build_features, prepare
+from forecaster.data import DataConfig, PriceSeries, build_features, prepare, split_bounds
 from forecaster.errors import ForecasterError
+from forecaster.pipeline import ModelConfig
+from forecaster.training import TrainConfig
 
 
 class MambaModel:
-    def __init__(self, data_config: DataConfig, mamba_config=None, train_config=None, quantiles: tuple = (),
-                 val_frac: float = 0.15, name: str = "mamba"):
+    def __init__(self, data_config: DataConfig, model_config: Optional[ModelConfig] = None,
+                 train_config: Optional[TrainConfig] = None, val_frac: float = 0.15, name: str = "mamba"):
         if data_config.covariates:
             raise ForecasterError("the backtest does not support covariates yet: train a model without --covariate")
         if not 0 < val_frac < 1:
             raise ForecasterError(f"val_frac={val_frac!r} is invalid: accepted a number in (0, 1)")
         self.name, self.data_config, self.val_frac = name, data_config, val_frac
-        self.mamba_config, self.train_config, self.quantiles = mamba_config, train_config, tuple(quantiles)
+        self.model_config, self.train_config = model_config or ModelConfig(), train_config or TrainConfig()
         self.horizon = data_config.horizon
         self.net = None
         self.scalers: Optional[dict] = None
@@ -48,7 +55,7 @@ class MambaModel:
 
         trained = api.load(name, models_dir)
         data = trained.data_config
-        out = cls(data, quantiles=trained.quantiles, name=f"mamba:{name}")
+        out = cls(data, name=f"mamba:{name}")
         out.net, out.scalers = trained.model.eval(), trained.meta["scalers"]
         out.calibration = trained.meta.get("calibration", {})
         out.seen_until = _seen_until(trained.meta, series)
@@ -67,59 +74,40 @@ class MambaModel:
                     f"shorten --test-years or use --retrain-every to train inside the folds"
                 )
             return
-        from forecaster import intervals
-        from forecaster.mamba import ForecasterConfig, MambaForecaster
-        from forecaster.predict import forecast_windows
-        from forecaster.training import fit, seed_everything
-
         series = history.series()
         n = len(series.frame) - 1  # feature rows (the first bar has no return)
         n_val = max(int(round(n * self.val_frac)), self.horizon + 1)
         prep = prepare(series, self.data_config, bounds=(n - n_val, n, n))
-        train, val = prep.windows("train"), prep.windows("val")
-        if len(val) == 0:
-            raise ForecasterError(f"fold ending {history.date.date()}: no validation windows; use more data")
-        seed_everything(self.train_config.seed + self.fits)
-        cfg = ForecasterConfig(mamba=self.mamba_config, n_inputs=prep.n_features, n_outputs=1,
-                               horizon=self.horizon, quantiles=self.quantiles)
-        net = MambaForecaster(cfg)
-        result = fit(net, train.dataset(), val.dataset(), self.train_config, self.quantiles, progress=False)
-        self.fit_log.append({"cutoff": history.date.isoformat(), "train_windows": len(train), "val_windows": len(val),
-                             "best_epoch": result.best_epoch, "epochs_run": len(result.history) - 1,
-                             "best_val_mse": result.best_val_mse, "random_walk_val_mse": result.random_walk_val_mse})
-        self.net = net.cpu().eval()
-        self.scalers = prep.fitted()
-        val_pred = forecast_windows(self.net, val.x)[:, :, 0]  # (N, H[, Q]) scaled
-        self.calibration = intervals.calibrate(val_pred, val.y[:, :, 0], self.quantiles)
+        fitted = pipeline.fit_prepared(prep, self.model_config, replace(self.train_config, seed=self.train_config.seed + self.fits),
+                                       progress=False)
+        result = fitted.result
+        self.fit_log.append({"cutoff": history.date.isoformat(), "train_windows": fitted.windows["train"],
+                             "val_windows": fitted.windows["val"], "best_epoch": result.best_epoch,
+                             "epochs_run": result.history[-1]["epoch"], "best_val_mse": result.best_val_mse,
+                             "random_walk_val_mse": result.random_walk_val_mse})
+        self.net, self.scalers, self.calibration = fitted.net, fitted.scalers, fitted.calibration
         self.fits += 1
 
     def _window(self, history: History) -> np.ndarray:
         """(L, C_in) scaled features of the newest lookback bars."""
         L = self.data_config.lookback
-        extra = 1  # the first bar of a slice has no log return
         short = history.series()
-        short = PriceSeries(frame=short.frame.iloc[-(L + extra):], pair=short.pair, source=short.source,
-                            interval=short.interval)
-        table, _ = build_features(short, self.data_config)
-        if len(table) < L:
+        short = PriceSeries(frame=short.frame.iloc[-(L + 1):], pair=short.pair, source=short.source,
+                            interval=short.interval)  # one bar more: the first bar has no log return
+        prep = prepare(short, self.data_config, fitted=self.scalers)
+        if len(prep.dates) < L:
             raise ForecasterError(f"origin {history.date.date()}: fewer than {L} bars of history for the lookback")
-        raw = table.to_numpy(dtype=np.float64)[-L:]
-        mean, scale = np.asarray(self.scalers["feature_mean"]), np.asarray(self.scalers["feature_scale"])
-        return ((raw - mean) / scale).astype(np.float32)
+        return prep.latest_window().x[0]
 
     def predict_many(self, histories: list) -> list:
         """One batched forward pass for many origins, each read through its own History."""
-        from forecaster import intervals
-        from forecaster.predict import forecast_windows
-
         if self.net is None:
             raise ForecasterError(f"{self.name}: predict called before fit")
         x = np.stack([self._window(h) for h in histories])  # (N, L, C_in)
-        pred = forecast_windows(self.net, x)[:, :, 0]  # (N, H[, Q]) scaled
+        point, bands = pipeline.forecast(self.net, x, self.calibration)  # scaled (N, H), {level: (N, H) pairs}
         scale = np.asarray(self.scalers["target_scale"], dtype=np.float64)  # (H,)
-        point = intervals.point_forecast(pred, self.quantiles) * scale
-        bands = {lv: (lo * scale, hi * scale)
-                 for lv, (lo, hi) in intervals.intervals(pred, self.calibration, self.quantiles).items()}
+        point = point * scale
+        bands = {lv: (lo * scale, hi * scale) for lv, (lo, hi) in bands.items()}
         return [(point[i], {lv: (lo[i], hi[i]) for lv, (lo, hi) in bands.items()}) for i in range(len(histories))]
 
     def predict(self, history: History) -> tuple[np.ndarray, dict]:
@@ -135,7 +123,5 @@ def _seen_until(meta: dict, series: PriceSeries) -> pd.Timestamp:
     if len(frame) == 0:
         raise ForecasterError(f"the saved model was trained on {first.date()}..{last.date()}, outside the backtest data")
     table, _ = build_features(PriceSeries(frame=frame, pair=series.pair, source=series.source), data)
-    from forecaster.data.windows import _bounds
-
-    _, test_start, n = _bounds(table.index, data.split)
+    _, test_start, n = split_bounds(table.index, data.split)
     return table.index[min(test_start, n) - 1]

@@ -15,37 +15,18 @@ forced flat at the end. Overnight swap (rollover interest) is NOT modelled.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from forecaster.configs import CostConfig
 from forecaster.errors import ForecasterError
 
 SWAP_NOTE = "overnight swap (rollover interest) is not modelled"
 
 
-@dataclass
-class CostConfig:
-    spread_pips: float = 0.8  # quoted bid-ask spread, in pips (0.0001; 0.01 for JPY quotes)
-    pip: float = 0.0001
-    commission_bp: float = 0.0  # per unit of position change, basis points of notional
-    slippage_bp: float = 0.0  # per unit of position change, basis points
 
-    def __post_init__(self) -> None:
-        for name in ("spread_pips", "commission_bp", "slippage_bp"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
-                raise ForecasterError(f"{name}={value!r} is invalid: accepted a number >= 0")
-        if not self.pip > 0:
-            raise ForecasterError(f"pip={self.pip!r} is invalid: accepted a number > 0")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "CostConfig":
-        return cls(**data)
 
 
 def signals(forecast_return: np.ndarray, threshold: float = 0.0) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -23,51 +23,9 @@ import pandas as pd
 
 from forecaster.backtest import stats, trading
 from forecaster.backtest.baselines import History, LookAheadError
-from forecaster.backtest.trading import CostConfig
-from forecaster.data import PriceSeries, walk_forward_folds
+from forecaster.configs import BacktestConfig
+from forecaster.data import PriceSeries, cumulative_returns, walk_forward_folds
 from forecaster.errors import ForecasterError
-
-MODES = ("expanding", "sliding")
-
-
-@dataclass
-class BacktestConfig:
-    horizon: int = 5  # H: steps forecast at every origin
-    test_years: float = 3.0  # the test period is the last test_years of the data ...
-    test_start: Optional[str] = None  # ... or starts at this date
-    retrain_every: int = 0  # K origins per fold; 0 = fit once before the test period
-    folds: Optional[int] = None  # or cut the test period into this many folds
-    mode: str = "expanding"  # expanding | sliding training window
-    window: Optional[int] = None  # rows of the sliding window
-    signal_step: int = 1  # which step's forecast sets the position
-    threshold: float = 0.0  # |forecast log return| needed to take a position
-    costs: CostConfig = field(default_factory=CostConfig)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.costs, dict):
-            self.costs = CostConfig.from_dict(self.costs)
-        if not isinstance(self.horizon, int) or self.horizon < 1:
-            raise ForecasterError(f"horizon={self.horizon!r} is invalid: accepted an integer >= 1")
-        if self.test_start is None and not (isinstance(self.test_years, (int, float)) and self.test_years > 0):
-            raise ForecasterError(f"test_years={self.test_years!r} is invalid: accepted a number > 0")
-        if self.retrain_every < 0:
-            raise ForecasterError(f"retrain_every={self.retrain_every!r} is invalid: accepted 0 (once) or K >= 1")
-        if self.folds is not None and (self.folds < 1 or self.retrain_every):
-            raise ForecasterError("give either folds >= 1 or retrain_every, not both")
-        if self.mode not in MODES:
-            raise ForecasterError(f"mode {self.mode!r} unknown: accepted {', '.join(MODES)}")
-        if not 1 <= self.signal_step <= self.horizon:
-            raise ForecasterError(f"signal_step={self.signal_step!r} is invalid: accepted 1..{self.horizon}")
-        if self.threshold < 0:
-            raise ForecasterError(f"threshold={self.threshold!r} is invalid: accepted a number >= 0")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "BacktestConfig":
-        return cls(**data)
-
 
 @dataclass
 class BacktestResult:
@@ -164,8 +122,7 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
             if progress:
                 progress(done, total, f"fold {fold.index + 1}/{len(folds)} {model.name}")
 
-    steps = origins[:, None] + np.arange(1, H + 1)  # (N, H)
-    actual = log_close[steps] - log_close[origins][:, None]  # (N, H)
+    actual = cumulative_returns(log_close, origins, H)  # (N, H)
     scales = np.array([stats.mase_scale(log_close[:start], h) for h in range(1, H + 1)])
     fstats = {name: stats.forecast_stats(preds[name], actual, close[origins], scales, bands[name] or None)
               for name in preds}

@@ -12,7 +12,7 @@ import sys
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -97,14 +97,12 @@ def info(message: str) -> None:
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int, str], None]]:
-    """A bar on stderr for work that reports progress(done, total, what); hidden by -q."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def progress_bar(label: str) -> Iterator[Optional[Callable[[int, int, str], None]]]:
+    """A bar on stderr for work that reports progress(done, total, what); None under -q."""
+    from forecaster.progress import progress_bar as bar
 
-    with Progress(TextColumn(label), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=stderr, disable=settings.verbosity < 0) as bar:
-        task = bar.add_task("", total=None)
-        yield lambda done, total, what: bar.update(task, completed=done, total=total, description=what)
+    with bar(label, enabled=settings.verbosity >= 0) as update:
+        yield update
 
 
 def emit_json(obj: Any) -> None:

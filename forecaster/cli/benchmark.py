@@ -48,9 +48,8 @@ def exchange(
     from forecaster import exchange as ex
     from forecaster.files import atomic_write_text
 
-    overrides = {"lookback": lookback, "d_model": d_model, "n_layer": n_layer, "max_epochs": max_epochs,
-                 "seed": settings.seed}
-    config = ex.ExchangeConfig(**{**ex.CHOSEN.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
+    config = ex.with_overrides(ex.CHOSEN, lookback=lookback, d_model=d_model, n_layer=n_layer, epochs=max_epochs,
+                               seed=settings.seed)
     result = ex.run_benchmark(data, parse_horizons(horizons), config, settings.device, train=not repeat_only,
                               show_progress=settings.verbosity >= 0)
     table = ex.format_table(result)

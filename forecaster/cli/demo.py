@@ -7,14 +7,15 @@ from pathlib import Path
 import typer
 
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
+from forecaster.configs import DEMO_EPOCHS, BacktestConfig
 
 
 @app.command("demo")
 def demo(
     pair: str = typer.Argument("EURUSD", help="An ECB pair, e.g. EURUSD, USDJPY, GBPUSD."),
     out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder for the model, reports and plots."),
-    epochs: int = typer.Option(12, "--epochs", help="Most training epochs (early stopping usually ends sooner)."),
-    test_years: float = typer.Option(3.0, "--test-years", help="Backtest over the last years of the data."),
+    epochs: int = typer.Option(DEMO_EPOCHS, "--epochs", help="Most training epochs (early stopping usually ends sooner)."),
+    test_years: float = typer.Option(BacktestConfig.test_years, "--test-years", help="Backtest over the last years of the data."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Train a small model, backtest it beside the baselines, forecast the next bars; all offline.

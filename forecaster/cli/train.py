@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, settings, stderr
+from forecaster.configs import FEATURES, LOSSES, DataConfig, ModelConfig, TrainConfig
 
 ModelsDirOpt = typer.Option(None, "--models-dir", help="Where models live (default: models/ in a checkout, "
                             "else ~/.local/share/forecaster/models; env FORECASTER_MODELS_DIR).")
@@ -25,22 +26,22 @@ def train(
     end: Optional[str] = typer.Option(None, "--end", help="Last date of the data, YYYY-MM-DD."),
     path: Optional[str] = typer.Option(None, "--path", help="CSV file (source csv)."),
     offline: bool = typer.Option(False, "--offline", help="Use cached data only (yahoo)."),
-    lookback: int = typer.Option(48, "--lookback", "-L", help="Bars the model sees."),
-    horizon: int = typer.Option(5, "--horizon", "-H", help="Steps to forecast."),
-    features: List[str] = typer.Option(["log_return"], "--feature", help="log_return, range, body, day_of_week (repeat)."),
+    lookback: int = typer.Option(DataConfig.lookback, "--lookback", "-L", help="Bars the model sees."),
+    horizon: int = typer.Option(DataConfig.horizon, "--horizon", "-H", help="Steps to forecast."),
+    features: List[str] = typer.Option(list(DataConfig.features), "--feature", help=f"{', '.join(FEATURES)} (repeat)."),
     covariates: List[str] = typer.Option([], "--covariate", help="Another pair whose returns join the inputs (repeat)."),
-    d_model: int = typer.Option(16, "--d-model", help="Model width."),
-    n_layer: int = typer.Option(2, "--n-layer", help="Mamba blocks."),
-    d_state: int = typer.Option(8, "--d-state", help="State size N of each channel."),
-    epochs: int = typer.Option(20, "--epochs", help="Most epochs (early stopping usually ends sooner)."),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate."),
-    patience: int = typer.Option(4, "--patience", help="Epochs without validation gain before stopping."),
-    loss: str = typer.Option("mse", "--loss", help="mse or huber (pinball when --quantiles is given)."),
+    d_model: int = typer.Option(ModelConfig.d_model, "--d-model", help="Model width."),
+    n_layer: int = typer.Option(ModelConfig.n_layer, "--n-layer", help="Mamba blocks."),
+    d_state: int = typer.Option(ModelConfig.d_state, "--d-state", help="State size N of each channel."),
+    epochs: int = typer.Option(TrainConfig.epochs, "--epochs", help="Most epochs (early stopping usually ends sooner)."),
+    batch_size: int = typer.Option(TrainConfig.batch_size, "--batch-size"),
+    lr: float = typer.Option(TrainConfig.lr, "--lr", help="Peak learning rate."),
+    patience: int = typer.Option(TrainConfig.patience, "--patience", help="Epochs without validation gain before stopping."),
+    loss: str = typer.Option(TrainConfig.loss, "--loss", help=f"{' or '.join(LOSSES)} (pinball when --quantiles is given)."),
     quantiles: str = typer.Option("", "--quantiles", help="Quantile heads trained with the pinball loss, e.g. "
                                   "0.025,0.1,0.5,0.9,0.975 (intervals then come from them, conformally calibrated)."),
-    threads: int = typer.Option(1, "--threads", help="CPU threads for torch (0 = torch's default)."),
-    revin: bool = typer.Option(False, "--revin", help="Normalise each input window (RevIN-style)."),
+    threads: int = typer.Option(TrainConfig.threads, "--threads", help="CPU threads for torch (0 = torch's default)."),
+    revin: bool = typer.Option(ModelConfig.revin, "--revin", help="Normalise each input window (RevIN-style)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same --name."),
     models_dir: Optional[Path] = ModelsDirOpt,
     as_json: bool = JsonOpt,
@@ -52,17 +53,15 @@ def train(
     gloo on CPU, nccl on GPU, each process trains on its shard of the windows, only rank 0 writes)
     """
     from forecaster import api
-    from forecaster.data import DataConfig
-    from forecaster.mamba import MambaConfig
-    from forecaster.training import TrainConfig, init_distributed_from_env, is_main_process
+    from forecaster.training import init_distributed_from_env, is_main_process
 
     init_distributed_from_env(settings.device)
     try:
         trained = api.train(
             pair, name=name, source=source, interval=interval, start=start, end=end, path=path, offline=offline,
             data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
-            mamba=MambaConfig(d_model=d_model, n_layer=n_layer, d_state=d_state), quantiles=_quantiles(quantiles),
-            revin=revin,
+            model=ModelConfig(d_model=d_model, n_layer=n_layer, d_state=d_state, quantiles=_quantiles(quantiles),
+                              revin=revin),
             train_config=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
                                      seed=settings.seed, device=settings.device, threads=threads),
             models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0,
@@ -133,9 +132,9 @@ def predict(
         plot_forecast(series.close.iloc[-history:], forecast, plot)
         info(f"plot written to {plot}")
     if csv:
-        from forecaster.checkpoint import atomic_write_text
+        from forecaster.files import atomic_write_text
 
-        atomic_write_text(forecast.to_frame().to_csv(), Path(csv))
+        atomic_write_text(csv, forecast.to_frame().to_csv())
         info(f"forecast written to {csv}")
     if as_json:
         emit_json(forecast.to_dict())

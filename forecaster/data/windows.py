@@ -6,7 +6,7 @@ cumulative log return from the last observed close. A window belongs to the spli
 all of its target rows t+1..t+H, so its inputs may reach back into an earlier split but no
 target ever lies in a later one.
 
-Scaling, fitted on training rows only:
+Scaling, fitted on training rows only (`fit_scaler`):
   - features: a StandardScaler over the feature rows before the validation split;
   - targets: a per-step scale s_h = RMS of y_h over the training windows, NOT centred, so a
     scaled target of 0 still means "no change" (the random-walk forecast).
@@ -18,61 +18,15 @@ its log return, aligned on the dates both series have.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from forecaster.configs import SPLITS, DataConfig
 from forecaster.data.series import PriceSeries
 from forecaster.errors import ForecasterError
-
-FEATURES = ("log_return", "range", "body", "day_of_week")
-SPLITS = ("train", "val", "test")
-
-
-@dataclass
-class DataConfig:
-    lookback: int = 48  # L: bars the model sees
-    horizon: int = 5  # H: steps forecast
-    stride: int = 1  # step between training window origins
-    features: tuple = ("log_return",)
-    covariates: tuple = ()  # other pairs whose log returns join the features
-    split: tuple = (0.7, 0.15, 0.15)  # train/val/test fractions, or two dates: (val_start, test_start)
-
-    def __post_init__(self) -> None:
-        self.features = tuple(self.features)
-        self.covariates = tuple(c.upper() for c in self.covariates)
-        self.split = tuple(self.split)
-        for name in ("lookback", "horizon", "stride"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ForecasterError(f"{name}={value!r} is invalid: accepted an integer >= 1")
-        unknown = [f for f in self.features if f not in FEATURES]
-        if unknown or not self.features:
-            raise ForecasterError(f"features {unknown or '()'} invalid: accepted a non-empty choice of {', '.join(FEATURES)}")
-        if len(self.split) == 3:
-            if not all(isinstance(f, (int, float)) and f >= 0 for f in self.split) or abs(sum(self.split) - 1) > 1e-6 \
-                    or self.split[0] <= 0:
-                raise ForecasterError(f"split={self.split!r}: fractions must be >= 0, train > 0, and sum to 1")
-        elif len(self.split) == 2:
-            try:
-                val_start, test_start = (pd.Timestamp(d) for d in self.split)
-            except (ValueError, TypeError) as exc:
-                raise ForecasterError(f"split={self.split!r}: two dates (validation start, test start) expected") from exc
-            if not val_start <= test_start:
-                raise ForecasterError(f"split={self.split!r}: the validation start must not be after the test start")
-        else:
-            raise ForecasterError(f"split={self.split!r}: give three fractions or two dates")
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "DataConfig":
-        return cls(**data)
-
 
 @dataclass
 class WindowSet:
@@ -139,10 +93,7 @@ class Prepared:
             raise ForecasterError(f"window origins must lie in rows {L - 1}..{len(self.dates) - 1}")
         view = np.lib.stride_tricks.sliding_window_view(self.features, L, axis=0)  # (T-L+1, C, L)
         x = view[origins - L + 1].transpose(0, 2, 1).astype(np.float32)  # (N, L, C)
-        log_close = np.log(self.close)
-        steps = origins[:, None] + np.arange(1, H + 1)  # (N, H)
-        future = np.where(steps < len(log_close), log_close[np.minimum(steps, len(log_close) - 1)], np.nan)
-        y = ((future - log_close[origins][:, None]) / self.target_scale)[..., None].astype(np.float32)
+        y = (cumulative_returns(np.log(self.close), origins, H) / self.target_scale)[..., None].astype(np.float32)
         return WindowSet(x=x, y=y, origin=self.dates[origins], last_close=self.close[origins], rows=origins)
 
     def latest_window(self) -> WindowSet:
@@ -184,7 +135,45 @@ def build_features(series: PriceSeries, config: DataConfig, covariate_series: Se
     return table[keep], frame["close"][keep]
 
 
-def _bounds(dates: pd.DatetimeIndex, split: tuple) -> tuple[int, int, int]:
+def cumulative_returns(log_close: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """log closes (T,) and origin rows (N,) -> (N, H) targets y_h = p_{t+h} - p_t (NaN past the data)."""
+    origins = np.asarray(origins, dtype=int)
+    steps = origins[:, None] + np.arange(1, horizon + 1)  # (N, H)
+    future = np.where(steps < len(log_close), log_close[np.minimum(steps, len(log_close) - 1)], np.nan)
+    return future - log_close[origins][:, None]
+
+
+def change_windows(values: np.ndarray, lookback: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every stride-1 window of a (rows, C) table: x (N, L, C) = rows t-L+1..t and y (N, H, C) =
+    rows t+1..t+H minus row t (the change from the last observed value: 0 = no change)."""
+    n = len(values) - lookback - horizon + 1
+    if n < 1:
+        raise ForecasterError(f"no window fits: {len(values)} rows < lookback {lookback} + horizon {horizon}")
+    view = np.lib.stride_tricks.sliding_window_view(values, lookback + horizon, axis=0)[:n]  # (N, C, L + H)
+    block = view.transpose(0, 2, 1)  # (N, L + H, C)
+    return block[:, :lookback], block[:, lookback:] - block[:, lookback - 1 : lookback]
+
+
+def fit_scaler(rows: np.ndarray):
+    """A z-score scaler per column (population std; constant columns get scale 1), fitted on `rows`
+    (the training rows only)."""
+    from sklearn.preprocessing import StandardScaler
+
+    return StandardScaler().fit(rows)
+
+
+def saved_scaler(mean, scale):
+    """A scaler with saved statistics, never refitted."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+    scaler.var_, scaler.n_features_in_ = scaler.scale_**2, len(scaler.scale_)
+    return scaler
+
+
+def split_bounds(dates: pd.DatetimeIndex, split: tuple) -> tuple[int, int, int]:
+    """(row where validation starts, row where test starts, rows) for three fractions or two dates."""
     n = len(dates)
     if len(split) == 3:
         val_start = int(round(n * split[0]))
@@ -202,31 +191,25 @@ def prepare(series: PriceSeries, config: DataConfig, covariate_series: Sequence[
     fitted: scalers saved with a trained model ({"feature_mean", "feature_scale", "target_scale"}),
     used as they are instead of being fitted: new data is scaled as the training data was.
     """
-    from sklearn.preprocessing import StandardScaler
-
     table, close = build_features(series, config, covariate_series)
     if bounds is None:
-        bounds = _bounds(table.index, config.split)
+        bounds = split_bounds(table.index, config.split)
     val_start, test_start, n = bounds
     L, H = config.lookback, config.horizon
-    train_origins = np.arange(L - 1, val_start - H, config.stride)
-    if len(train_origins) < 2:
-        raise ForecasterError(
-            f"{series.pair}: {val_start} training rows are too few for lookback {L} and horizon {H}; "
-            f"use more data, a shorter lookback or a larger training fraction"
-        )
     raw = table.to_numpy(dtype=np.float64)
     if fitted is None:
-        scaler = StandardScaler().fit(raw[:val_start])
-        log_close = np.log(close.to_numpy(dtype=np.float64))
-        train_y = log_close[train_origins[:, None] + np.arange(1, H + 1)] - log_close[train_origins][:, None]
+        train_origins = np.arange(L - 1, val_start - H, config.stride)
+        if len(train_origins) < 2:
+            raise ForecasterError(
+                f"{series.pair}: {val_start} training rows are too few for lookback {L} and horizon {H}; "
+                f"use more data, a shorter lookback or a larger training fraction"
+            )
+        scaler = fit_scaler(raw[:val_start])
+        train_y = cumulative_returns(np.log(close.to_numpy(dtype=np.float64)), train_origins, H)
         target_scale = np.sqrt(np.mean(train_y**2, axis=0))
         target_scale = np.where(target_scale > 0, target_scale, 1.0)
     else:
-        scaler = StandardScaler()
-        scaler.mean_ = np.asarray(fitted["feature_mean"], dtype=np.float64)
-        scaler.scale_ = np.asarray(fitted["feature_scale"], dtype=np.float64)
-        scaler.var_, scaler.n_features_in_ = scaler.scale_**2, len(scaler.scale_)
+        scaler = saved_scaler(fitted["feature_mean"], fitted["feature_scale"])
         target_scale = np.asarray(fitted["target_scale"], dtype=np.float64)
         names = list(fitted.get("feature_names", table.columns))
         if names != list(table.columns) or len(scaler.mean_) != raw.shape[1] or len(target_scale) != H:

@@ -1,0 +1,48 @@
+"""Which models a backtest runs: the Mamba model (saved, or trained in the folds) beside the baselines.
+
+Shared by `forecaster backtest` and the demo, so that both compare the same line-up and reconcile
+the horizon and lookback the same way. The random walk comes first: every other row is read against it.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from forecaster.backtest.baselines import default_baselines
+from forecaster.backtest.neural import MambaModel
+from forecaster.data import DataConfig, PriceSeries
+from forecaster.errors import ForecasterError
+from forecaster.pipeline import ModelConfig
+from forecaster.training import TrainConfig
+
+
+def lineup(series: PriceSeries, *, saved: Optional[str] = None, models_dir=None, data: Optional[DataConfig] = None,
+           model: Optional[ModelConfig] = None, train: Optional[TrainConfig] = None, mamba: bool = True,
+           horizon: Optional[int] = None, lookback: Optional[int] = None) -> list:
+    """The models of a backtest, the random walk first.
+
+    saved: a saved model's name, backtested as it is (its own horizon and lookback; a different
+    horizon or lookback asked for is an error). Otherwise, unless mamba is False, a Mamba model
+    trained in the folds with `data` (DataConfig() by default, its horizon and lookback replaced
+    by the ones given), `model` and `train`.
+    """
+    if saved and not mamba:
+        raise ForecasterError("a saved model and 'baselines only' contradict each other: give one")
+    models = []
+    if saved:
+        net = MambaModel.from_saved(saved, series, models_dir)
+        for option, value, own in (("horizon", horizon, net.data_config.horizon),
+                                   ("lookback", lookback, net.data_config.lookback)):
+            if value is not None and value != own:
+                raise ForecasterError(f"{option} {value} differs from the saved model's {own}: drop the option or retrain")
+        models.append(net)
+        horizon = net.data_config.horizon
+    else:
+        data = data or DataConfig()
+        overrides = {k: v for k, v in (("horizon", horizon), ("lookback", lookback)) if v is not None}
+        data = DataConfig.from_dict({**data.to_dict(), **overrides})
+        horizon = data.horizon
+        if mamba:
+            models.append(MambaModel(data, model, train))
+    models += default_baselines(horizon)
+    return sorted(models, key=lambda m: m.name != "random_walk")

@@ -1,0 +1,220 @@
+"""The application's settings: one dataclass per concern, each default written once, here.
+
+    DataConfig      windows: lookback, horizon, features, splits          (used by forecaster.data)
+    ModelConfig     the Mamba forecaster the product trains               (forecaster.pipeline)
+    TrainConfig     the one trainer                                       (forecaster.training)
+    CostConfig      trading costs                                         (forecaster.backtest.trading)
+    BacktestConfig  the walk-forward                                      (forecaster.backtest.walkforward)
+
+The CLI and the demo read their defaults from these classes. This module imports nothing heavy
+(no torch, no pandas at import), so that `forecaster --help` stays fast.
+
+Every config mixes in `JsonConfig`: `to_dict` gives plain JSON types (tuples become lists,
+nested configs dicts), `from_dict` refuses unknown keys by name, and `to_json` / `from_json`
+wrap both. The model library (`forecaster.mamba`) keeps a copy of its own, because it imports
+nothing from the rest of the package and stands alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Optional
+
+from forecaster.errors import ForecasterError
+
+
+def _plain(value):
+    if is_dataclass(value) and hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class JsonConfig:
+    """to_dict / from_dict / to_json / from_json for a config dataclass (init fields only)."""
+
+    def to_dict(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.init}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        known = [f.name for f in fields(cls) if f.init]  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ForecasterError(f"unknown {cls.__name__} setting(s) {unknown}: accepted {sorted(known)}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+
+FEATURES = ("log_return", "range", "body", "day_of_week")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class DataConfig(JsonConfig):
+    lookback: int = 48  # L: bars the model sees
+    horizon: int = 5  # H: steps forecast
+    stride: int = 1  # step between training window origins
+    features: tuple = ("log_return",)
+    covariates: tuple = ()  # other pairs whose log returns join the features
+    split: tuple = (0.7, 0.15, 0.15)  # train/val/test fractions, or two dates: (val_start, test_start)
+
+    def __post_init__(self) -> None:
+        self.features = tuple(self.features)
+        self.covariates = tuple(c.upper() for c in self.covariates)
+        self.split = tuple(self.split)
+        for name in ("lookback", "horizon", "stride"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ForecasterError(f"{name}={value!r} is invalid: accepted an integer >= 1")
+        unknown = [f for f in self.features if f not in FEATURES]
+        if unknown or not self.features:
+            raise ForecasterError(f"features {unknown or '()'} invalid: accepted a non-empty choice of {', '.join(FEATURES)}")
+        if len(self.split) == 3:
+            if not all(isinstance(f, (int, float)) and f >= 0 for f in self.split) or abs(sum(self.split) - 1) > 1e-6 \
+                    or self.split[0] <= 0:
+                raise ForecasterError(f"split={self.split!r}: fractions must be >= 0, train > 0, and sum to 1")
+        elif len(self.split) == 2:
+            import pandas as pd
+
+            try:
+                val_start, test_start = (pd.Timestamp(d) for d in self.split)
+            except (ValueError, TypeError) as exc:
+                raise ForecasterError(f"split={self.split!r}: two dates (validation start, test start) expected") from exc
+            if not val_start <= test_start:
+                raise ForecasterError(f"split={self.split!r}: the validation start must not be after the test start")
+        else:
+            raise ForecasterError(f"split={self.split!r}: give three fractions or two dates")
+
+
+@dataclass
+class ModelConfig(JsonConfig):
+    """The forecaster the product trains. The size is chosen so that `forecaster train EURUSD`
+    takes well under 2 minutes on 2 CPU cores (see BENCHMARKS.md)."""
+
+    d_model: int = 16  # width of the residual stream
+    n_layer: int = 2  # S6 blocks
+    d_state: int = 8  # N: state size of each channel
+    quantiles: tuple = ()  # quantile heads trained with the pinball loss; empty = point forecast
+    revin: bool = False  # normalise each input window per channel (RevIN-style)
+
+    def __post_init__(self) -> None:
+        self.quantiles = tuple(self.quantiles)
+
+    def forecaster_config(self, n_inputs: int, n_outputs: int, horizon: int):
+        """The library's ForecasterConfig for inputs of n_inputs features and n_outputs series."""
+        from forecaster.mamba import ForecasterConfig, MambaConfig
+
+        mamba = MambaConfig(d_model=self.d_model, n_layer=self.n_layer, d_state=self.d_state)
+        try:
+            return ForecasterConfig(mamba=mamba, n_inputs=n_inputs, n_outputs=n_outputs, horizon=horizon,
+                                    quantiles=self.quantiles, revin=self.revin)
+        except ValueError as exc:  # the library's message names the field and what it accepts
+            raise ForecasterError(str(exc)) from exc
+
+
+LOSSES = ("mse", "huber")
+BACKTEST_EPOCHS = 10  # most epochs of a model trained inside the walk-forward folds (it trains once per fold)
+DEMO_EPOCHS = 12  # most epochs of the demo's model (the demo must stay well under 3 minutes on 2 cores)
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass
+class TrainConfig(JsonConfig):
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 2e-3
+    schedule: str = "cosine"  # cosine: linear warm-up then cosine decay; constant: lr throughout
+    warmup_frac: float = 0.05  # share of all steps spent warming up linearly (cosine schedule)
+    weight_decay: float = 0.01  # not applied to A_log, D, norms, biases
+    clip: float = 1.0  # gradient norm clipping (0 = off)
+    checks_per_epoch: int = 1  # validation checks per epoch (early stopping can stop mid-epoch)
+    patience: int = 4  # validation checks without improvement before stopping
+    loss: str = "mse"  # mse | huber (point forecasts); pinball is used when the model has quantiles
+    huber_delta: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1  # CPU threads for torch during fit (0 = leave torch's setting); see the note below
+    num_workers: int = 0  # DataLoader worker processes (the windows are in memory: 0 is usually fastest)
+
+    # Why one thread by default: these models are small, so extra intra-op threads gain little, and
+    # on a busy machine OpenMP threads that wait on each other made a training step 30x slower
+    # (measured: 0.3 s vs 11 s per batch on 2 shared cores). The setting is restored after fit.
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "checks_per_epoch"):
+            if getattr(self, name) < 1:
+                raise ForecasterError(f"{name}={getattr(self, name)!r} is invalid: accepted an integer >= 1")
+        if not self.lr > 0:
+            raise ForecasterError(f"lr={self.lr!r} is invalid: accepted a number > 0")
+        if self.threads < 0 or self.num_workers < 0:
+            raise ForecasterError(f"threads={self.threads!r}, num_workers={self.num_workers!r}: accepted integers >= 0")
+        if self.loss not in LOSSES:
+            raise ForecasterError(f"loss={self.loss!r} is invalid: accepted {', '.join(LOSSES)}")
+        if self.schedule not in SCHEDULES:
+            raise ForecasterError(f"schedule={self.schedule!r} is invalid: accepted {', '.join(SCHEDULES)}")
+        if not 0 <= self.warmup_frac < 1 or self.weight_decay < 0 or self.clip < 0:
+            raise ForecasterError(f"warmup_frac={self.warmup_frac!r}, weight_decay={self.weight_decay!r}, "
+                                  f"clip={self.clip!r}: accepted 0 <= warmup_frac < 1, weight_decay >= 0, clip >= 0")
+
+
+@dataclass
+class CostConfig(JsonConfig):
+    spread_pips: float = 0.8  # quoted bid-ask spread, in pips (0.0001; 0.01 for JPY quotes)
+    pip: float = 0.0001
+    commission_bp: float = 0.0  # per unit of position change, basis points of notional
+    slippage_bp: float = 0.0  # per unit of position change, basis points
+
+    def __post_init__(self) -> None:
+        for name in ("spread_pips", "commission_bp", "slippage_bp"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
+                raise ForecasterError(f"{name}={value!r} is invalid: accepted a number >= 0")
+        if not self.pip > 0:
+            raise ForecasterError(f"pip={self.pip!r} is invalid: accepted a number > 0")
+
+
+MODES = ("expanding", "sliding")
+
+
+@dataclass
+class BacktestConfig(JsonConfig):
+    horizon: int = 5  # H: steps forecast at every origin
+    test_years: float = 3.0  # the test period is the last test_years of the data ...
+    test_start: Optional[str] = None  # ... or starts at this date
+    retrain_every: int = 0  # K origins per fold; 0 = fit once before the test period
+    folds: Optional[int] = None  # or cut the test period into this many folds
+    mode: str = "expanding"  # expanding | sliding training window
+    window: Optional[int] = None  # rows of the sliding window
+    signal_step: int = 1  # which step's forecast sets the position
+    threshold: float = 0.0  # |forecast log return| needed to take a position
+    costs: CostConfig = field(default_factory=CostConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.costs, dict):
+            self.costs = CostConfig.from_dict(self.costs)
+        if not isinstance(self.horizon, int) or self.horizon < 1:
+            raise ForecasterError(f"horizon={self.horizon!r} is invalid: accepted an integer >= 1")
+        if self.test_start is None and not (isinstance(self.test_years, (int, float)) and self.test_years > 0):
+            raise ForecasterError(f"test_years={self.test_years!r} is invalid: accepted a number > 0")
+        if self.retrain_every < 0:
+            raise ForecasterError(f"retrain_every={self.retrain_every!r} is invalid: accepted 0 (once) or K >= 1")
+        if self.folds is not None and (self.folds < 1 or self.retrain_every):
+            raise ForecasterError("give either folds >= 1 or retrain_every, not both")
+        if self.mode not in MODES:
+            raise ForecasterError(f"mode {self.mode!r} unknown: accepted {', '.join(MODES)}")
+        if not 1 <= self.signal_step <= self.horizon:
+            raise ForecasterError(f"signal_step={self.signal_step!r} is invalid: accepted 1..{self.horizon}")
+        if self.threshold < 0:
+            raise ForecasterError(f"threshold={self.threshold!r} is invalid: accepted a number >= 0")

@@ -1,0 +1,123 @@
+"""How a Mamba forecaster is built, trained, calibrated, saved and loaded: the one path.
+
+Every caller that needs a trained model goes through this module: `api.train` and `api.load`
+(the CLI's train, predict and models), the backtest's Mamba model (`backtest/neural.py`), the
+demo, and the Exchange-Rate benchmark (`exchange.py`). Nothing else builds or fits one.
+
+    ModelConfig --build--> MambaForecaster --fit (training.fit: the one trainer)--> best weights on validation
+        --calibrate (split-conformal on the validation windows)--> Fitted --save / load--> models/<name>/
+
+Targets are scaled changes from the last observed value, so the untrained model (zero output)
+is the no-change forecast and the trainer's check 0 is the random walk.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from forecaster import checkpoint, intervals
+from forecaster.configs import ModelConfig, TrainConfig
+from forecaster.data import Prepared, WindowSet
+from forecaster.errors import ForecasterError
+from forecaster.mamba import ForecasterConfig, MambaForecaster
+from forecaster.predict import forecast_windows
+from forecaster.training import FitResult, as_dataset, evaluate, fit as train_loop, resolve_device, seed_everything
+
+
+def build(config: ForecasterConfig) -> MambaForecaster:
+    """An untrained forecaster (its output layer starts at zero: the no-change forecast)."""
+    return MambaForecaster(config)
+
+
+def fit(model: ModelConfig, train_cfg: TrainConfig, train_set, val_set, *, n_inputs: int, n_outputs: int,
+        horizon: int, state_path: Optional[Path] = None, resume: bool = False,
+        progress: bool = True) -> tuple[MambaForecaster, FitResult]:
+    """Build a forecaster (initialised from train_cfg.seed) and train it with the one trainer on
+    (x (N, L, C_in), y (N, H, C_out)) windows. Returns the model (best validation weights, on the
+    CPU, in eval mode) and the trainer's record."""
+    config = model.forecaster_config(n_inputs, n_outputs, horizon)
+    seed_everything(train_cfg.seed)
+    net = build(config)
+    result = train_loop(net, train_set, val_set, train_cfg, config.quantiles, state_path=state_path,
+                        resume=resume, progress=progress)
+    return net.cpu().eval(), result
+
+
+@dataclass
+class Fitted:
+    """A trained forecaster with everything needed to use it on new data."""
+
+    net: MambaForecaster
+    config: ForecasterConfig
+    scalers: dict  # the data's scalers, fitted on the training rows (forecaster.data.Prepared.fitted)
+    calibration: dict  # split-conformal interval widths per level, from the validation windows
+    result: FitResult = field(repr=False)
+    windows: dict = field(default_factory=dict)  # split -> number of windows
+    seconds: float = 0.0
+
+    @property
+    def quantiles(self) -> tuple:
+        return self.config.quantiles
+
+
+def fit_prepared(prep: Prepared, model: ModelConfig, train_cfg: TrainConfig, state_path: Optional[Path] = None,
+                 resume: bool = False, progress: bool = True) -> Fitted:
+    """Train on a prepared series' training windows, stop early and calibrate on its validation windows."""
+    train, val = prep.windows("train"), prep.windows("val")
+    if len(val) == 0:
+        raise ForecasterError("the validation split holds no windows: use more data or a smaller horizon")
+    began = time.perf_counter()
+    net, result = fit(model, train_cfg, train.dataset(), val.dataset(), n_inputs=prep.n_features, n_outputs=1,
+                      horizon=prep.config.horizon, state_path=state_path, resume=resume, progress=progress)
+    seconds = time.perf_counter() - began
+    calibration = calibrate(net, val)
+    return Fitted(net=net, config=net.forecaster_config, scalers=prep.fitted(), calibration=calibration,
+                  result=result, windows={"train": len(train), "val": len(val)}, seconds=seconds)
+
+
+def calibrate(net: MambaForecaster, val: WindowSet) -> dict:
+    """Split-conformal interval widths per level and step from the validation windows."""
+    pred = forecast_windows(net, val.x)[:, :, 0]  # (N, H[, Q]) scaled
+    return intervals.calibrate(pred, val.y[:, :, 0], net.forecaster_config.quantiles)
+
+
+def forecast(net: MambaForecaster, x: np.ndarray, calibration: dict) -> tuple[np.ndarray, dict]:
+    """Scaled windows x (N, L, C_in) -> the point forecast (N, H) and the intervals
+    {level: (lower (N, H), upper (N, H))} of the first output series, in scaled-target units."""
+    quantiles = net.forecaster_config.quantiles
+    pred = forecast_windows(net, x)[:, :, 0]  # (N, H[, Q])
+    return intervals.point_forecast(pred, quantiles), intervals.intervals(pred, calibration, quantiles)
+
+
+def score(net: MambaForecaster, windows, device: str = "cpu") -> dict:
+    """MSE and MAE of the point forecast, and of the no-change forecast, over windows
+    (x (N, L, C_in), y (N, H, C_out)), averaged over windows, steps and series."""
+    import torch.nn.functional as F
+
+    try:
+        return evaluate(net.to(device), as_dataset(windows), F.mse_loss, net.forecaster_config.quantiles,
+                        resolve_device(device))
+    finally:
+        net.cpu()
+
+
+def save(folder: Path, net: MambaForecaster, meta: dict) -> None:
+    """Weights and metadata (the model configuration under "model_config") into folder, atomically."""
+    checkpoint.save(folder, net.state_dict(), {**meta, "model_config": net.forecaster_config.to_dict()})
+
+
+def load(folder: Path) -> tuple[MambaForecaster, dict]:
+    """A saved forecaster (eval mode) and its metadata; ForecasterError on a missing, damaged or mismatched save."""
+    state, meta = checkpoint.load(folder)
+    try:
+        net = build(ForecasterConfig.from_dict(meta["model_config"]))
+        net.load_state_dict(state)
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise ForecasterError(f"{folder}: the weights do not fit the saved configuration ({exc}); retrain the model") from exc
+    return net.eval(), meta
+
