@@ -198,3 +198,52 @@ def test_newey_west_known_answer_and_bad_step():
     assert stats.newey_west(np.array([1.0, -1, 1, -1]), 2) == pytest.approx(1 + 2 * (-0.5 + 0.5 / 3), rel=1e-12)
     with pytest.raises(ForecasterError, match="h=0"):
         stats.pesaran_timmermann(np.ones(3), np.ones(3), h=0)
+
+
+def test_spa_controls_the_search_over_models():
+    """Twelve no-skill models against a benchmark: the best single DM test rejects often, SPA and RC rarely."""
+    rng = np.random.default_rng(3)
+    trials, n, m = 40, 200, 12
+    spa_rej = rc_rej = best_dm_rej = 0
+    for _ in range(trials):
+        e = rng.normal(size=(n, m + 1))  # independent errors of equal variance: nobody is better
+        loss = e**2
+        res = stats.spa_test(loss[:, 0], loss[:, 1:], block=1, reps=200, seed=1)
+        spa_rej += res["spa_p"] < 0.05
+        rc_rej += res["reality_check_p"] < 0.05
+        best_dm_rej += min(stats.diebold_mariano(loss[:, k], loss[:, 0], 1)["dm_p"] for k in range(1, m + 1)) < 0.05
+    assert spa_rej / trials <= 0.1 and rc_rej / trials <= 0.1, (spa_rej, rc_rej)
+    assert best_dm_rej / trials >= 0.2, best_dm_rej  # why the correction is needed
+
+
+def test_spa_finds_a_better_model_and_is_seeded():
+    rng = np.random.default_rng(4)
+    n = 400
+    bench = rng.normal(size=n) ** 2
+    others = rng.normal(size=(n, 3)) ** 2
+    good = 0.6 * rng.normal(size=n) ** 2  # a third less loss
+    res = stats.spa_test(bench, np.column_stack([others, good]), h=3, reps=500, seed=5)
+    assert res["spa_p"] < 0.01 and res["reality_check_p"] < 0.05
+    assert res["n"] == n and res["models"] == 4 and res["block"] >= 3 and res["reps"] == 500
+    assert res["spa_p_lower"] <= res["spa_p"] <= res["spa_p_upper"]
+    assert stats.spa_test(bench, np.column_stack([others, good]), h=3, reps=500, seed=5) == res
+    worse = stats.spa_test(bench, 1.5 * others + 0.2, reps=300, seed=5)
+    assert worse["spa_p"] > 0.5
+    with pytest.raises(ForecasterError, match="same N"):
+        stats.spa_test(bench, others[:-1])
+    with pytest.raises(ForecasterError, match="NaN"):
+        stats.spa_test(np.r_[bench[:-1], np.nan], others)
+    with pytest.raises(ForecasterError, match="block=0"):
+        stats.spa_test(bench, others, block=0)
+
+
+def test_spa_vs_random_walk_leaves_out_the_random_walk_itself():
+    rng = np.random.default_rng(6)
+    n, H = 300, 2
+    actual = np.cumsum(rng.normal(0, 0.01, (n, H)), axis=1)  # (N, H)
+    forecasts = {"random_walk": np.zeros((n, H)), "oracle": actual * 0.8, "noise": rng.normal(0, 0.01, (n, H))}
+    res = stats.spa_vs_random_walk(forecasts, actual, np.full(n, 1.2), reps=300)
+    assert res["identical_to_benchmark"] == ["random_walk"] and res["model_names"] == ["oracle", "noise"]
+    assert res["models"] == 2 and res["block"] >= H and res["spa_p"] < 0.01
+    only_rw = stats.spa_vs_random_walk({"random_walk": np.zeros((n, H))}, actual, np.full(n, 1.2))
+    assert only_rw["models"] == 0 and math.isnan(only_rw["spa_p"])

@@ -140,6 +140,88 @@ def diebold_mariano(loss_model: np.ndarray, loss_base: np.ndarray, h: int) -> di
     return {"dm_stat": stat, "dm_p": float(_sp.t.cdf(stat, df=n - 1)), "dm_p_worse": float(_sp.t.sf(stat, df=n - 1))}
 
 
+SPA_REPS = 1000  # bootstrap replications of the SPA test and the Reality Check
+SPA_SEED = 0  # their bootstrap seed: the same losses give the same p-values
+
+
+def spa_test(loss_benchmark: np.ndarray, losses_models: np.ndarray, h: int = 1, block: Optional[int] = None,
+             reps: int = SPA_REPS, seed: int = SPA_SEED) -> dict:
+    """Does SOME model beat the benchmark? Hansen's SPA test and White's Reality Check (arch.bootstrap.SPA).
+
+    loss_benchmark (N,) and losses_models (N, M): per-origin losses (lower is better), in time order.
+    H0: no model has a lower expected loss than the benchmark; a small p-value says at least one does,
+    with the search over M models accounted for. The stationary bootstrap (Politis & Romano 1994)
+    draws blocks of mean length `block`; by default the larger of h (h-step errors of neighbouring
+    origins overlap) and the Politis-White (2004) optimal length of the loss differentials.
+      spa_p            Hansen (2005) SPA, studentized, the 'consistent' recentring
+      spa_p_lower, spa_p_upper   Hansen's bounds on it
+      reality_check_p  White (2000): not studentized, every model at the least favourable null
+    Models whose loss differential has no variance (the benchmark's own forecasts) cannot be tested
+    and are left out; `models` counts those tested. NaN p-values when none is left."""
+    from arch.bootstrap import SPA, optimal_block_length
+
+    bench = np.asarray(loss_benchmark, dtype=np.float64)
+    models = np.asarray(losses_models, dtype=np.float64)
+    if models.ndim == 1:
+        models = models[:, None]
+    if bench.ndim != 1 or models.ndim != 2 or models.shape[0] != len(bench):
+        raise ForecasterError(f"losses of shape {bench.shape} and {models.shape} do not fit: accepted the benchmark's "
+                              f"(N,) and the models' (N, M) with the same N")
+    if not (np.all(np.isfinite(bench)) and np.all(np.isfinite(models))):
+        raise ForecasterError("the losses hold NaN or infinite values: accepted finite numbers only")
+    if len(bench) < 10:
+        raise ForecasterError(f"{len(bench)} losses are too few for the SPA test: accepted N >= 10 origins")
+    for name, value, low in (("h", h, 1), ("reps", reps, 1)):
+        if not isinstance(value, (int, np.integer)) or value < low:
+            raise ForecasterError(f"{name}={value!r} is invalid: accepted an integer >= {low}")
+    if block is not None and (not isinstance(block, (int, np.integer)) or not 1 <= block <= len(bench)):
+        raise ForecasterError(f"block={block!r} is invalid: accepted an integer in 1..{len(bench)} or None (automatic)")
+    n = len(bench)
+    diff = bench[:, None] - models  # (N, M) positive where the model is better
+    testable = diff.std(axis=0) > 1e-12 * float(np.mean(np.abs(bench)))  # (M,) relative to the loss scale
+    out = {"spa_p": math.nan, "spa_p_lower": math.nan, "spa_p_upper": math.nan, "reality_check_p": math.nan,
+           "n": int(n), "models": int(testable.sum()), "block": None, "reps": int(reps), "seed": int(seed)}
+    if not np.any(testable):
+        return out
+    models = models[:, testable]
+    if block is None:
+        auto = float(np.max(optimal_block_length(diff[:, testable])["stationary"]))
+        block = int(min(n, max(h, math.ceil(auto) if math.isfinite(auto) else h)))
+    spa = SPA(bench, models, block_size=int(block), reps=int(reps), bootstrap="stationary", studentize=True, seed=seed)
+    spa.compute()
+    white = SPA(bench, models, block_size=int(block), reps=int(reps), bootstrap="stationary", studentize=False,
+                seed=seed)
+    white.compute()
+    out.update(spa_p=float(spa.pvalues["consistent"]), spa_p_lower=float(spa.pvalues["lower"]),
+               spa_p_upper=float(spa.pvalues["upper"]), reality_check_p=float(white.pvalues["upper"]), block=int(block))
+    return out
+
+
+def spa_vs_random_walk(forecasts: dict, actual: np.ndarray, last_close: np.ndarray, reps: int = SPA_REPS,
+                       seed: int = SPA_SEED) -> dict:
+    """spa_test of every model of a backtest against the random walk (the no-change forecast).
+
+    forecasts {name: (N, H)} and actual (N, H) cumulative log returns; last_close (N,). The loss of an
+    origin is its mean squared price error over the H steps (the loss of the overall DM test); the
+    bootstrap block is at least H. Models that forecast exactly what the random walk does (the
+    random_walk row itself) are listed under `identical_to_benchmark` and not tested."""
+    actual = np.asarray(actual, dtype=np.float64)  # (N, H)
+    base = np.asarray(last_close, dtype=np.float64)[:, None]  # (N, 1)
+    p_act = base * np.exp(actual)  # (N, H)
+    loss_rw = np.mean((base - p_act) ** 2, axis=1)  # (N,)
+    names = list(forecasts)
+    if not names:
+        raise ForecasterError("no models to compare with the random walk: accepted at least one forecast")
+    losses = np.stack([np.mean((base * np.exp(np.asarray(forecasts[k], np.float64)) - p_act) ** 2, axis=1)
+                       for k in names], axis=1)  # (N, M)
+    same = [k for k, col in zip(names, losses.T) if np.array_equal(col, loss_rw)]
+    tested = [k for k in names if k not in same]
+    res = spa_test(loss_rw, losses[:, [names.index(k) for k in tested]] if tested else np.empty((len(loss_rw), 0)),
+                   h=actual.shape[1], reps=reps, seed=seed)
+    return {**res, "benchmark": "random_walk", "model_names": tested, "identical_to_benchmark": same,
+            "loss": "per-origin mean over the H steps of the squared price error"}
+
+
 def mase_scale(log_close_train: np.ndarray, h: int) -> float:
     """In-sample MAE of the h-step no-change forecast on training prices: the MASE denominator."""
     close = np.exp(np.asarray(log_close_train, dtype=np.float64))
