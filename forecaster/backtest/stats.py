@@ -142,6 +142,7 @@ def diebold_mariano(loss_model: np.ndarray, loss_base: np.ndarray, h: int) -> di
 
 SPA_REPS = 1000  # bootstrap replications of the SPA test and the Reality Check
 SPA_SEED = 0  # their bootstrap seed: the same losses give the same p-values
+SPA_MIN_N = 10  # fewer origins than this give no SPA test
 
 
 def spa_test(loss_benchmark: np.ndarray, losses_models: np.ndarray, h: int = 1, block: Optional[int] = None,
@@ -169,8 +170,8 @@ def spa_test(loss_benchmark: np.ndarray, losses_models: np.ndarray, h: int = 1, 
                               f"(N,) and the models' (N, M) with the same N")
     if not (np.all(np.isfinite(bench)) and np.all(np.isfinite(models))):
         raise ForecasterError("the losses hold NaN or infinite values: accepted finite numbers only")
-    if len(bench) < 10:
-        raise ForecasterError(f"{len(bench)} losses are too few for the SPA test: accepted N >= 10 origins")
+    if len(bench) < SPA_MIN_N:
+        raise ForecasterError(f"{len(bench)} losses are too few for the SPA test: accepted N >= {SPA_MIN_N} origins")
     for name, value, low in (("h", h, 1), ("reps", reps, 1)):
         if not isinstance(value, (int, np.integer)) or value < low:
             raise ForecasterError(f"{name}={value!r} is invalid: accepted an integer >= {low}")
@@ -216,8 +217,12 @@ def spa_vs_random_walk(forecasts: dict, actual: np.ndarray, last_close: np.ndarr
                        for k in names], axis=1)  # (N, M)
     same = [k for k, col in zip(names, losses.T) if np.array_equal(col, loss_rw)]
     tested = [k for k in names if k not in same]
-    res = spa_test(loss_rw, losses[:, [names.index(k) for k in tested]] if tested else np.empty((len(loss_rw), 0)),
-                   h=actual.shape[1], reps=reps, seed=seed)
+    if len(loss_rw) < SPA_MIN_N:  # too short a test period: report no test rather than fail the backtest
+        res = {"spa_p": math.nan, "spa_p_lower": math.nan, "spa_p_upper": math.nan, "reality_check_p": math.nan,
+               "n": len(loss_rw), "models": 0, "block": None, "reps": int(reps), "seed": int(seed)}
+    else:
+        res = spa_test(loss_rw, losses[:, [names.index(k) for k in tested]] if tested else np.empty((len(loss_rw), 0)),
+                       h=actual.shape[1], reps=reps, seed=seed)
     return {**res, "benchmark": "random_walk", "model_names": tested, "identical_to_benchmark": same,
             "loss": "per-origin mean over the H steps of the squared price error"}
 
