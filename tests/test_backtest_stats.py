@@ -77,6 +77,7 @@ def test_pesaran_timmermann_known_answer():
     assert res["pt_p"] == pytest.approx(0.5 * math.erfc(s / math.sqrt(2)), rel=1e-9)
     # every forecast the same sign: the test is undefined
     assert math.isnan(stats.pesaran_timmermann(np.ones(10), actual)["pt_stat"])
+    assert math.isnan(stats.pesaran_timmermann(np.ones(10), actual, h=3)["pt_stat"])
 
 
 def test_forecast_stats_prices_u2_mase():

@@ -4,6 +4,7 @@
                     mean reversion, Ridge autoregression
     neural.py       the Mamba forecaster behind the same interface (saved, or trained in the folds)
     stats.py        MAE/RMSE/MAPE, MASE, Theil's U2, Diebold-Mariano (HAC + HLN), Pesaran-Timmermann
+                    (HAC for overlapping steps), SPA test and Reality Check (arch)
     trading.py      signals, costs, the simulation and its statistics
     walkforward.py  BacktestConfig, run_backtest (the loop over origins)
     report.py       metrics JSON, forecasts CSV, terminal tables
