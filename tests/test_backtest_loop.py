@@ -10,7 +10,7 @@ import pytest
 from forecaster.backtest import (
     BacktestConfig, CostConfig, History, LookAheadError, RandomWalk, RidgeAR, default_baselines, run_backtest,
 )
-from forecaster.backtest.report import forecasts_frame, markdown_tables, metrics, write_report
+from forecaster.backtest.report import forecasts_frame, markdown_tables, metrics, verdicts, write_report
 from forecaster.data import DataConfig, PriceSeries
 
 from conftest import TINY_MODEL, price_series
@@ -80,6 +80,11 @@ def test_ridge_beats_random_walk_on_ar1_returns():
     assert ridge["overall"]["dm_p"] < 0.01 and ridge["overall"]["dm_stat"] < 0
     assert ridge["overall"]["theil_u2"] < 1
     assert ridge["overall"]["pt_p"] < 0.01
+    # some model beats the random walk, after the search over all of them; the sentence says so
+    assert res.spa["spa_p"] < 0.05 and res.spa["reality_check_p"] < 0.05
+    assert "random_walk" in res.spa["identical_to_benchmark"] and res.spa["block"] >= H
+    assert verdicts(res)["ridge_ar"].startswith("better than the random walk (DM p")
+    assert f"n = {res.info['origins']} test windows" in verdicts(res)["ridge_ar"]
     assert res.info["folds"] == math.ceil(res.info["origins"] / 250)
     assert list(np.unique(res.fold)) == list(range(res.info["folds"]))
 
@@ -150,6 +155,12 @@ def test_report_files(tmp_path):
     assert "| ridge_ar |" in markdown_tables(res)
     assert forecasts_frame(res).origin.min() >= pd.Timestamp("2011-06-01")
     assert metrics(res)["data"]["folds"] == 2
+    # the verdicts and the SPA p-value are in the JSON and the Markdown, never for the random walk itself
+    assert set(data["verdicts"]) == {"drift", "mean_reversion", "ridge_ar"} - set(data["multiple_comparisons"]["identical_to_benchmark"])
+    assert all(v.split(" (")[0] in ("better than the random walk", "worse than the random walk",
+                                    "indistinguishable from the random walk") for v in data["verdicts"].values())
+    spa_p = data["multiple_comparisons"]["spa_p"]
+    assert 0 <= spa_p <= 1 and f"SPA p = {spa_p:.3f}" in (tmp_path / "rep" / "tables.md").read_text()
 
 
 def test_bad_configs():

@@ -77,6 +77,7 @@ def test_pesaran_timmermann_known_answer():
     assert res["pt_p"] == pytest.approx(0.5 * math.erfc(s / math.sqrt(2)), rel=1e-9)
     # every forecast the same sign: the test is undefined
     assert math.isnan(stats.pesaran_timmermann(np.ones(10), actual)["pt_stat"])
+    assert math.isnan(stats.pesaran_timmermann(np.ones(10), actual, h=3)["pt_stat"])
 
 
 def test_forecast_stats_prices_u2_mase():
@@ -139,3 +140,111 @@ def test_bars_per_year_counted_from_data_and_bad_costs():
     with pytest.raises(ForecasterError, match="one more close"):
         trading.simulate(np.ones(3), np.ones(3), CostConfig())
     assert CostConfig.from_dict(CostConfig(slippage_bp=2).to_dict()) == CostConfig(slippage_bp=2)
+
+
+def _walks(reps: int, n: int, h: int, seed: int):
+    """reps random walks: (reps, n) h-step returns from n origins and the trailing 20-bar return at each
+    origin (a momentum forecast: persistent, and independent of the future)."""
+    rng = np.random.default_rng(seed)
+    log_close = np.cumsum(rng.normal(0, 0.006, (reps, n + h + 20)), axis=1)  # (R, T)
+    t = np.arange(20, 20 + n)
+    return log_close[:, t + h] - log_close[:, t], log_close[:, t] - log_close[:, t - 20]  # (R, n) each
+
+
+@pytest.mark.parametrize("h", [1, 5])
+def test_pesaran_timmermann_size_on_random_walks(h):
+    """No skill, 5% test: rejects 2-9% of the time (the pooled test of N x H returns rejected 15-24%)."""
+    reps = 400
+    actual, momentum = _walks(reps, 600, h, seed=h)
+    noise = np.random.default_rng(100 + h).normal(size=actual.shape)  # (R, n) a forecast of pure noise
+    for forecast in (momentum, noise):
+        p = np.array([stats.pesaran_timmermann(forecast[r], actual[r], h=h)["pt_p"] for r in range(reps)])
+        assert np.all(np.isfinite(p))
+        assert 0.02 <= np.mean(p < 0.05) <= 0.09, (h, np.mean(p < 0.05))
+
+
+def test_overall_pt_not_pooled_as_independent():
+    """forecast_stats' overall PT over H = 5 steps keeps its size on random walks."""
+    reps, H = 300, 5
+    rng = np.random.default_rng(7)
+    log_close = np.cumsum(rng.normal(0, 0.006, (reps, 400 + H + 20)), axis=1)
+    t = np.arange(20, 420)
+    actual = log_close[:, t[:, None] + np.arange(1, H + 1)] - log_close[:, t][:, :, None]  # (R, N, H)
+    pred = np.repeat((log_close[:, t] - log_close[:, t - 20])[:, :, None], H, axis=2)  # momentum at every step
+    last, scales = np.ones(len(t)), np.ones(H)
+    p = np.array([stats.forecast_stats(pred[r], actual[r], last, scales)["overall"]["pt_p"] for r in range(reps)])
+    assert 0.02 <= np.mean(p < 0.05) <= 0.09, np.mean(p < 0.05)
+    # the old pooled count of N x H signs as independent draws rejects far more often
+    pooled = np.array([stats.pesaran_timmermann(pred[r].ravel(), actual[r].ravel(), h=1)["pt_p"] for r in range(reps)])
+    assert np.mean(pooled < 0.05) > 0.12
+
+
+@pytest.mark.parametrize("h", [1, 5])
+def test_pesaran_timmermann_finds_real_sign_skill(h):
+    """A forecast that knows the sign of the future return 56% of the time is found at h = 1 and h = 5."""
+    actual, _ = _walks(1, 1500, h, seed=20 + h)
+    rng = np.random.default_rng(30 + h)
+    right = rng.random(actual.shape[1]) < 0.56
+    forecast = np.where(right, np.sign(actual[0]), -np.sign(actual[0])) * rng.uniform(0.5, 1.5, actual.shape[1])
+    res = stats.pesaran_timmermann(forecast, actual[0], h=h)
+    assert res["accuracy"] == pytest.approx(np.mean(right), abs=1e-12)
+    assert res["pt_p"] < 0.01 and res["pt_stat"] > 0
+
+
+def test_newey_west_known_answer_and_bad_step():
+    # z = [1, -1, 1, -1]: centred itself; gamma0 = 1, gamma1 = -3/4; lags 1: 1 + 2 * (1/2) * (-3/4) = 0.25
+    assert stats.newey_west(np.array([1.0, -1, 1, -1]), 1) == pytest.approx(0.25, rel=1e-12)
+    assert stats.newey_west(np.array([1.0, -1, 1, -1]), 0) == pytest.approx(1.0, rel=1e-12)
+    # gamma2 = (1 + 1) / 4 = 0.5; lags 2: 1 + 2 * (2/3 * -0.75 + 1/3 * 0.5)
+    assert stats.newey_west(np.array([1.0, -1, 1, -1]), 2) == pytest.approx(1 + 2 * (-0.5 + 0.5 / 3), rel=1e-12)
+    with pytest.raises(ForecasterError, match="h=0"):
+        stats.pesaran_timmermann(np.ones(3), np.ones(3), h=0)
+
+
+def test_spa_controls_the_search_over_models():
+    """Twelve no-skill models against a benchmark: the best single DM test rejects often, SPA and RC rarely."""
+    rng = np.random.default_rng(3)
+    trials, n, m = 40, 200, 12
+    spa_rej = rc_rej = best_dm_rej = 0
+    for _ in range(trials):
+        e = rng.normal(size=(n, m + 1))  # independent errors of equal variance: nobody is better
+        loss = e**2
+        res = stats.spa_test(loss[:, 0], loss[:, 1:], block=1, reps=200, seed=1)
+        spa_rej += res["spa_p"] < 0.05
+        rc_rej += res["reality_check_p"] < 0.05
+        best_dm_rej += min(stats.diebold_mariano(loss[:, k], loss[:, 0], 1)["dm_p"] for k in range(1, m + 1)) < 0.05
+    assert spa_rej / trials <= 0.1 and rc_rej / trials <= 0.1, (spa_rej, rc_rej)
+    assert best_dm_rej / trials >= 0.2, best_dm_rej  # why the correction is needed
+
+
+def test_spa_finds_a_better_model_and_is_seeded():
+    rng = np.random.default_rng(4)
+    n = 400
+    bench = rng.normal(size=n) ** 2
+    others = rng.normal(size=(n, 3)) ** 2
+    good = 0.6 * rng.normal(size=n) ** 2  # a third less loss
+    res = stats.spa_test(bench, np.column_stack([others, good]), h=3, reps=500, seed=5)
+    assert res["spa_p"] < 0.01 and res["reality_check_p"] < 0.05
+    assert res["n"] == n and res["models"] == 4 and res["block"] >= 3 and res["reps"] == 500
+    assert res["spa_p_lower"] <= res["spa_p"] <= res["spa_p_upper"]
+    assert stats.spa_test(bench, np.column_stack([others, good]), h=3, reps=500, seed=5) == res
+    worse = stats.spa_test(bench, 1.5 * others + 0.2, reps=300, seed=5)
+    assert worse["spa_p"] > 0.5
+    with pytest.raises(ForecasterError, match="same N"):
+        stats.spa_test(bench, others[:-1])
+    with pytest.raises(ForecasterError, match="NaN"):
+        stats.spa_test(np.r_[bench[:-1], np.nan], others)
+    with pytest.raises(ForecasterError, match="block=0"):
+        stats.spa_test(bench, others, block=0)
+
+
+def test_spa_vs_random_walk_leaves_out_the_random_walk_itself():
+    rng = np.random.default_rng(6)
+    n, H = 300, 2
+    actual = np.cumsum(rng.normal(0, 0.01, (n, H)), axis=1)  # (N, H)
+    forecasts = {"random_walk": np.zeros((n, H)), "oracle": actual * 0.8, "noise": rng.normal(0, 0.01, (n, H))}
+    res = stats.spa_vs_random_walk(forecasts, actual, np.full(n, 1.2), reps=300)
+    assert res["identical_to_benchmark"] == ["random_walk"] and res["model_names"] == ["oracle", "noise"]
+    assert res["models"] == 2 and res["block"] >= H and res["spa_p"] < 0.01
+    only_rw = stats.spa_vs_random_walk({"random_walk": np.zeros((n, H))}, actual, np.full(n, 1.2))
+    assert only_rw["models"] == 0 and math.isnan(only_rw["spa_p"])

@@ -5,6 +5,7 @@
     neural.py       the Mamba forecaster behind the same interface (saved, or trained in the folds)
     lineup.py       which models a backtest runs (shared by the CLI and the demo)
     stats.py        MAE/RMSE/MAPE, MASE, Theil's U2, Diebold-Mariano (HAC + HLN), Pesaran-Timmermann
+                    (HAC for overlapping steps), SPA test and Reality Check (arch)
     trading.py      signals, costs, the simulation and its statistics
     walkforward.py  BacktestConfig, run_backtest (the loop over origins)
     report.py       metrics JSON, forecasts CSV, terminal tables

@@ -1,7 +1,8 @@
 """The backtest report: metrics JSON, a CSV of every forecast beside its actual, terminal tables.
 
     <out>/metrics.json     configuration, data, notes, forecast statistics (overall and per step),
-                           trading statistics of every model, the baselines and buy-and-hold
+                           trading statistics of every model, the baselines and buy-and-hold, the
+                           verdict of each model against the random walk and the SPA test over all
     <out>/forecasts.csv    model, fold, origin, step, target date, forecast and actual (log return
                            and price), interval bounds where the model gives them
     <out>/tables.md        the terminal tables as Markdown
@@ -20,6 +21,7 @@ import pandas as pd
 
 from forecaster.backtest.walkforward import BacktestResult
 from forecaster.files import atomic_write, atomic_write_text
+from forecaster.verdicts import spa_sentence, verdict_vs_random_walk
 
 
 def _clean(value):
@@ -42,7 +44,24 @@ def metrics(result: BacktestResult) -> dict:
         "data": result.info,
         "forecast": result.forecast_stats,
         "trading": result.trading_stats,
+        "verdicts": verdicts(result),
+        "multiple_comparisons": result.spa,
     })
+
+
+def verdicts(result: BacktestResult) -> dict:
+    """{model: the sentence against the random walk} from the overall DM test on the test origins
+    (the per-origin squared price error averaged over the H steps); the random walk itself is left out."""
+    same = set(result.spa.get("identical_to_benchmark", [])) | {"random_walk"}
+    return {name: verdict_vs_random_walk(st["overall"].get("dm_p", math.nan), st["overall"].get("dm_p_worse", math.nan),
+                                         st["n_origins"], "test")
+            for name, st in result.forecast_stats.items() if name not in same}
+
+
+def verdict_lines(result: BacktestResult) -> list[str]:
+    """The sentences a person reads under the tables: each model's verdict, then the SPA test."""
+    lines = [f"{name}: {text}" for name, text in verdicts(result).items()]
+    return lines + ([spa_sentence(result.spa)] if result.spa else [])
 
 
 def forecasts_frame(result: BacktestResult) -> pd.DataFrame:
@@ -130,6 +149,8 @@ def print_tables(result: BacktestResult, console) -> None:
     for row in forecast_table_rows(result):
         table.add_row(*row)
     _print_wide(console, table)
+    for line in verdict_lines(result):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     costs = result.config.costs
     table = Table(title=f"Trading (step-{result.config.signal_step} signal, spread {costs.spread_pips} pips, "
                         f"commission {costs.commission_bp} bp, slippage {costs.slippage_bp} bp; "
@@ -152,10 +173,11 @@ def _print_wide(console, table, width: int = 200) -> None:
 
 
 def markdown_tables(result: BacktestResult) -> str:
-    """The same two tables as Markdown (for BENCHMARKS.md)."""
+    """The same two tables as Markdown (for BENCHMARKS.md), the verdicts and the SPA line between them."""
     def md(header, rows):
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
+    said = "".join(f"- {line}\n" for line in verdict_lines(result))
     return (md(["model"] + [c[0] for c in FORECAST_COLUMNS] + ["coverage"], forecast_table_rows(result)) + "\n\n"
-            + md(["model"] + [c[0] for c in TRADING_COLUMNS], trading_table_rows(result)))
+            + (said + "\n" if said else "") + md(["model"] + [c[0] for c in TRADING_COLUMNS], trading_table_rows(result)))

@@ -43,6 +43,7 @@ class BacktestResult:
     trading_stats: dict  # model (and buy_and_hold) -> trading.trading_stats(...)
     bars_per_year: float
     info: dict  # test period, folds, fit times, notes
+    spa: dict = field(default_factory=dict)  # stats.spa_vs_random_walk: does some model beat the random walk?
 
     @property
     def models(self) -> list:
@@ -126,6 +127,7 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
     scales = np.array([stats.mase_scale(log_close[:start], h) for h in range(1, H + 1)])
     fstats = {name: stats.forecast_stats(preds[name], actual, close[origins], scales, bands[name] or None)
               for name in preds}
+    spa = stats.spa_vs_random_walk(preds, actual, close[origins])
 
     per_year = trading.bars_per_year(dates)
     path = close[origins[0] : origins[-1] + 2]  # (N+1,) closes at the origins and the bar after the last
@@ -143,12 +145,14 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
         "notes": [trading.SWAP_NOTE,
                   "fills cross half the spread plus slippage at the signal bar's close (never the mid); "
                   "a round trip pays one full spread",
-                  "DM p-values are one-sided (H1: the model is more accurate than the random walk); "
-                  "PT p-values one-sided (H1: the forecast signs are informative)"],
+                  "DM p-values are one-sided (H1: the model is more accurate than the random walk; the verdicts "
+                  "also test H1: less accurate); PT p-values one-sided (H1: the forecast signs are informative), "
+                  "Newey-West over h-1 lags at step h > 1 and over H-1 lags overall; SPA p-value: does any model "
+                  "beat the random walk, corrected for trying them all (Hansen 2005; White's Reality Check)"],
     }
     return BacktestResult(pair=series.pair, config=config, dates=dates, close=close, origins=origins, fold=fold_of,
                           actual=actual, forecasts=preds, intervals=bands, forecast_stats=fstats, simulations=sims,
-                          trading_stats=tstats, bars_per_year=per_year, info=info)
+                          trading_stats=tstats, bars_per_year=per_year, info=info, spa=spa)
 
 
 def _guarded(model, what: str, call, cutoff: int, dates: pd.DatetimeIndex):
