@@ -156,3 +156,27 @@ def test_bad_settings_are_named():
     model.fit(History(series, 200))
     with pytest.raises(ForecasterError, match="at least 20 returns"):
         model.predict(History(series, 10))
+
+
+def _scored(series, models, first, horizon):
+    """Fit on rows up to first - 1, forecast from every later origin, score with probabilistic_stats."""
+    from forecaster.backtest.scores import probabilistic_stats
+
+    rows = np.arange(first, len(series.frame) - horizon)
+    dists = {}
+    for m in models:
+        m.fit(History(series, first - 1))
+        dists[m.name] = m.predict_distribution_many(_histories(series, rows))
+    p = np.log(series.frame["close"].to_numpy())
+    actual = p[rows[:, None] + np.arange(1, horizon + 1)] - p[rows][:, None]
+    return probabilistic_stats(dists, actual)["models"]
+
+
+def test_garch_beats_historical_vol_on_crps_where_volatility_clusters():
+    r, _ = _garch_t(n=2500, seed=0)
+    scored = _scored(_series(r), [GarchT(2), HistoricalVol(2)], 1500, 2)
+    garch, hist = scored["garch_t"], scored["hist_vol"]
+    assert garch["overall"]["crps"] < hist["overall"]["crps"]
+    assert garch["dm_crps"]["hist_vol"]["overall"]["p_better"] < 0.01
+    assert hist["dm_crps"]["garch_t"]["overall"]["p_worse"] < 0.01
+    assert abs(garch["overall"]["coverage_95"] - 0.95) < 0.03
