@@ -180,3 +180,15 @@ def test_garch_beats_historical_vol_on_crps_where_volatility_clusters():
     assert garch["dm_crps"]["hist_vol"]["overall"]["p_better"] < 0.01
     assert hist["dm_crps"]["garch_t"]["overall"]["p_worse"] < 0.01
     assert abs(garch["overall"]["coverage_95"] - 0.95) < 0.03
+
+
+def test_garch_fit_log_records_each_refit():
+    r, _ = _garch_t(n=1300, seed=8)
+    series = _series(r)
+    model = GarchT(1)
+    res = run_backtest(series, [model], BacktestConfig(horizon=1, test_start=str(series.frame.index[1000].date()),
+                                                       retrain_every=100))
+    log = res.info["fit_log"]["garch_t"]
+    assert len(log) == res.info["folds"] and all(entry["converged"] for entry in log)
+    assert set(log[0]["params"]) == {"omega", "alpha[1]", "beta[1]", "nu"}
+    assert log[0]["train_last"] < log[-1]["train_last"]

@@ -171,6 +171,7 @@ class GarchT(_RiskModel):
         self.name, self.horizon = "garch_t", horizon
         self.params = None  # omega, alpha[1], beta[1], nu (returns in percent)
         self.fit_start = 0  # row where the training returns (and so the filter) begin
+        self.fit_log = []  # one entry per fit: parameters, log-likelihood, convergence (the backtest reports it)
 
     @staticmethod
     def _spec(r_pct: np.ndarray):
@@ -182,13 +183,17 @@ class GarchT(_RiskModel):
         r = np.diff(history.log_close()) * PCT
         if len(r) < 100:
             raise ForecasterError(f"GARCH(1,1) needs at least 101 training rows, got {len(r) + 1}")
-        with warnings.catch_warnings():  # convergence is checked below instead of warned about
+        with warnings.catch_warnings():  # convergence is recorded in fit_log instead of warned about
             warnings.simplefilter("ignore")
             res = self._spec(r).fit(disp="off", show_warning=False)
-        if res.convergence_flag != 0 or not np.all(np.isfinite(res.params)):
-            raise ForecasterError(f"GARCH(1,1) fit did not converge on {len(r)} training returns up to "
-                                  f"{history.date.date()}: {res.optimization_result.message}")
+        if not np.all(np.isfinite(res.params)) or res.params.iloc[-1] <= 2.0:
+            raise ForecasterError(f"GARCH(1,1) fit failed on {len(r)} training returns up to {history.date.date()}: "
+                                  f"{res.optimization_result.message}")
         self.params, self.fit_start = res.params.to_numpy(), history.start
+        self.fit_log.append({"train_last": str(history.date.date()), "converged": bool(res.convergence_flag == 0),
+                             "message": str(res.optimization_result.message),
+                             "params": {k: float(v) for k, v in res.params.items()},
+                             "loglik": float(res.loglikelihood)})
 
     @property
     def df(self) -> float:
