@@ -1,0 +1,219 @@
+"""Risk baselines: the volatility models practitioners use, behind the backtest's model interface.
+
+Each forecasts a mean of 0 (the random walk's: no view on direction) and a predictive distribution
+of the cumulative log return y_h = log(close_{t+h} / close_t), h = 1..H, whose width follows the
+market. Daily log returns r_t = log(close_t / close_{t-1}) are assumed to have mean zero (every
+variance below is a mean of squares, not of squared deviations), and the variance of a sum over
+steps 1..h is the sum of the per-step variances (returns uncorrelated).
+
+    HistoricalVol   sigma_t^2 = mean of the last `window` squared returns up to t; the h-step
+                    distribution is sigma_t sqrt(h) times either a standard normal (dist="normal") or
+                    the empirical distribution of standardised h-step returns on the training rows,
+                    z = (p_{i+h} - p_i) / (sigma_i sqrt(h)) (dist="empirical": fat tails, skew)
+    EWMA            RiskMetrics (J.P. Morgan 1996): sigma_{t+1}^2 = lam sigma_t^2 + (1 - lam) r_t^2,
+                    lam = 0.94, started at the mean squared training return; Gaussian, variance h sigma^2
+    GarchT          GARCH(1,1) with Student-t errors from the `arch` package, fitted by maximum
+                    likelihood on the training rows (returns x 100: arch's optimiser works best on
+                    percent returns; variances are scaled back by 1e-4). At the origins the fitted
+                    parameters are fixed (arch's `fix`) and the variance filtered forward over the
+                    series up to the last origin: one O(T) pass per fold, no refit per origin. The
+                    per-step variances come from arch's analytic forecast; the h-step distribution is
+                    a Student-t with the fitted df scaled to their sum (exact at h = 1; the sum of
+                    GARCH-t returns has no closed form, so h > 1 is a moment-matched approximation).
+
+The backtest fits every model on its training History at each fold and forecasts from each origin;
+the filters here read only returns up to each origin (tests plant shocks after an origin to check).
+
+Interface beyond baselines.py (optional methods the loop may use):
+    predict_distribution_many(histories) -> Distribution (N, H)   one per History, in order
+    predict_distribution(history)        -> Distribution (1, H)
+    predict / predict_many               zeros and {0.8, 0.95} central intervals from the distribution
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+from scipy.signal import lfilter
+
+from forecaster.backtest.baselines import History
+from forecaster.distributions import Distribution, Empirical, Predictive
+from forecaster.errors import ForecasterError
+from forecaster.intervals import LEVELS
+
+WINDOW = 250  # historical volatility: returns in the rolling window (about a trading year)
+LAMBDA = 0.94  # EWMA decay for daily data (RiskMetrics 1996)
+MIN_RETURNS = 20  # returns needed before any volatility is formed
+EMPIRICAL_SIZE = 1000  # the standardised training sample is kept as this many quantiles per step
+PCT = 100.0  # arch is fitted on returns in percent
+
+
+def _returns_at(histories: Sequence[History], start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One pass over the longest history: daily returns r (T,) from row `start` (or the latest
+    history start, if later) on, and for each history the number of those returns it may see
+    (its origin row - start), (N,)."""
+    if not histories:
+        raise ForecasterError("no forecast origins given")
+    start = max(start, max(h.start for h in histories))
+    last = max(histories, key=lambda h: h.cutoff)
+    p = last.log_close()[start - last.start :]  # rows start..max cutoff
+    seen = np.array([h.cutoff - start for h in histories])  # returns r_1..r_k visible at each origin
+    return np.diff(p), seen
+
+
+def _rolling_var(r: np.ndarray, seen: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last min(window, k) squared returns among the first k, for each k in seen."""
+    c = np.concatenate([[0.0], np.cumsum(r**2)])  # (T+1,)
+    n = np.minimum(window, seen)
+    return (c[seen] - c[seen - n]) / n
+
+
+class _RiskModel:
+    name: str
+    horizon: int
+
+    def predict_distribution_many(self, histories: Sequence[History]) -> Distribution:
+        raise NotImplementedError
+
+    def predict_distribution(self, history: History) -> Distribution:
+        return self.predict_distribution_many([history])
+
+    def predict_many(self, histories: Sequence[History]) -> list:
+        dist = self.predict_distribution_many(histories)
+        bands = dist.intervals(LEVELS)  # {level: (lo (N, H), hi (N, H))}
+        zero = np.zeros(self.horizon)
+        return [(zero.copy(), {lvl: (lo[i], hi[i]) for lvl, (lo, hi) in bands.items()}) for i in range(len(histories))]
+
+    def predict(self, history: History) -> tuple[np.ndarray, dict]:
+        return self.predict_many([history])[0]
+
+    def _need(self, seen: np.ndarray) -> None:
+        if seen.min() < MIN_RETURNS:
+            raise ForecasterError(f"{self.name} needs at least {MIN_RETURNS} returns before a forecast origin, "
+                                  f"got {int(seen.min())}: start the test period later")
+
+    def _steps(self) -> np.ndarray:
+        return np.arange(1, self.horizon + 1, dtype=np.float64)  # (H,)
+
+
+class HistoricalVol(_RiskModel):
+    DISTS = ("normal", "empirical")
+
+    def __init__(self, horizon: int, window: int = WINDOW, dist: str = "normal",
+                 n_samples: int = EMPIRICAL_SIZE):
+        if not isinstance(window, int) or window < 2:
+            raise ForecasterError(f"historical volatility window={window!r} invalid: accepted an integer >= 2")
+        if dist not in self.DISTS:
+            raise ForecasterError(f"historical volatility dist={dist!r} unknown: accepted {', '.join(self.DISTS)}")
+        self.horizon, self.window, self.dist, self.n_samples = horizon, window, dist, n_samples
+        self.name = "hist_vol" if dist == "normal" else "hist_vol_empirical"
+        self.samples = None  # (H, n_samples) standardised h-step returns of the training rows
+
+    def fit(self, history: History) -> None:
+        if self.dist == "normal":
+            return
+        p = history.log_close()  # (T,)
+        r = np.diff(p)
+        origins = np.arange(MIN_RETURNS, len(p) - self.horizon)  # rows with a window behind, H steps ahead
+        if len(origins) < 50:
+            raise ForecasterError(f"{self.name} needs at least {50 + MIN_RETURNS + self.horizon} training rows, "
+                                  f"got {len(p)}")
+        sigma = np.sqrt(_rolling_var(r, origins, self.window))  # (n,)
+        move = p[origins[:, None] + np.arange(1, self.horizon + 1)] - p[origins][:, None]  # (n, H)
+        z = move / (sigma[:, None] * np.sqrt(self._steps()))
+        grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
+        self.samples = np.quantile(z, grid, axis=0).T  # (H, M)
+
+    def predict_distribution_many(self, histories: Sequence[History]) -> Distribution:
+        r, seen = _returns_at(histories)
+        self._need(seen)
+        sigma = np.sqrt(_rolling_var(r, seen, self.window))  # (N,)
+        scale = sigma[:, None] * np.sqrt(self._steps())  # (N, H)
+        if self.dist == "normal":
+            return Predictive(np.zeros_like(scale), scale)
+        if self.samples is None:
+            raise ForecasterError(f"{self.name}: predict called before fit")
+        return Empirical(np.zeros_like(scale), scale, self.samples)
+
+
+class EWMA(_RiskModel):
+    def __init__(self, horizon: int, lam: float = LAMBDA):
+        if not 0 < lam < 1:
+            raise ForecasterError(f"EWMA lambda={lam!r} invalid: accepted a decay in (0, 1), e.g. 0.94")
+        self.name, self.horizon, self.lam = "ewma", horizon, lam
+        self.start_var = None  # variance before the first return: the mean squared training return
+
+    def fit(self, history: History) -> None:
+        r = np.diff(history.log_close())
+        if len(r) < MIN_RETURNS:
+            raise ForecasterError(f"EWMA needs at least {MIN_RETURNS + 1} training rows, got {len(r) + 1}")
+        self.start_var = float(np.mean(r**2))
+
+    def variances(self, r: np.ndarray) -> np.ndarray:
+        """(T,) sigma^2_{k+1}: the variance for the return after r_k, having seen r_1..r_k."""
+        lam = self.lam
+        return lfilter([1.0 - lam], [1.0, -lam], r**2, zi=[lam * self.start_var])[0]
+
+    def predict_distribution_many(self, histories: Sequence[History]) -> Distribution:
+        if self.start_var is None:
+            raise ForecasterError("EWMA: predict called before fit")
+        r, seen = _returns_at(histories)
+        self._need(seen)
+        var = self.variances(r)[seen - 1]  # (N,)
+        scale = np.sqrt(var[:, None] * self._steps())  # (N, H)
+        return Predictive(np.zeros_like(scale), scale)
+
+
+class GarchT(_RiskModel):
+    def __init__(self, horizon: int):
+        self.name, self.horizon = "garch_t", horizon
+        self.params = None  # omega, alpha[1], beta[1], nu (returns in percent)
+        self.fit_start = 0  # row where the training returns (and so the filter) begin
+        self.fit_log = []  # one entry per fit: parameters, log-likelihood, convergence (the backtest reports it)
+
+    @staticmethod
+    def _spec(r_pct: np.ndarray):
+        from arch import arch_model
+
+        return arch_model(r_pct, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False)
+
+    def fit(self, history: History) -> None:
+        r = np.diff(history.log_close()) * PCT
+        if len(r) < 100:
+            raise ForecasterError(f"GARCH(1,1) needs at least 101 training rows, got {len(r) + 1}")
+        with warnings.catch_warnings():  # convergence is recorded in fit_log instead of warned about
+            warnings.simplefilter("ignore")
+            res = self._spec(r).fit(disp="off", show_warning=False)
+        if not np.all(np.isfinite(res.params)) or res.params.iloc[-1] <= 2.0:
+            raise ForecasterError(f"GARCH(1,1) fit failed on {len(r)} training returns up to {history.date.date()}: "
+                                  f"{res.optimization_result.message}")
+        self.params, self.fit_start = res.params.to_numpy(), history.start
+        self.fit_log.append({"train_last": str(history.date.date()), "converged": bool(res.convergence_flag == 0),
+                             "message": str(res.optimization_result.message),
+                             "params": {k: float(v) for k, v in res.params.items()},
+                             "loglik": float(res.loglikelihood)})
+
+    @property
+    def df(self) -> float:
+        return float(self.params[-1])
+
+    def predict_distribution_many(self, histories: Sequence[History]) -> Distribution:
+        if self.params is None:
+            raise ForecasterError("GARCH: predict called before fit")
+        r, seen = _returns_at(histories, start=self.fit_start)
+        self._need(seen)
+        fixed = self._spec(r * PCT).fix(self.params)
+        first = int(seen.min()) - 1  # return index of the earliest origin
+        per_step = fixed.forecast(horizon=self.horizon, start=first, reindex=False).variance.to_numpy()  # (T-first, H)
+        var = np.cumsum(per_step[seen - 1 - first], axis=1) / PCT**2  # (N, H) cumulative variance
+        nu = self.df
+        scale = np.sqrt(var * (nu - 2.0) / nu)  # arch's t has unit variance; scipy's t has scale 1
+        return Predictive(np.zeros_like(scale), scale, nu)
+
+
+def default_risk_models(horizon: int) -> list:
+    return [HistoricalVol(horizon), HistoricalVol(horizon, dist="empirical"), EWMA(horizon), GarchT(horizon)]
+
+
