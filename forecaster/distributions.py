@@ -23,7 +23,8 @@ from torch import Tensor
 from forecaster.errors import ForecasterError
 
 FAMILIES = {"normal": 2, "student_t": 3}  # family -> parameters on the last axis
-_CF_TERMS = 32  # continued-fraction depth (pairs of terms): error < 1e-13 for df <= 200 (tested against scipy)
+_CF_TERMS = 32  # continued-fraction depth (pairs of terms) in float64: error < 1e-13 for df <= 200 (tested vs scipy)
+_CF_TERMS_FLOAT32 = 16  # in float32 (and lower): error < 1e-9, below float32's resolution
 
 
 def n_params(family: str) -> int:
@@ -43,49 +44,47 @@ def split(params: Tensor, family: str) -> tuple[Tensor, Tensor, Tensor | None]:
 
 # ----------------------------------------------------------------------------- the standard t
 
-def _betainc_cf(a: Tensor, b: Tensor, x: Tensor, log_prefactor: Tensor) -> Tensor:
-    """exp(log_prefactor) / (1 + d1 / (1 + d2 / (1 + ...))), the continued fraction of
-    I_x(a, b) = x^a (1-x)^b / (a B(a, b)) / (1 + d1/(1 + ...)); it converges fast for
-    x < (a + 1) / (a + b + 2). Evaluated from depth 2 * _CF_TERMS back to the first term."""
+def _betainc_cf(a: Tensor, b: Tensor, x: Tensor, terms: int) -> Tensor:
+    """The continued fraction of I_x(a, b) = x^a (1-x)^b / (a B(a, b)) / (1 + d1/(1 + d2/(1 + ...)))
+    (Abramowitz & Stegun 26.5.8), returned as the denominator 1 + d1/(1 + ...). It converges fast
+    for x < (a + 1) / (a + b + 2); evaluated from depth 2 * terms + 1 back to the first term."""
     f = torch.ones_like(x)
-    for m in range(_CF_TERMS, 0, -1):
-        d_odd = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))  # d_{2m+1}
-        f = 1 + d_odd / f
-        d_even = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))  # d_{2m}
-        f = 1 + d_even / f
-    f = 1 + (-a * (a + b) * x / (a * (a + 1))) / f  # d_1
-    return torch.exp(log_prefactor) / f
+    ab = a + b
+    for m in range(terms, 0, -1):
+        f = 1 - (a + m) * (ab + m) * x / ((a + 2 * m) * (a + 2 * m + 1)) / f  # d_{2m+1}
+        f = 1 + m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)) / f  # d_{2m}
+    return 1 - ab * x / (a + 1) / f  # d_1 = -a (a + b) x / (a (a + 1))
 
 
 def student_t_cdf(z: Tensor, df: Tensor) -> Tensor:
     """Standard Student-t CDF F_df(z), elementwise (broadcast), differentiable in z and df.
 
-    With x = df / (df + z^2): F(z) = I_x(df/2, 1/2) / 2 for z <= 0 (1 - that for z > 0); near
-    the centre (where that fraction converges slowly) the symmetric form
-    F(z) = 1/2 + sign(z) I_{1-x}(1/2, df/2) / 2 is used instead. Each branch sees only
+    With x = df / (df + z^2): F(z) = I_x(df/2, 1/2) / 2 for z <= 0 (1 - that for z > 0). Near
+    the centre, where that fraction converges slowly, the symmetric form
+    F(z) = 1/2 + sign(z) I_{1-x}(1/2, df/2) / 2 is used instead. One continued fraction is
+    evaluated per element, with the arguments of its branch; each branch's formula sees only
     arguments where it is finite, so gradients stay finite too.
     """
     z, df = torch.broadcast_tensors(z, df)
-    a, half = df / 2, torch.full_like(df, 0.5)
+    a = df / 2
     a64 = a.double()  # lgamma(a) - lgamma(a + 1/2) cancels digits: float64 keeps float32 inputs accurate
     log_beta = (torch.lgamma(a64) + math.lgamma(0.5) - torch.lgamma(a64 + 0.5)).to(z.dtype)  # log B(df/2, 1/2)
-    z2 = z * z
-    tail = df / (df + z2) < (a + 1) / (a + 2.5)  # the direct fraction converges (x < (a+1)/(a+b+2))
-    # tails: I_x(df/2, 1/2) with x = df / (df + z^2)
-    zt = torch.where(tail, z, torch.sqrt(df) * 10)  # a safe |z| where the branch is unused
+    tail = df / (df + z * z) < (a + 1) / (a + 2.5)  # the direct fraction converges (x < (a+1)/(a+b+2))
+    # tails: I_x(df/2, 1/2), x = df / (df + z^2); zt is a safe |z| where the branch is unused
+    zt = torch.where(tail, z, torch.sqrt(df) * 10)
     log_x = -torch.log1p(zt * zt / df)
-    x = torch.exp(log_x)
-    log_pre = a * log_x + 0.5 * (2 * torch.log(zt.abs()) - torch.log(df + zt * zt)) - torch.log(a) - log_beta
-    lower_tail = 0.5 * _betainc_cf(a, half, x, log_pre)  # F(-|z|)
-    from_tail = torch.where(z > 0, 1 - lower_tail, lower_tail)
-    # centre: I_w(1/2, df/2) with w = z^2 / (df + z^2); sign(z) sqrt(w) = z / sqrt(df + z^2) is smooth at 0
+    log_tail = a * log_x + 0.5 * (2 * torch.log(zt.abs()) - torch.log(df + zt * zt)) - torch.log(a) - log_beta
+    # centre: I_w(1/2, df/2), w = z^2 / (df + z^2), without its factor sqrt(w) (put back with z's sign below)
     zc = torch.where(tail, torch.zeros_like(z), z)
-    den = df + zc * zc
-    w = zc * zc / den
-    log_rest = -a * torch.log1p(zc * zc / df) - math.log(0.5) - log_beta  # (1-w)^(df/2) / (B/2)
-    signed = zc / torch.sqrt(den) * _betainc_cf(half, a, w, log_rest)
-    from_centre = 0.5 + 0.5 * signed
-    return torch.where(tail, from_tail, from_centre)
+    w = zc * zc / (df + zc * zc)
+    log_centre = -a * torch.log1p(zc * zc / df) - math.log(0.5) - log_beta  # (1-w)^(df/2) / (B(1/2, df/2) / 2)
+    half = torch.full_like(a, 0.5)
+    terms = _CF_TERMS if z.dtype == torch.float64 else _CF_TERMS_FLOAT32
+    denominator = _betainc_cf(torch.where(tail, a, half), torch.where(tail, half, a), torch.where(tail, torch.exp(log_x), w),
+                              terms)
+    lower_tail = 0.5 * torch.exp(log_tail) / denominator  # F(-|z|)
+    centre = 0.5 + 0.5 * zc / torch.sqrt(df + zc * zc) * torch.exp(log_centre) / denominator
+    return torch.where(tail, torch.where(z > 0, 1 - lower_tail, lower_tail), centre)
 
 
 def student_t_log_pdf(z: Tensor, df: Tensor) -> Tensor:
