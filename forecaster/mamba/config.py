@@ -117,7 +117,7 @@ class ForecasterConfig(_JsonMixin):
         _check(all(0 < q < 1 for q in self.quantiles), "quantiles", self.quantiles, "numbers strictly between 0 and 1")
         _check(len(set(self.quantiles)) == len(self.quantiles), "quantiles", self.quantiles, "distinct values")
         self.quantiles = tuple(sorted(self.quantiles))
-        _check(self.distribution in DISTRIBUTIONS, "distribution", self.distribution, f"one of {DISTRIBUTIONS}")
+        _check(self.distribution in DISTRIBUTIONS, "distribution", self.distribution, f"one of {tuple(DISTRIBUTIONS)}")
         _check(self.distribution == "none" or not self.quantiles, "distribution", self.distribution,
                '"none" when quantiles are given (a quantile head and a parametric head exclude each other)')
         if self.df is not None:
