@@ -24,7 +24,7 @@ from forecaster import __version__, files
 from forecaster.errors import ForecasterError
 from forecaster.files import atomic_write
 
-FORMAT = 1
+FORMAT = 2  # 2: non-crossing quantile heads and RevIN that maps outputs back (format-1 weights mean other things)
 WEIGHTS, META, TRAIN_STATE = "weights.pt", "model.json", "train_state.pt"
 ENV_VAR = "FORECASTER_MODELS_DIR"
 
@@ -84,8 +84,11 @@ def read_meta(folder: Path) -> dict:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ForecasterError(f"{path} is corrupt ({exc}); retrain the model") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or "format" not in meta:
         raise ForecasterError(f"{path} is not a forecaster model of format {FORMAT}")
+    if meta["format"] != FORMAT:
+        raise ForecasterError(f"{path} was saved in format {meta['format']} by forecaster {meta.get('package_version', '?')}; "
+                              f"this version reads format {FORMAT}: retrain the model")
     return meta
 
 

@@ -1,6 +1,7 @@
 """Predictive distributions of cumulative log returns, one per forecast origin and horizon step.
 
-Every form answers the same questions for N origins and H steps (numpy and scipy, no torch):
+Every form answers the same questions for N origins and H steps (numpy and scipy; the CRPS closed
+forms are the training losses' own, forecaster.losses, run in float64):
 
     .shape                  (N, H)
     .quantile(levels)       (N, H, Q) values at the probability levels (Q,)
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Sequence, Union
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 from forecaster.errors import ForecasterError
 
@@ -94,22 +95,26 @@ class _Base:
 
 def crps_normal(z: np.ndarray) -> np.ndarray:
     """CRPS of the standard normal at z."""
-    return z * (2.0 * special.ndtr(z) - 1.0) + 2.0 * stats.norm.pdf(z) - 1.0 / math.sqrt(math.pi)
+    return crps_student_t(z, np.inf)
 
 
 def crps_student_t(z: np.ndarray, df: ArrayLike) -> np.ndarray:
-    """CRPS of the standard Student-t with df > 1 degrees of freedom at z (df = inf: the normal)."""
+    """CRPS of the standard Student-t with df > 1 degrees of freedom at z (df = inf: the normal).
+    The closed forms are the training losses' (forecaster.losses), evaluated in float64."""
+    import torch
+
+    from forecaster import losses
+
     z, df = np.broadcast_arrays(np.asarray(z, np.float64), np.asarray(df, np.float64))
-    out = np.empty(z.shape)
-    gauss = np.isinf(df)
-    out[gauss] = crps_normal(z[gauss])
-    zt, v = z[~gauss], df[~gauss]
-    # B(1/2, v - 1/2) / B(1/2, v/2)^2 in logs: the betas overflow for large v
-    log_ratio = special.betaln(0.5, v - 0.5) - 2.0 * special.betaln(0.5, v / 2.0)
-    out[~gauss] = (zt * (2.0 * stats.t.cdf(zt, v) - 1.0)
-                   + 2.0 * stats.t.pdf(zt, v) * (v + zt**2) / (v - 1.0)
-                   - 2.0 * np.sqrt(v) * np.exp(log_ratio) / (v - 1.0))
-    return out
+    zt, v = torch.from_numpy(np.ascontiguousarray(z)), torch.from_numpy(np.ascontiguousarray(df))
+    zero, one = torch.zeros_like(zt), torch.ones_like(zt)
+    gauss = torch.isinf(v)
+    out = losses.crps_normal(torch.stack([zero, one], -1), zt, reduction="none")
+    if not bool(gauss.all()):
+        finite = torch.where(gauss, torch.full_like(v, 3.0), v)  # any valid df where the normal is used
+        t = losses.crps_student_t(torch.stack([zero, one, finite], -1), zt, reduction="none")
+        out = torch.where(gauss, out, t)
+    return out.numpy()
 
 
 # ----------------------------------------------------------------------------- parametric

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 
 def _check(condition: bool, name: str, value: Any, accepted: str) -> None:
@@ -82,16 +82,29 @@ class MambaConfig(_JsonMixin):
         return data
 
 
+# Parametric forecast distributions and their parameter count (loc, scale[, df]); "none" has no parameters.
+DISTRIBUTIONS = {"none": 0, "normal": 2, "student_t": 3}
+
+
 @dataclass
 class ForecasterConfig(_JsonMixin):
-    """A MambaForecaster: (B, L, n_inputs) -> (B, horizon, n_outputs[, len(quantiles)])."""
+    """A MambaForecaster: (B, L, n_inputs) -> (B, horizon, n_outputs[, P]).
+
+    The last axis P is absent for a point forecast, len(quantiles) with quantiles, and the
+    distribution's parameters with a parametric head: (loc, scale) for "normal",
+    (loc, scale, df) for "student_t".
+    """
 
     mamba: MambaConfig = field(default_factory=MambaConfig)
     n_inputs: int = 1  # C_in: features per time step
     n_outputs: int = 1  # C_out: series forecast
     horizon: int = 1  # H: steps ahead
     quantiles: tuple = ()  # e.g. (0.1, 0.5, 0.9); empty = point forecast
-    revin: bool = False  # normalise each input window per instance and channel (RevIN-style)
+    revin: bool = False  # normalise each input window per instance and channel, outputs scaled back (RevIN)
+    revin_level: bool = False  # with revin, also shift outputs by the window mean (off for change targets)
+    revin_channels: tuple = ()  # input channel whose window statistics map back output c; () = channel c
+    distribution: str = "none"  # "none" (point or quantiles), "normal" or "student_t" (parametric head)
+    df: Optional[float] = None  # student_t degrees of freedom: None = learned per step and series, else fixed (> 2)
 
     def __post_init__(self) -> None:
         if isinstance(self.mamba, dict):
@@ -104,6 +117,34 @@ class ForecasterConfig(_JsonMixin):
         _check(all(0 < q < 1 for q in self.quantiles), "quantiles", self.quantiles, "numbers strictly between 0 and 1")
         _check(len(set(self.quantiles)) == len(self.quantiles), "quantiles", self.quantiles, "distinct values")
         self.quantiles = tuple(sorted(self.quantiles))
+        _check(self.distribution in DISTRIBUTIONS, "distribution", self.distribution, f"one of {tuple(DISTRIBUTIONS)}")
+        _check(self.distribution == "none" or not self.quantiles, "distribution", self.distribution,
+               '"none" when quantiles are given (a quantile head and a parametric head exclude each other)')
+        if self.df is not None:
+            _check(isinstance(self.df, (int, float)) and not isinstance(self.df, bool) and 2 < self.df < math.inf,
+                   "df", self.df, "None (learned) or a number > 2")
+            _check(self.distribution == "student_t", "df", self.df, 'None unless distribution="student_t"')
+            self.df = float(self.df)
+        self.revin_channels = tuple(self.revin_channels)
+        if self.revin_channels:
+            _check(len(self.revin_channels) == self.n_outputs and all(
+                isinstance(c, int) and not isinstance(c, bool) and 0 <= c < self.n_inputs for c in self.revin_channels),
+                "revin_channels", self.revin_channels,
+                f"() or {self.n_outputs} input channel indices in [0, {self.n_inputs})")
+        elif self.revin:
+            _check(self.n_outputs <= self.n_inputs, "revin_channels", self.revin_channels,
+                   f"{self.n_outputs} input channel indices in [0, {self.n_inputs}): with revin and more outputs "
+                   "than inputs, name the input channel that scales each output")
+
+    @property
+    def output_channels(self) -> tuple:
+        """The input channel whose window statistics RevIN maps each output back with."""
+        return self.revin_channels or tuple(range(self.n_outputs))
+
+    @property
+    def n_params(self) -> int:
+        """Size of the last output axis: 0 for a point forecast (no axis), Q, 2 (normal) or 3 (student_t)."""
+        return DISTRIBUTIONS[self.distribution] or len(self.quantiles)
 
     def to_dict(self) -> dict:
         return {
@@ -113,4 +154,8 @@ class ForecasterConfig(_JsonMixin):
             "horizon": self.horizon,
             "quantiles": list(self.quantiles),
             "revin": self.revin,
+            "revin_level": self.revin_level,
+            "revin_channels": list(self.revin_channels),
+            "distribution": self.distribution,
+            "df": self.df,
         }

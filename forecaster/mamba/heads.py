@@ -3,7 +3,8 @@
     MambaForCausalLM                 token ids -> next-token logits; tied embedding; generate()
     MambaForSequenceClassification   token ids or features -> class logits (pooling last/mean/max)
     MambaForFeatureExtraction        token ids or features -> hidden states
-    MambaForecaster                  features (b, l, C_in) -> forecast (b, H, C_out[, Q])
+    MambaForecaster                  features (b, l, C_in) -> forecast (b, H, C_out[, P]): point,
+                                     non-crossing quantiles, or normal / student_t parameters
 
 Every head has `forward(inputs, cache=None)` (a prefill when a cache is given) and
 `step(one position, cache)`, and the two agree: the full forward equals a prefill followed by
@@ -12,6 +13,8 @@ one step at a time.
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from typing import Optional
 
 import torch
@@ -154,48 +157,155 @@ class MambaForSequenceClassification(_EncoderHead):
         return self.classifier(self.hidden_step(inputs, cache))
 
 
-class MambaForecaster(_EncoderHead):
-    """Continuous multivariate input (b, l, C_in) -> multi-step forecast (b, H, C_out), or
-    (b, H, C_out, Q) with quantiles, read from the last position's hidden state.
+# Output transforms of the forecaster head (raw linear outputs -> forecast parameters).
+MIN_SCALE = 1e-4  # floor of a parametric scale and of a quantile gap, in target units (before RevIN)
+DF_INIT = 5.0  # a learned student_t df starts here (fat tails of daily FX returns)
+DF_MAX = 100.0  # a learned df is clamped here (the t is then a normal for all practical purposes)
 
-    The output layer starts at zero, so an untrained model forecasts zero: trained on changes
-    from the last observed value, that is the no-change (random walk) forecast.
-    With revin, each window's channels are standardised by their own mean and std over the
-    lookback (Kim et al. 2022, without the affine part); outputs are changes and are not shifted back.
-    In step mode the statistics of the prefill are kept.
+
+def _inverse_softplus(y: float) -> float:
+    return y + math.log(-math.expm1(-y))  # softplus(x) = y  <=>  x = y + log(1 - exp(-y))
+
+
+def _normal_ppf(q: float) -> float:
+    return NormalDist().inv_cdf(q)
+
+
+class MambaForecaster(_EncoderHead):
+    """Continuous multivariate input (b, l, C_in) -> multi-step forecast read from the last
+    position's hidden state:
+
+        point        (b, H, C_out)      distribution="none", no quantiles
+        quantiles    (b, H, C_out, Q)   non-crossing, in the order of config.quantiles
+        normal       (b, H, C_out, 2)   (loc, scale)
+        student_t    (b, H, C_out, 3)   (loc, scale, df)
+
+    Targets are changes from the last observed value, so a forecast (point, loc or median) of 0
+    is the no-change (random walk) forecast. The output layer's weights and the bias of every
+    location start at zero: an untrained model forecasts exactly 0 whatever the input (its
+    scale and quantile spread are then the same for every window, that of a unit normal, until
+    training or RevIN makes them depend on the window).
+
+    Parametric heads: loc is linear in the hidden state; scale = softplus(.) + MIN_SCALE > 0;
+    a learned df = min(2 + softplus(.), DF_MAX) (> 2, so the variance exists), or config.df fixed.
+    Quantile head (non-crossing by construction): the head predicts the median m and one gap
+    per quantile; gaps are softplus(.) + MIN_SCALE > 0, and each quantile is m plus (above 0.5)
+    or minus (below 0.5) the cumulative sum of the gaps between it and the median, so the
+    quantiles increase strictly with the level for every input and stay differentiable. The
+    gaps start at those of a unit normal; the median is an output even when 0.5 is not a level.
+
+    RevIN (Kim et al. 2022, without the affine part): each window's channels are standardised
+    by their own mean and std over the lookback before the encoder, and the outputs are mapped
+    back: output channel c (point, loc, scale, quantiles; never df) is multiplied by the window
+    std of input channel config.output_channels[c] and, with revin_level, shifted by its window
+    mean. For targets that are changes from the last value, keep revin_level off: a change has
+    no level, and the shift would move the untrained forecast away from the random walk.
+    In step mode the statistics of the prefill are kept (both for the inputs and the outputs).
     """
 
     def __init__(self, config: ForecasterConfig):
         super().__init__(config.mamba, n_inputs=config.n_inputs)
         self.forecaster_config = config
-        q = max(1, len(config.quantiles))
-        self.head = nn.Linear(config.mamba.d_model, config.horizon * config.n_outputs * q)
+        raw = self._raw_size(config)
+        self.head = nn.Linear(config.mamba.d_model, config.horizon * config.n_outputs * raw)
         nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        with torch.no_grad():
+            self.head.bias.copy_(self._initial_bias(config).repeat(config.horizon * config.n_outputs))
+        levels = config.quantiles
+        self._n_below = sum(q < 0.5 for q in levels)  # quantiles below the median
+        self._has_median = 0.5 in levels
 
-    def _shape(self, out: Tensor) -> Tensor:
+    @staticmethod
+    def _raw_size(config: ForecasterConfig) -> int:
+        """Raw outputs per (step, channel): 1 point; median + one gap per quantile other than 0.5;
+        loc + scale (+ df when learned)."""
+        if config.distribution == "none":
+            return 1 + sum(q != 0.5 for q in config.quantiles) if config.quantiles else 1
+        return 2 + (config.distribution == "student_t" and config.df is None)
+
+    @staticmethod
+    def _initial_bias(config: ForecasterConfig) -> Tensor:
+        """(raw,) bias of one (step, channel): locations 0; scales 1; gaps of a unit normal; df DF_INIT."""
+        if config.distribution != "none":
+            bias = [0.0, _inverse_softplus(1.0 - MIN_SCALE)]
+            if config.distribution == "student_t" and config.df is None:
+                bias.append(_inverse_softplus(DF_INIT - 2.0))
+            return torch.tensor(bias)
+        if not config.quantiles:
+            return torch.zeros(1)
+        below = [q for q in config.quantiles if q < 0.5]
+        above = [q for q in config.quantiles if q > 0.5]
+        # gap of each quantile to its neighbour nearer the median, for a unit normal
+        gaps = [_normal_ppf(nxt) - _normal_ppf(q) for q, nxt in zip(below, below[1:] + [0.5])]
+        gaps += [_normal_ppf(q) - _normal_ppf(prev) for q, prev in zip(above, [0.5] + above[:-1])]
+        return torch.tensor([0.0] + [_inverse_softplus(g - MIN_SCALE) for g in gaps])
+
+    def _transform(self, raw: Tensor) -> Tensor:
+        """raw (b, H, C, R) -> the forecast (b, H, C[, P]) before RevIN's mapping back."""
         cfg = self.forecaster_config
-        shape = (out.shape[0], cfg.horizon, cfg.n_outputs) + ((len(cfg.quantiles),) if cfg.quantiles else ())
-        return out.reshape(shape)
+        if cfg.distribution != "none":
+            loc = raw[..., 0]
+            scale = F.softplus(raw[..., 1]) + MIN_SCALE
+            if cfg.distribution == "normal":
+                return torch.stack([loc, scale], dim=-1)  # (b, H, C, 2)
+            if cfg.df is None:
+                df = (2.0 + F.softplus(raw[..., 2])).clamp(max=DF_MAX)
+            else:
+                df = torch.full_like(loc, cfg.df)
+            return torch.stack([loc, scale, df], dim=-1)  # (b, H, C, 3)
+        if not cfg.quantiles:
+            return raw[..., 0]  # (b, H, C)
+        median = raw[..., :1]  # (b, H, C, 1)
+        gaps = F.softplus(raw[..., 1:]) + MIN_SCALE  # (b, H, C, Q - has_median)
+        below, above = gaps[..., :self._n_below], gaps[..., self._n_below:]
+        lower = median - below.flip(-1).cumsum(-1).flip(-1)  # the lowest quantile subtracts every gap below
+        upper = median + above.cumsum(-1)
+        parts = [lower, median, upper] if self._has_median else [lower, upper]
+        return torch.cat(parts, dim=-1)  # (b, H, C, Q)
 
-    def _normalise(self, x: Tensor, cache: Optional[InferenceCache], prefill: bool) -> Tensor:
-        if not self.forecaster_config.revin:
-            return x
-        if prefill:
-            mean = x.mean(1, keepdim=True)  # (b, 1, C_in)
-            std = torch.sqrt(x.var(1, keepdim=True, unbiased=False) + 1e-5)
-            if cache is not None:
-                cache.extra["revin"] = (mean[:, 0], std[:, 0])
-            return (x - mean) / std
-        mean, std = cache.extra["revin"]
-        return (x - mean) / std
+    def _statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x (b, l, C_in) -> window mean and std, each (b, C_in)."""
+        mean = x.mean(1)
+        std = torch.sqrt(x.var(1, unbiased=False) + 1e-5)
+        return mean, std
+
+    def _map_back(self, out: Tensor, stats: Optional[tuple[Tensor, Tensor]]) -> Tensor:
+        """RevIN's inverse on the forecast (b, H, C[, P]) with the window statistics (b, C_in) each."""
+        cfg = self.forecaster_config
+        if stats is None:
+            return out
+        channels = list(cfg.output_channels)
+        mean, std = (s[:, channels][:, None] for s in stats)  # (b, 1, C_out)
+        level = mean if cfg.revin_level else torch.zeros_like(mean)
+        if cfg.distribution != "none":
+            loc = out[..., 0] * std + level
+            return torch.cat([loc[..., None], out[..., 1:2] * std[..., None], out[..., 2:]], dim=-1)
+        if cfg.quantiles:
+            return out * std[..., None] + level[..., None]
+        return out * std + level
+
+    def _forecast(self, last: Tensor, stats: Optional[tuple[Tensor, Tensor]]) -> Tensor:
+        """last hidden state (b, d_model) -> the forecast (b, H, C[, P])."""
+        cfg = self.forecaster_config
+        raw = self.head(last).reshape(last.shape[0], cfg.horizon, cfg.n_outputs, -1)  # (b, H, C, R)
+        return self._map_back(self._transform(raw), stats)
 
     def forward(self, x: Tensor, cache: Optional[InferenceCache] = None) -> Tensor:
-        h = self.hidden(self._normalise(x, cache, prefill=True), cache)  # (b, l, d_model)
-        return self._shape(self.head(h[:, -1]))
+        stats = None
+        if self.forecaster_config.revin:
+            stats = self._statistics(x)
+            if cache is not None:
+                cache.extra["revin"] = stats
+            x = (x - stats[0][:, None]) / stats[1][:, None]
+        h = self.hidden(x, cache)  # (b, l, d_model)
+        return self._forecast(h[:, -1], stats)
 
     def step(self, x: Tensor, cache: InferenceCache) -> Tensor:
-        """x (b, C_in) one new bar -> the forecast from that bar."""
-        if self.forecaster_config.revin and "revin" not in cache.extra:
-            raise ValueError("step() with revin needs a prefill first (its statistics come from the prefill)")
-        return self._shape(self.head(self.hidden_step(self._normalise(x, cache, prefill=False), cache)))
+        """x (b, C_in) one new bar -> the forecast from that bar (RevIN statistics of the prefill)."""
+        stats = None
+        if self.forecaster_config.revin:
+            if "revin" not in cache.extra:
+                raise ValueError("step() with revin needs a prefill first (its statistics come from the prefill)")
+            stats = cache.extra["revin"]
+            x = (x - stats[0]) / stats[1]
+        return self._forecast(self.hidden_step(x, cache), stats)
