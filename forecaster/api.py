@@ -23,6 +23,7 @@ from forecaster.mamba import MambaForecaster
 from forecaster.pipeline import ModelConfig
 from forecaster.predict import Forecast, future_dates
 from forecaster.training import FitResult, TrainConfig, is_main_process, resolve_device
+from forecaster.verdicts import compare_with_random_walk
 
 
 @dataclass
@@ -120,7 +121,7 @@ def train(
     metrics = {
         "val_mse": result.best_val_mse, "val_mse_random_walk": result.random_walk_val_mse,
         "best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"], "train_seconds": fitted.seconds,
-        "windows": {**fitted.windows, "test": 0},
+        "windows": {**fitted.windows, "test": 0}, "gate": fitted.gate,
     }
     test = prep.windows("test")
     if len(test):
@@ -129,6 +130,8 @@ def train(
         metrics["windows"]["test"] = len(test)
         metrics["test_mse"] = float(np.mean((point - y) ** 2))
         metrics["test_mse_random_walk"] = float(np.mean(y**2))
+        metrics["test_verdict"] = compare_with_random_walk(np.mean((point - y) ** 2, axis=1), np.mean(y**2, axis=1),
+                                                           data.horizon, "test")
         metrics["test_coverage"] = {
             level: {"nominal": float(level), "empirical": intervals.coverage(y, lo, hi), "mean_width": intervals.width(lo, hi)}
             for level, (lo, hi) in bands.items()

@@ -57,7 +57,8 @@ class JsonConfig:
         return cls.from_dict(json.loads(text))
 
 
-FEATURES = ("log_return", "range", "body", "day_of_week")
+FEATURES = ("log_return", "abs_return", "squared_return", "range", "body", "parkinson", "garman_klass", "day_of_week")
+OHLC_FEATURES = ("range", "body", "parkinson", "garman_klass")  # need open, high and low
 SPLITS = ("train", "val", "test")
 
 
@@ -107,7 +108,9 @@ class ModelConfig(JsonConfig):
     n_layer: int = 2  # S6 blocks
     d_state: int = 8  # N: state size of each channel
     quantiles: tuple = ()  # quantile heads trained with the pinball loss; empty = point forecast
-    revin: bool = False  # normalise each input window per channel (RevIN-style)
+    distribution: str = "none"  # a parametric forecast: none | normal | student_t (loc, scale[, df])
+    df: Optional[float] = None  # student_t degrees of freedom; None = learned
+    revin: bool = False  # normalise each input window per channel, and scale the outputs back
 
     def __post_init__(self) -> None:
         self.quantiles = tuple(self.quantiles)
@@ -119,12 +122,13 @@ class ModelConfig(JsonConfig):
         mamba = MambaConfig(d_model=self.d_model, n_layer=self.n_layer, d_state=self.d_state)
         try:
             return ForecasterConfig(mamba=mamba, n_inputs=n_inputs, n_outputs=n_outputs, horizon=horizon,
-                                    quantiles=self.quantiles, revin=self.revin)
+                                    quantiles=self.quantiles, distribution=self.distribution, df=self.df,
+                                    revin=self.revin)
         except ValueError as exc:  # the library's message names the field and what it accepts
             raise ForecasterError(str(exc)) from exc
 
 
-LOSSES = ("mse", "huber")
+LOSSES = ("mse", "huber", "crps", "nll")
 BACKTEST_EPOCHS = 10  # most epochs of a model trained inside the walk-forward folds (it trains once per fold)
 DEMO_EPOCHS = 12  # most epochs of the demo's model (the demo must stay well under 3 minutes on 2 cores)
 SCHEDULES = ("cosine", "constant")
@@ -141,7 +145,10 @@ class TrainConfig(JsonConfig):
     clip: float = 1.0  # gradient norm clipping (0 = off)
     checks_per_epoch: int = 1  # validation checks per epoch (early stopping can stop mid-epoch)
     patience: int = 4  # validation checks without improvement before stopping
-    loss: str = "mse"  # mse | huber (point forecasts); pinball is used when the model has quantiles
+    loss: str = "crps"  # point forecasts: mse | huber (crps and nll mean mse); distribution heads: crps | nll
+    # (mse and huber mean crps); quantile heads always use the pinball loss
+    gate: float = 0.05  # keep the trained location only if its validation gain over the no-change forecast has
+    # DM p < gate (one-sided, HAC); otherwise the location is reset to no change (1 = keep any trained model)
     huber_delta: float = 1.0
     seed: int = 0
     device: str = "auto"
@@ -162,6 +169,8 @@ class TrainConfig(JsonConfig):
             raise ForecasterError(f"threads={self.threads!r}, num_workers={self.num_workers!r}: accepted integers >= 0")
         if self.loss not in LOSSES:
             raise ForecasterError(f"loss={self.loss!r} is invalid: accepted {', '.join(LOSSES)}")
+        if not 0 < self.gate <= 1:
+            raise ForecasterError(f"gate={self.gate!r} is invalid: accepted a significance level in (0, 1]")
         if self.schedule not in SCHEDULES:
             raise ForecasterError(f"schedule={self.schedule!r} is invalid: accepted {', '.join(SCHEDULES)}")
         if not 0 <= self.warmup_frac < 1 or self.weight_decay < 0 or self.clip < 0:

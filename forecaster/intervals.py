@@ -53,9 +53,11 @@ def _quantile_index(quantiles: tuple, q: float):
     return None
 
 
-def point_forecast(pred, quantiles: tuple):
-    """(..., H, C[, Q]) numpy array or tensor -> the point forecast: the output itself, or the
-    median head (the quantile nearest 0.5)."""
+def point_forecast(pred, quantiles: tuple, distribution: str = "none"):
+    """(..., H, C[, Q or P]) numpy array or tensor -> the point forecast: the output itself, the
+    location of a parametric head (params[..., 0]), or the median head (the quantile nearest 0.5)."""
+    if distribution != "none":
+        return pred[..., 0]
     if not quantiles:
         return pred
     return pred[..., int(np.argmin([abs(q - 0.5) for q in quantiles]))]

@@ -44,7 +44,7 @@ def fit(model: ModelConfig, train_cfg: TrainConfig, train_set, val_set, *, n_inp
     seed_everything(train_cfg.seed)
     net = build(config)
     result = train_loop(net, train_set, val_set, train_cfg, config.quantiles, state_path=state_path,
-                        resume=resume, progress=progress)
+                        resume=resume, progress=progress, distribution=config.distribution)
     return net.cpu().eval(), result
 
 
@@ -57,6 +57,7 @@ class Fitted:
     scalers: dict  # the data's scalers, fitted on the training rows (forecaster.data.Prepared.fitted)
     calibration: dict  # split-conformal interval widths per level, from the validation windows
     result: FitResult = field(repr=False)
+    gate: dict = field(default_factory=dict)  # the validation test that kept or reset the trained location
     windows: dict = field(default_factory=dict)  # split -> number of windows
     seconds: float = 0.0
 
@@ -74,24 +75,79 @@ def fit_prepared(prep: Prepared, model: ModelConfig, train_cfg: TrainConfig, sta
     began = time.perf_counter()
     net, result = fit(model, train_cfg, train.dataset(), val.dataset(), n_inputs=prep.n_features, n_outputs=1,
                       horizon=prep.config.horizon, state_path=state_path, resume=resume, progress=progress)
+    gate = location_gate(net, val, train_cfg.gate)
     seconds = time.perf_counter() - began
     calibration = calibrate(net, val)
     return Fitted(net=net, config=net.forecaster_config, scalers=prep.fitted(), calibration=calibration,
-                  result=result, windows={"train": len(train), "val": len(val)}, seconds=seconds)
+                  result=result, gate=gate, windows={"train": len(train), "val": len(val)}, seconds=seconds)
+
+
+def location_gate(net: MambaForecaster, val: WindowSet, alpha: float) -> dict:
+    """Keep the trained location only when it beats the no-change forecast on the validation
+    windows with a one-sided DM p < alpha (squared error averaged over the H steps per window,
+    HAC over H-1 lags for the overlapping windows); otherwise reset it to no change (the scale of a
+    distribution head is kept). Returns the test and the decision ("model" or "no-change")."""
+    from forecaster.verdicts import compare_with_random_walk
+
+    y = val.y[:, :, 0].astype(np.float64)  # (N, H) scaled
+    point, _ = forecast(net, val.x, {})
+    test = compare_with_random_walk(np.mean((point - y) ** 2, axis=1), np.mean(y**2, axis=1), y.shape[1],
+                                    "validation", alpha=min(alpha, 0.49))
+    kept = "model" if alpha >= 1 or test["dm_p_better"] < alpha else "no-change"
+    if kept == "no-change":
+        net.reset_location()
+    return {**test, "alpha": alpha, "kept": kept}
+
+
+# levels whose quantiles a parametric head is read at for its intervals (intervals.LEVELS' ends and the median)
+INTERVAL_QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
+
+
+def _quantile_view(net: MambaForecaster, pred: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """The raw forecast (N, H[, Q or P]) as what the interval code reads: a parametric head's
+    quantiles at INTERVAL_QUANTILES, or the output as it is."""
+    cfg = net.forecaster_config
+    if cfg.distribution == "none":
+        return pred, cfg.quantiles
+    import torch
+
+    from forecaster.parametric import quantiles_from_params
+
+    q = quantiles_from_params(torch.as_tensor(pred, dtype=torch.float64), INTERVAL_QUANTILES, cfg.distribution)
+    return q.numpy(), INTERVAL_QUANTILES
 
 
 def calibrate(net: MambaForecaster, val: WindowSet) -> dict:
-    """Split-conformal interval widths per level and step from the validation windows."""
-    pred = forecast_windows(net, val.x)[:, :, 0]  # (N, H[, Q]) scaled
-    return intervals.calibrate(pred, val.y[:, :, 0], net.forecaster_config.quantiles)
+    """Split-conformal interval widths per level and step from the validation windows
+    (conformalised quantiles for quantile and parametric heads, residuals for a point forecast)."""
+    pred, quantiles = _quantile_view(net, forecast_windows(net, val.x)[:, :, 0])  # (N, H[, Q]) scaled
+    return intervals.calibrate(pred, val.y[:, :, 0], quantiles)
 
 
 def forecast(net: MambaForecaster, x: np.ndarray, calibration: dict) -> tuple[np.ndarray, dict]:
     """Scaled windows x (N, L, C_in) -> the point forecast (N, H) and the intervals
     {level: (lower (N, H), upper (N, H))} of the first output series, in scaled-target units."""
-    quantiles = net.forecaster_config.quantiles
-    pred = forecast_windows(net, x)[:, :, 0]  # (N, H[, Q])
-    return intervals.point_forecast(pred, quantiles), intervals.intervals(pred, calibration, quantiles)
+    cfg = net.forecaster_config
+    raw = forecast_windows(net, x)[:, :, 0]  # (N, H[, Q or P])
+    pred, quantiles = _quantile_view(net, raw)
+    return intervals.point_forecast(raw, cfg.quantiles, cfg.distribution), intervals.intervals(pred, calibration, quantiles)
+
+
+def forecast_distribution(net: MambaForecaster, x: np.ndarray, target_scale: np.ndarray):
+    """Scaled windows x (N, L, C_in) -> the forecast distribution of the cumulative log returns
+    (forecaster.distributions: Predictive for a parametric head, Quantiles for a quantile head;
+    None for a point forecast), the scaled targets mapped back with target_scale (H,)."""
+    cfg = net.forecaster_config
+    raw = forecast_windows(net, x)[:, :, 0].astype(np.float64)  # (N, H[, Q or P])
+    s = np.asarray(target_scale, dtype=np.float64)[None, :]  # (1, H)
+    from forecaster.distributions import Predictive, Quantiles
+
+    if cfg.distribution != "none":
+        df = raw[..., 2] if cfg.distribution == "student_t" else np.inf
+        return Predictive(loc=raw[..., 0] * s, scale=raw[..., 1] * s, df=df)
+    if cfg.quantiles:
+        return Quantiles(levels=np.asarray(cfg.quantiles), values=raw * s[..., None])
+    return None
 
 
 def score(net: MambaForecaster, windows, device: str = "cpu") -> dict:

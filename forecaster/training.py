@@ -70,7 +70,12 @@ def pinball_loss(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
     return torch.maximum(quantiles * diff, (quantiles - 1) * diff).mean()
 
 
-def _loss_fn(cfg: TrainConfig, quantiles: tuple) -> Callable[[Tensor, Tensor], Tensor]:
+def _loss_fn(cfg: TrainConfig, quantiles: tuple, distribution: str = "none") -> Callable[[Tensor, Tensor], Tensor]:
+    if distribution != "none":
+        from forecaster.losses import distribution_loss
+
+        loss = cfg.loss if cfg.loss in ("crps", "nll") else "crps"
+        return lambda pred, y: distribution_loss(pred, y, distribution, loss)
     if quantiles:
         q = torch.tensor(quantiles)
         return lambda pred, y: pinball_loss(pred, y, q.to(pred.device, pred.dtype))
@@ -88,7 +93,8 @@ def is_main_process() -> bool:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: Dataset, loss_fn, quantiles: tuple, device, batch_size: int = 1024) -> dict:
+def evaluate(model: nn.Module, dataset: Dataset, loss_fn, quantiles: tuple, device, batch_size: int = 1024,
+             distribution: str = "none") -> dict:
     """Mean loss, MSE and MAE of the point forecast, and the MSE and MAE of the zero (random-walk)
     forecast over a dataset, averaged over windows, steps and series."""
     model.eval()
@@ -97,7 +103,7 @@ def evaluate(model: nn.Module, dataset: Dataset, loss_fn, quantiles: tuple, devi
     for x, y in DataLoader(dataset, batch_size=batch_size):
         x, y = x.to(device), y.to(device)
         pred = model(x)
-        err = point_forecast(pred, quantiles) - y
+        err = point_forecast(pred, quantiles, distribution) - y
         for key, value in (("loss", loss_fn(pred, y)), ("mse", (err**2).mean()), ("mae", err.abs().mean()),
                            ("random_walk_mse", (y**2).mean()), ("random_walk_mae", y.abs().mean())):
             sums[key] += float(value) * len(x)
@@ -123,12 +129,14 @@ def as_dataset(data) -> Dataset:
 def fit(
     model: nn.Module, train_set, val_set, cfg: Optional[TrainConfig] = None, quantiles: tuple = (),
     state_path: Optional[Path] = None, resume: bool = False, progress: bool = True,
-    on_check: Optional[Callable[[dict], None]] = None,
+    on_check: Optional[Callable[[dict], None]] = None, distribution: str = "none",
 ) -> FitResult:
     """Train in place; on return the model holds the best validation weights.
 
     train_set, val_set: torch Datasets of (x (L, C_in), y (H, C_out)) pairs, or tuples of arrays
     (x (N, L, C_in), y (N, H, C_out)). cfg: TrainConfig() when None.
+    quantiles / distribution: what the model outputs (quantile heads: pinball loss; a parametric
+    head "normal" or "student_t": CRPS or NLL; otherwise MSE or Huber on the point forecast).
 
     state_path: where the resumable training state is written after every epoch (rank 0 only).
     resume: continue from state_path. Under torch.distributed, each rank trains on its shard of
@@ -137,7 +145,7 @@ def fit(
     train_set, val_set = as_dataset(train_set), as_dataset(val_set)
     cfg = cfg or TrainConfig()
     with cpu_threads(cfg.threads):
-        return _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_check)
+        return _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, resume, progress, on_check)
 
 
 @contextmanager
@@ -152,13 +160,13 @@ def cpu_threads(n: int):
         torch.set_num_threads(before)
 
 
-def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress, on_check) -> FitResult:
+def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, resume, progress, on_check) -> FitResult:
     device = resolve_device(cfg.device)
     if _distributed() and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     seed_everything(cfg.seed)
     model.to(device)
-    loss_fn = _loss_fn(cfg, quantiles)
+    loss_fn = _loss_fn(cfg, quantiles, distribution)
     groups = model.param_groups(cfg.weight_decay) if hasattr(model, "param_groups") else model.parameters()
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
     net: nn.Module = model
@@ -190,7 +198,7 @@ def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress
             raise ForecasterError(f"cannot resume from {state_path}: it is damaged or belongs to a model of another "
                                   f"shape ({type(exc).__name__}: {str(exc)[:200]}); train again without --resume") from exc
     else:  # check 0: the untrained model, which forecasts no change
-        val = evaluate(model, val_set, loss_fn, quantiles, device)
+        val = evaluate(model, val_set, loss_fn, quantiles, device, distribution=distribution)
         result.random_walk_val_mse = val["random_walk_mse"]
         result.best_val_loss, result.best_val_mse, result.best_epoch = val["loss"], val["mse"], 0
         result.history.append({"epoch": 0, "train_loss": None, "val_loss": val["loss"], "val_mse": val["mse"],
@@ -218,7 +226,7 @@ def _fit(model, train_set, val_set, cfg, quantiles, state_path, resume, progress
                 count += len(x)
                 if step not in checks:
                     continue
-                val = evaluate(model, val_set, loss_fn, quantiles, device)
+                val = evaluate(model, val_set, loss_fn, quantiles, device, distribution=distribution)
                 net.train()
                 at = epoch if step == steps_per_epoch else round(epoch - 1 + step / steps_per_epoch, 3)
                 row = {"epoch": at, "train_loss": total / count, "val_loss": val["loss"], "val_mse": val["mse"],

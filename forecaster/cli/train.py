@@ -41,7 +41,10 @@ def train(
     quantiles: str = typer.Option("", "--quantiles", help="Quantile heads trained with the pinball loss, e.g. "
                                   "0.025,0.1,0.5,0.9,0.975 (intervals then come from them, conformally calibrated)."),
     threads: int = typer.Option(TrainConfig.threads, "--threads", help="CPU threads for torch (0 = torch's default)."),
-    revin: bool = typer.Option(ModelConfig.revin, "--revin", help="Normalise each input window (RevIN-style)."),
+    distribution: str = typer.Option(ModelConfig.distribution, "--distribution",
+                                     help="The forecast distribution: none (point), normal or student_t."),
+    revin: bool = typer.Option(ModelConfig.revin, "--revin/--no-revin",
+                               help="Normalise each input window and scale the forecast back by its volatility."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same --name."),
     models_dir: Optional[Path] = ModelsDirOpt,
     as_json: bool = JsonOpt,
@@ -61,7 +64,7 @@ def train(
             pair, name=name, source=source, interval=interval, start=start, end=end, path=path, offline=offline,
             data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
             model=ModelConfig(d_model=d_model, n_layer=n_layer, d_state=d_state, quantiles=_quantiles(quantiles),
-                              revin=revin),
+                              distribution=distribution, revin=revin),
             train_config=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
                                      seed=settings.seed, device=settings.device, threads=threads),
             models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0,
@@ -76,13 +79,17 @@ def train(
     if as_json:
         emit_json(summary)
         return
-    verdict = "beats" if m["val_mse"] < m["val_mse_random_walk"] - 1e-12 else "matches" \
-        if abs(m["val_mse"] - m["val_mse_random_walk"]) <= 1e-12 else "is worse than"
+    gate = m["gate"]
     info(f"saved [bold]{trained.name}[/] to {trained.folder} ({m['train_seconds']:.1f}s, best epoch {m['best_epoch']})")
-    info(f"validation MSE (scaled returns): model {m['val_mse']:.5f}  random walk {m['val_mse_random_walk']:.5f}"
-         f"  -> the model {verdict} the random walk")
+    info(f"validation MSE (scaled returns): model {m['val_mse']:.5f}  random walk {m['val_mse_random_walk']:.5f}")
+    if gate["kept"] == "model":
+        info(f"validation: the trained forecast is {gate['text']}; kept")
+    else:
+        info(f"validation: the trained forecast is {gate['text']}, so the model keeps the no-change forecast "
+             f"as its centre (its spread is kept)")
     if "test_mse" in m:
-        info(f"test MSE: model {m['test_mse']:.5f}  random walk {m['test_mse_random_walk']:.5f}")
+        info(f"test MSE: model {m['test_mse']:.5f}  random walk {m['test_mse_random_walk']:.5f}  -> "
+             f"{m['test_verdict']['text']}")
         for level, c in m["test_coverage"].items():
             info(f"test coverage of the {round(float(level) * 100)}% interval: {c['empirical']:.1%}")
 

@@ -11,9 +11,15 @@ Scaling, fitted on training rows only (`fit_scaler`):
   - targets: a per-step scale s_h = RMS of y_h over the training windows, NOT centred, so a
     scaled target of 0 still means "no change" (the random-walk forecast).
 
-Feature names: "log_return" (p_t - p_{t-1}); "range" (log high/low) and "body" (log close/open),
-where the source has OHLC; "day_of_week" (sin and cos of the weekday); each covariate pair adds
-its log return, aligned on the dates both series have.
+Feature names (r_t = p_t - p_{t-1}; with OHLC, u = log(high/low), c = log(close/open)):
+    log_return      r_t
+    abs_return      |r_t|          the size of the move: volatility clusters (Engle 1982)
+    squared_return  r_t^2
+    range, body     u, c           where the source has OHLC (yahoo, csv)
+    parkinson       u^2 / (4 log 2)                         the bar's variance from its range (Parkinson 1980)
+    garman_klass    u^2 / 2 - (2 log 2 - 1) c^2             from open, high, low, close (Garman & Klass 1980)
+    day_of_week     sin and cos of the weekday
+Each covariate pair adds its log return, aligned on the dates both series have.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from forecaster.configs import SPLITS, DataConfig
+from forecaster.configs import OHLC_FEATURES, SPLITS, DataConfig
 from forecaster.data.series import PriceSeries
 from forecaster.errors import ForecasterError
 
@@ -119,13 +125,17 @@ def build_features(series: PriceSeries, config: DataConfig, covariate_series: Se
         frame = frame.join(cov.frame[["close"]].rename(columns={"close": f"close_{cov.pair}"}), how="inner")
     log_close = np.log(frame["close"])
     table = pd.DataFrame(index=frame.index)
+    r = log_close.diff()
     for name in config.features:
-        if name == "log_return":
-            table["log_return"] = log_close.diff()
-        elif name in ("range", "body"):
+        if name in ("log_return", "abs_return", "squared_return"):
+            table[name] = {"log_return": r, "abs_return": r.abs(), "squared_return": r**2}[name]
+        elif name in OHLC_FEATURES:
             if not {"open", "high", "low"} <= set(frame.columns) or frame[["open", "high", "low"]].isna().any().any():
-                raise ForecasterError(f"feature {name!r} needs open/high/low prices; source {series.source} has close only")
-            table[name] = np.log(frame["high"] / frame["low"]) if name == "range" else np.log(frame["close"] / frame["open"])
+                raise ForecasterError(f"feature {name!r} needs open/high/low prices; source {series.source} has close "
+                                      f"only: use it with a yahoo or OHLC csv series, or drop --feature {name}")
+            u, c = np.log(frame["high"] / frame["low"]), np.log(frame["close"] / frame["open"])
+            table[name] = {"range": u, "body": c, "parkinson": u**2 / (4 * np.log(2)),
+                           "garman_klass": 0.5 * u**2 - (2 * np.log(2) - 1) * c**2}[name]
         elif name == "day_of_week":
             angle = 2 * np.pi * frame.index.day_of_week.to_numpy() / 5.0
             table["dow_sin"], table["dow_cos"] = np.sin(angle), np.cos(angle)

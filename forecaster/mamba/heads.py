@@ -215,6 +215,15 @@ class MambaForecaster(_EncoderHead):
         self._n_below = sum(q < 0.5 for q in levels)  # quantiles below the median
         self._has_median = 0.5 in levels
 
+    @torch.no_grad()
+    def reset_location(self) -> None:
+        """Zero the weights and bias that produce the location (point, loc or median): the
+        forecast's centre becomes 0, the no-change forecast, for every input, while the scale,
+        df and quantile gaps stay as trained (with revin_level off)."""
+        rows = torch.arange(0, self.head.out_features, self._raw_size(self.forecaster_config))
+        self.head.weight[rows] = 0.0
+        self.head.bias[rows] = 0.0
+
     @staticmethod
     def _raw_size(config: ForecasterConfig) -> int:
         """Raw outputs per (step, channel): 1 point; median + one gap per quantile other than 0.5;
