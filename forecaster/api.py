@@ -119,7 +119,7 @@ def train(
                                    resume=resume, progress=progress)
     result = fitted.result
     metrics = {
-        "val_mse": result.best_val_mse, "val_mse_random_walk": result.random_walk_val_mse,
+        "val_mse": fitted.gate["val_mse"], "val_mse_random_walk": fitted.gate["val_mse_random_walk"],
         "best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"], "train_seconds": fitted.seconds,
         "windows": {**fitted.windows, "test": 0}, "gate": fitted.gate,
     }

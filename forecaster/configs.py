@@ -67,7 +67,7 @@ class DataConfig(JsonConfig):
     lookback: int = 48  # L: bars the model sees
     horizon: int = 5  # H: steps forecast
     stride: int = 1  # step between training window origins
-    features: tuple = ("log_return",)
+    features: tuple = ("log_return", "abs_return")  # the move and its size (volatility clusters)
     covariates: tuple = ()  # other pairs whose log returns join the features
     split: tuple = (0.7, 0.15, 0.15)  # train/val/test fractions, or two dates: (val_start, test_start)
 
@@ -108,9 +108,9 @@ class ModelConfig(JsonConfig):
     n_layer: int = 2  # S6 blocks
     d_state: int = 8  # N: state size of each channel
     quantiles: tuple = ()  # quantile heads trained with the pinball loss; empty = point forecast
-    distribution: str = "none"  # a parametric forecast: none | normal | student_t (loc, scale[, df])
+    distribution: str = "student_t"  # the forecast distribution: none (point) | normal | student_t (loc, scale, df)
     df: Optional[float] = None  # student_t degrees of freedom; None = learned
-    revin: bool = False  # normalise each input window per channel, and scale the outputs back
+    revin: bool = True  # normalise each input window per channel, and scale the outputs back by its volatility
 
     def __post_init__(self) -> None:
         self.quantiles = tuple(self.quantiles)

@@ -96,7 +96,9 @@ def location_gate(net: MambaForecaster, val: WindowSet, alpha: float) -> dict:
     kept = "model" if alpha >= 1 or test["dm_p_better"] < alpha else "no-change"
     if kept == "no-change":
         net.reset_location()
-    return {**test, "alpha": alpha, "kept": kept}
+    random_walk = float(np.mean(y**2))
+    mse = float(np.mean((point - y) ** 2)) if kept == "model" else random_walk
+    return {**test, "alpha": alpha, "kept": kept, "val_mse": mse, "val_mse_random_walk": random_walk}
 
 
 # levels whose quantiles a parametric head is read at for its intervals (intervals.LEVELS' ends and the median)
@@ -156,8 +158,9 @@ def score(net: MambaForecaster, windows, device: str = "cpu") -> dict:
     import torch.nn.functional as F
 
     try:
-        return evaluate(net.to(device), as_dataset(windows), F.mse_loss, net.forecaster_config.quantiles,
-                        resolve_device(device))
+        cfg = net.forecaster_config
+        return evaluate(net.to(device), as_dataset(windows), F.mse_loss, cfg.quantiles, resolve_device(device),
+                        distribution=cfg.distribution)
     finally:
         net.cpu()
 

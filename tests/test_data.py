@@ -266,7 +266,7 @@ def test_date_split_and_config_errors(eurusd):
 def test_covariates_align_on_common_dates(eurusd):
     gbp = load_series("GBPUSD")
     prep = prepare(eurusd, DataConfig(lookback=10, horizon=2), covariate_series=[gbp])
-    assert prep.feature_names == ["log_return", "log_return_GBPUSD"]
+    assert prep.feature_names == ["log_return", "abs_return", "log_return_GBPUSD"]
     assert prep.dates.isin(gbp.frame.index).all()
 
 

@@ -160,7 +160,7 @@ def _oscillation() -> dict:
 
 def test_training_loss_falls_and_beats_repeat_on_a_predictable_series():
     splits = _oscillation()
-    cfg = ex.ExchangeConfig(lookback=16, model=ModelConfig(d_model=16, n_layer=1, d_state=8),
+    cfg = ex.ExchangeConfig(lookback=16, model=ModelConfig(d_model=16, n_layer=1, d_state=8, distribution="none", revin=False),
                             train=TrainConfig(lr=3e-3, weight_decay=0.0, batch_size=32, epochs=4, patience=4,
                                               schedule="constant", checks_per_epoch=2))
     net, fitted = ex.fit(splits, horizon=4, config=cfg)

@@ -23,12 +23,19 @@ def _train(tmp_path, series, **model):
 
 
 def test_gate_resets_a_location_without_significant_skill(tmp_path):
-    trained = _train(tmp_path, price_series(0.005 * np.random.default_rng(3).standard_normal(500)))
-    gate = trained.meta["metrics"]["gate"]
-    assert gate["kept"] == "no-change" and gate["dm_p_better"] >= 0.05 and gate["n"] > 0
-    assert "random walk" in gate["text"]
-    forecast = trained.predict(price_series(0.005 * np.random.default_rng(3).standard_normal(500)))
-    assert np.all(forecast.returns == 0)  # the centre is exactly the no-change forecast
+    # on pure noise a 5% test lets about one model in twenty through (more, as early stopping chose on the
+    # same windows): over six series, at most one may keep its trained location
+    kept = []
+    for seed in range(6):
+        series = price_series(0.005 * np.random.default_rng(seed).standard_normal(500))
+        trained = _train(tmp_path, series)
+        gate = trained.meta["metrics"]["gate"]
+        assert "random walk" in gate["text"] and gate["n"] > 0
+        kept.append(gate["kept"] == "model")
+        if gate["kept"] == "no-change":
+            assert not gate["dm_p_better"] < 0.05
+            assert np.all(trained.predict(series).returns == 0)  # the centre is exactly the no-change forecast
+    assert sum(kept) <= 1
 
 
 def test_gate_keeps_a_location_with_significant_skill(tmp_path):

@@ -41,8 +41,9 @@ def train(
     quantiles: str = typer.Option("", "--quantiles", help="Quantile heads trained with the pinball loss, e.g. "
                                   "0.025,0.1,0.5,0.9,0.975 (intervals then come from them, conformally calibrated)."),
     threads: int = typer.Option(TrainConfig.threads, "--threads", help="CPU threads for torch (0 = torch's default)."),
-    distribution: str = typer.Option(ModelConfig.distribution, "--distribution",
-                                     help="The forecast distribution: none (point), normal or student_t."),
+    distribution: Optional[str] = typer.Option(None, "--distribution", help=f"The forecast distribution: none "
+                                               f"(point), normal or student_t (default {ModelConfig.distribution}; "
+                                               f"none with --quantiles)."),
     revin: bool = typer.Option(ModelConfig.revin, "--revin/--no-revin",
                                help="Normalise each input window and scale the forecast back by its volatility."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same --name."),
@@ -64,7 +65,8 @@ def train(
             pair, name=name, source=source, interval=interval, start=start, end=end, path=path, offline=offline,
             data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
             model=ModelConfig(d_model=d_model, n_layer=n_layer, d_state=d_state, quantiles=_quantiles(quantiles),
-                              distribution=distribution, revin=revin),
+                              distribution=distribution or ("none" if quantiles else ModelConfig.distribution),
+                              revin=revin),
             train_config=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
                                      seed=settings.seed, device=settings.device, threads=threads),
             models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0,
