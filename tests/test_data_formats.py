@@ -123,3 +123,24 @@ def test_small_wrong_answers_of_the_data_layer(tmp_path):
     latin.write_bytes(("Datum,Close\n" + "\n".join(f"{d.date()},1.1" for d in DAYS) + "\n# \xe9t\xe9\n").encode("cp1252"))
     with pytest.raises(ForecasterError, match=r"latin.csv.*(no date column|cannot read the date)"):
         load_series("EURUSD", source="csv", path=str(latin))
+
+
+def test_a_newer_file_must_be_the_same_series(tmp_path):
+    from forecaster.data.sources import check_same_series
+
+    old = load_series("EURUSD", source="csv", path=fred_file(tmp_path))
+    trained = old.fingerprint()
+    longer = [f"{d.date()},{1.08 + 0.001 * i:.4f}" for i, d in enumerate(pd.bdate_range("2024-01-01", periods=60))]
+    longer[3], longer[9] = f"{DAYS[3].date()},", f"{DAYS[9].date()},."
+    newer = load_series("EURUSD", source="csv", path=write(tmp_path / "newer.csv", ["observation_date,DEXUSEU", *longer]))
+    assert check_same_series(newer, trained) == []
+    revised = load_series("EURUSD", source="csv",
+                          path=write(tmp_path / "revised.csv", ["observation_date,DEXUSEU", *longer[:5], *[
+                              f"{d.date()},1.2" for d in pd.bdate_range(DAYS[5], periods=55)]]))
+    assert "differ from those the model was trained on" in check_same_series(revised, trained)[0]
+    shorter = load_series("EURUSD", source="csv", path=write(tmp_path / "short.csv", ["observation_date,DEXUSEU",
+                                                                                      *longer[20:]]))
+    with pytest.raises(ForecasterError, match="does not contain the training range 2024-01-01 .. 2024-02-23"):
+        check_same_series(shorter, trained)
+    with pytest.raises(ForecasterError, match="it holds USDJPY, the model was trained on EURUSD"):
+        check_same_series(load_series("USDJPY"), trained)

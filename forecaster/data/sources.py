@@ -116,3 +116,31 @@ def list_pairs(source: str = "ecb") -> list[str]:
         return ["any file: --path FILE (yfinance CSV, MetaTrader export, Date/Open/High/Low/Close, FRED download; "
                 "long tables with --series, wide tables with --column)"]
     raise ForecasterError(f"source {source!r} is unknown: accepted {', '.join(SOURCES)}")
+
+
+def check_same_series(series: PriceSeries, trained: dict) -> list[str]:
+    """A newer file or source standing in for the data a model was trained on must be the same series:
+    the same pair and interval, holding the whole training range. trained: the model's saved
+    fingerprint (PriceSeries.fingerprint()). Raises ForecasterError naming what differs; returns notes
+    for people (say, the training range's prices differ from those trained on: revised data)."""
+    problems = []
+    if trained.get("pair") and series.pair != trained["pair"]:
+        problems.append(f"it holds {series.pair}, the model was trained on {trained['pair']}")
+    if trained.get("interval") and series.interval != trained["interval"]:
+        problems.append(f"its bars are {series.interval}, the model's are {trained['interval']}")
+    index = series.frame.index
+    first, last = (pd.Timestamp(trained[k]) if trained.get(k) else None for k in ("first", "last"))
+    if first is not None and last is not None and (index[0] > first or index[-1] < last):
+        problems.append(f"it spans {index[0].date()} .. {index[-1].date()}, which does not contain the training "
+                        f"range {first.date()} .. {last.date()}")
+    if problems:
+        raise ForecasterError(f"{series.description or series.source} cannot stand in for the model's data: "
+                              + "; ".join(problems))
+    notes = []
+    if first is not None and last is not None and trained.get("sha256"):
+        window = PriceSeries(frame=series.frame[(index >= first) & (index <= last)], pair=series.pair,
+                             source=series.source, interval=series.interval)
+        if window.fingerprint()["sha256"] != trained["sha256"]:
+            notes.append(f"the prices of {first.date()} .. {last.date()} differ from those the model was trained on "
+                         "(revised or differently cleaned data)")
+    return notes
