@@ -111,3 +111,15 @@ def test_data_show_reads_fred_and_long_tables(tmp_path):
     result = runner.invoke(app, ["data", "show", "EURJPY", "--path", str(long)])
     assert result.exit_code == 1 and "--series" in result.output
     assert runner.invoke(app, ["data", "show", "EURUSD", "--rows", "-1"]).exit_code == 1
+
+
+def test_benchmark_out_is_checked_before_any_work(tmp_path, monkeypatch):
+    from forecaster import exchange
+
+    def never(*args, **kwargs):
+        raise AssertionError("the benchmark ran before --out was checked")
+
+    monkeypatch.setattr(exchange, "run_benchmark", never)
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(app, ["benchmark", "exchange", "--data", str(tmp_path), "--out", str(tmp_path / "file" / "t.md")])
+    assert result.exit_code == 1 and "is a file, not a folder" in result.output
