@@ -66,7 +66,7 @@ def _report(exc: Exception, expected: bool) -> None:
         stderr.print(traceback.format_exc(), markup=False, highlight=False)
     message = str(exc) if expected else _plain_message(exc)
     stderr.print("[bold red]error:[/] ", end="", highlight=False)
-    stderr.print(message, highlight=False, markup=False)  # a file name with [brackets] is not markup
+    stderr.print(message, highlight=False, markup=False, soft_wrap=True)  # [brackets] in a name are not markup
     if settings.verbosity <= 0:
         stderr.print("[dim](run with -v for details)[/]")
     raise typer.Exit(1)
