@@ -134,7 +134,7 @@ def trading_table_rows(result: BacktestResult) -> list[list[str]]:
 
 
 def print_tables(result: BacktestResult, console) -> None:
-    """Rich tables of the forecast and trading statistics (to stderr)."""
+    """Rich tables of the forecast and trading statistics, on `console` (the CLI's stdout)."""
     from rich.table import Table
 
     info = result.info
@@ -161,7 +161,7 @@ def print_tables(result: BacktestResult, console) -> None:
 
 
 def _print_wide(console, table, width: int = 200) -> None:
-    """Print without squeezing columns when stderr is not a wide terminal (a pipe counts as 80)."""
+    """Print without squeezing columns when the console is not a wide terminal (a pipe counts as 80)."""
     before = console.width
     console.width = max(before, width)
     try:
