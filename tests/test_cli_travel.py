@@ -134,7 +134,7 @@ def test_predict_on_old_ecb_data_says_it_is_stale_and_refuses_a_ceased_currency(
     end = ecb.bundled().index[-1]
     if business_days_since(end) > 3:  # true for the bundled copy from early November 2026 on
         assert f"stale data: the last bar is {end.date()}" in result.stdout
-    assert f"last bar used, {end.date()}" in result.stdout
+    assert f"last bar used: {end.date()}" in result.stdout
     result = run("train", "EURCYP", "--name", "cyp", "--models-dir", models, "--start", "2005-01-01", *TINY)
     assert result.exit_code == 0, result.output
     result = run("predict", "--model", "cyp", "--models-dir", models)

@@ -156,16 +156,8 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def show(*items: Any, wide: bool = False) -> None:
-    """A result for people (a table, a line of text) on stdout; never silenced by -q.
-    wide: tables keep their columns when stdout is a pipe (rich assumes 80 columns then)."""
+def show(*items: Any) -> None:
+    """A result for people (a table, a line of text) on stdout; never silenced by -q. Text lines are
+    not wrapped (a pipe counts as 80 columns)."""
     for item in items:
-        if wide and not stdout.is_terminal:
-            before = stdout.width
-            stdout.width = max(before, 200)
-            try:
-                stdout.print(item, highlight=False)
-            finally:
-                stdout.width = before
-        else:
-            stdout.print(item, highlight=False)
+        stdout.print(item, highlight=False, soft_wrap=isinstance(item, str))

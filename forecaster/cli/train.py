@@ -120,7 +120,8 @@ def _quantiles(text: str) -> tuple:
 @app.command("predict")
 def predict(
     pair: Optional[str] = typer.Argument(None, help="Pair (default: the one the model was trained on)."),
-    model: str = typer.Option(..., "--model", "-m", help="Name of a saved model (see `forecaster models`)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Name of a saved model (see `forecaster models`; "
+                                        "default: PAIR-1d, the name `forecaster train PAIR` saves)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a forecast plot (PNG) here."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Write the forecast table as CSV here."),
     history: int = typer.Option(120, "--history", help="Bars of history in the plot (1 or more)."),
@@ -149,6 +150,11 @@ def predict(
 
     if history < 1:
         raise ForecasterError(f"--history {history} is invalid: give how many bars of history to plot (1 or more)")
+    if model is None:
+        if pair is None:
+            raise ForecasterError("give a pair or --model NAME: e.g. `forecaster predict EURUSD` uses the model "
+                                  "`forecaster train EURUSD` saved (eurusd-1d)")
+        model = f"{pair.upper().replace('/', '').lower()}-1d"
     for target in (plot, csv):
         if target is not None:
             check_writable(target)
@@ -171,8 +177,8 @@ def predict(
     if as_json:
         emit_json(forecast.to_dict())
         return
-    table = Table(title=f"{forecast.pair} by {trained.name}: forecast from the last bar used, {forecast.origin.date()} "
-                        f"(close {forecast.last_close:.5f})", title_justify="left")
+    table = Table(title=f"{forecast.pair} by {trained.name}, from the last bar used: {forecast.origin.date()}, "
+                        f"close {forecast.last_close:.5f}", title_justify="left")
     for col in ("date", "price", "return %", "80% interval", "95% interval"):
         table.add_column(col, justify="right")
     for i, date in enumerate(forecast.dates):
