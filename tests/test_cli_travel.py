@@ -115,6 +115,10 @@ def test_checks_run_before_any_work(tmp_path, monkeypatch):
     assert result.exit_code == 1 and "--history -5 is invalid" in result.output
     result = run("predict", "--model", "x", "--plot", tmp_path, "--models-dir", tmp_path)
     assert result.exit_code == 1 and "it is a folder" in result.output
+    result = run("predict")
+    assert result.exit_code == 1 and "give a pair or --model NAME" in result.output
+    result = run("predict", "EURUSD", "--models-dir", tmp_path)  # the name `train EURUSD` saves
+    assert result.exit_code == 1 and "no saved model at" in result.output and "eurusd-1d" in result.output
     result = run("models", "--models-dir", tmp_path / "file")
     assert result.exit_code == 1 and "is a file, not a folder" in result.output
     result = run("models", "--models-dir", tmp_path / "empty")
