@@ -21,14 +21,16 @@ from forecaster.data import DataConfig, PriceSeries, load_series, prepare
 from forecaster.errors import ForecasterError
 from forecaster.mamba import MambaForecaster
 from forecaster.pipeline import ModelConfig
-from forecaster.predict import Forecast, future_dates
+from forecaster.predict import Forecast, check_forecastable, future_dates
 from forecaster.training import FitResult, TrainConfig, is_main_process, resolve_device
 from forecaster.verdicts import compare_with_random_walk
 
 
 @dataclass
 class SourceSpec:
-    """Where the data comes from (saved with the model so that predict can load it again)."""
+    """Where the data comes from, saved with the model so that predict and backtest can load it again
+    from any folder: a CSV file is stored with its absolute path (and, in the model's fingerprint, the
+    hash and date range of the rows trained on)."""
 
     pair: str = "EURUSD"
     source: str = "ecb"
@@ -36,10 +38,17 @@ class SourceSpec:
     start: Optional[str] = None
     end: Optional[str] = None
     path: Optional[str] = None
+    column: Optional[str] = None  # a wide or long CSV table's price column
+    series: Optional[str] = None  # a long CSV table's series
+
+    def __post_init__(self) -> None:
+        if self.path is not None:
+            self.path = str(Path(self.path).expanduser().resolve())
 
     def load(self, cache_dir=None, offline: bool = False, pair: Optional[str] = None) -> PriceSeries:
         return load_series(pair or self.pair, source=self.source, interval=self.interval, start=self.start,
-                           end=self.end, path=self.path, cache_dir=cache_dir, offline=offline)
+                           end=self.end, path=self.path, cache_dir=cache_dir, offline=offline, column=self.column,
+                           series=self.series)
 
 
 @dataclass
@@ -49,6 +58,7 @@ class TrainedModel:
     meta: dict
     folder: Optional[Path] = None
     fit_result: Optional[FitResult] = field(default=None, repr=False)
+    notes: list = field(default_factory=list, repr=False)  # what load_series noticed about substitute data
 
     @property
     def data_config(self) -> DataConfig:
@@ -61,11 +71,29 @@ class TrainedModel:
     def load_series(self, cache_dir=None, offline: bool = False, latest: bool = True,
                     **overrides) -> tuple[PriceSeries, list]:
         """The model's data source loaded again (and its covariates). latest: up to the newest bar even
-        when training stopped at --end, so that predict forecasts from today's data."""
-        spec = SourceSpec(**{**self.meta["source"], **{k: v for k, v in overrides.items() if v is not None}})
-        if latest and "end" not in overrides:
+        when training stopped at --end, so that predict forecasts from today's data. overrides (source,
+        path, column, series...) point at newer data of the same series: it is checked to be the same
+        pair and interval and to hold the training range (forecaster.data.check_same_series)."""
+        saved = {k: v for k, v in self.meta["source"].items() if k in SourceSpec.__dataclass_fields__}
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if given.get("path") and "source" not in given:
+            given["source"] = "csv"
+        if given.get("source") and given["source"] != "csv":
+            given.setdefault("path", None)
+            given.setdefault("column", None)
+            given.setdefault("series", None)
+        spec = SourceSpec(**{**saved, **given})
+        if latest and "end" not in given:
             spec.end = None
+        if spec.source == "csv" and spec.path and not Path(spec.path).exists():
+            raise ForecasterError(f"model {self.name!r} was trained on {spec.path}, which is not there any more: "
+                                  "pass --path FILE (a newer file of the same series)")
         series = spec.load(cache_dir, offline)
+        self.notes = []
+        if given.keys() & {"source", "path", "column", "series"}:
+            from forecaster.data.sources import check_same_series
+
+            self.notes = check_same_series(series, self.meta["fingerprint"])
         covariates = [spec.load(cache_dir, offline, pair=c) for c in self.data_config.covariates]
         return series, covariates
 
@@ -78,6 +106,7 @@ class TrainedModel:
         """The next H bars after the last one in the data."""
         if series is None:
             series, covariates = self.load_series(cache_dir, offline)
+        check_forecastable(series)
         prep = self.prepare(series, covariates)
         latest = prep.latest_window()
         point, scaled_bands = pipeline.forecast(self.model, latest.x, self.meta["calibration"])  # (1, H), {level: (1, H)}
@@ -91,13 +120,22 @@ class TrainedModel:
             pair=series.pair, origin=latest.origin[0], last_close=last_close,
             dates=future_dates(latest.origin[0], len(point[0]), series.interval),
             returns=prep.to_returns(point)[0], prices=prep.to_prices(point, [last_close])[0],
-            intervals=bands, coverage=coverage,
+            intervals=bands, coverage=coverage, model=self.name, source=_source_label(series),
         )
+
+
+def _source_label(series: PriceSeries) -> str:
+    """Short words for a plot title: 'ecb', 'yahoo 1h', 'csv DEXUSEU.csv'."""
+    label = series.source
+    if series.extra.get("path"):
+        label += f" {Path(series.extra['path']).name}"
+    return label if series.interval == "1d" else f"{label} {series.interval}"
 
 
 def train(
     pair: str = "EURUSD", *, name: Optional[str] = None, source: str = "ecb", interval: str = "1d",
-    start: Optional[str] = None, end: Optional[str] = None, path: Optional[str] = None, cache_dir=None,
+    start: Optional[str] = None, end: Optional[str] = None, path: Optional[str] = None,
+    column: Optional[str] = None, csv_series: Optional[str] = None, cache_dir=None,
     offline: bool = False, data: Optional[DataConfig] = None, model: Optional[ModelConfig] = None,
     train_config: Optional[TrainConfig] = None, models_dir=None, resume: bool = False, save: bool = True,
     progress: bool = True, series: Optional[PriceSeries] = None,
@@ -108,10 +146,13 @@ def train(
     data = data or DataConfig()
     model = model or ModelConfig()
     train_config = train_config or TrainConfig()
-    spec = SourceSpec(pair=pair, source=source, interval=interval, start=start, end=end, path=path)
+    if name is not None:
+        checkpoint.model_dir(name, models_dir)  # a bad name fails before any data is loaded
+    spec = SourceSpec(pair=pair, source=source, interval=interval, start=start, end=end, path=path, column=column,
+                      series=csv_series)
     series = series or spec.load(cache_dir, offline)
     spec.pair, spec.source, spec.interval = series.pair, series.source, series.interval  # what was trained on
-    name = name or f"{series.pair.lower()}-{series.interval}"
+    name = f"{series.pair.lower()}-{series.interval}" if name is None else name
     folder = checkpoint.model_dir(name, models_dir)
     covariates = [spec.load(cache_dir, offline, pair=c) for c in data.covariates]
     prep = prepare(series, data, covariates)
@@ -157,6 +198,8 @@ def load(name: str, models_dir=None) -> TrainedModel:
 
 def list_models(models_dir=None) -> list[dict]:
     root = Path(models_dir or checkpoint.default_models_dir())
+    if root.exists() and not root.is_dir():
+        raise ForecasterError(f"--models-dir {root} is a file, not a folder: give the folder that holds the models")
     rows = []
     for folder in sorted(p for p in root.glob("*") if p.is_dir()):
         try:

@@ -11,7 +11,6 @@ forecast the next bars with intervals, and write every plot and report into one 
 
 from __future__ import annotations
 
-import json
 import time
 
 import pandas as pd
@@ -21,7 +20,7 @@ from typing import Optional
 from forecaster import api
 from forecaster.configs import DEMO_EPOCHS, BacktestConfig, CostConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import load_series, pip_size
-from forecaster.files import atomic_write_text
+from forecaster.files import atomic_write_text, atomic_write_json, check_writable
 from forecaster.plots import plot_forecast
 
 
@@ -34,7 +33,7 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
     from forecaster.backtest.report import write_report
 
     began = time.perf_counter()
-    out = Path(out)
+    out = check_writable(Path(out), folder=True)  # before any work
     data = data or DataConfig()
     series = load_series(pair, source="ecb", start=start)
     # The model is trained on the data before the backtest's test period only.
@@ -55,11 +54,13 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
     m = trained.meta["metrics"]
     summary = {
         "pair": series.pair, "model": trained.name, "seconds": round(time.perf_counter() - began, 1),
+        "data": {"description": series.description, "last_bar": series.frame.index[-1].isoformat(),
+                 "stale": forecast.stale},
         "validation": {"model_mse": m["val_mse"], "random_walk_mse": m["val_mse_random_walk"]},
         "backtest": {name: {k: stats["overall"].get(k) for k in ("rmse", "theil_u2", "dm_p", "directional_accuracy")}
                      for name, stats in result.forecast_stats.items()},
         "files": {"model": str(trained.folder), "forecast_plot": str(plot), "forecast_csv": str(out / "forecast.csv"),
                   **{f"backtest_{k}": v for k, v in report.items()}},
     }
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
+    atomic_write_json(out / "summary.json", summary)  # valid JSON: NaN (no DM p for the random walk) -> null
     return summary

@@ -52,9 +52,47 @@ def future_dates(last: pd.Timestamp, steps: int, interval: str) -> pd.DatetimeIn
     return pd.DatetimeIndex(dates)
 
 
+STALE_AFTER_BUSINESS_DAYS = 3  # a last bar further back than this before today makes a forecast stale
+
+
+def business_days_since(last: pd.Timestamp, today: Optional[pd.Timestamp] = None) -> int:
+    """Business days from the date of `last` to today (0 when the last bar is from today or later)."""
+    today = pd.Timestamp.now() if today is None else pd.Timestamp(today)
+    begin = np.datetime64(pd.Timestamp(last).date(), "D")
+    end = np.datetime64(today.date(), "D")
+    return int(max(np.busday_count(begin, end), 0))
+
+
+def staleness(last: pd.Timestamp, today: Optional[pd.Timestamp] = None) -> Optional[dict]:
+    """None when the data is fresh; else {"last_bar", "today", "business_days"} saying how far behind it is."""
+    today = pd.Timestamp.now().normalize() if today is None else pd.Timestamp(today).normalize()
+    days = business_days_since(last, today)
+    if days <= STALE_AFTER_BUSINESS_DAYS:
+        return None
+    return {"last_bar": pd.Timestamp(last).isoformat(), "today": today.date().isoformat(), "business_days": days}
+
+
+def stale_note(stale: Optional[dict]) -> str:
+    """One line for people: '' when fresh."""
+    if not stale:
+        return ""
+    return (f"stale data: the last bar is {stale['last_bar'][:10]}, {stale['business_days']} business days before "
+            f"today ({stale['today']}); forecast dates may already have passed")
+
+
+def check_forecastable(series) -> None:
+    """Refuse to forecast a currency that is no longer quoted (the ECB stopped fixing it): its future
+    does not exist. `series` is a PriceSeries; its extra["ceased"] is set by the ECB source."""
+    ceased = getattr(series, "extra", {}).get("ceased")
+    if ceased:
+        raise ForecasterError(f"{series.pair}: {ceased['currency']} ceased to be quoted after {ceased['last']} (its "
+                              f"last ECB fix): there is nothing to forecast; backtests on its history still work")
+
+
 @dataclass
 class Forecast:
-    """The next H steps after `origin` as prices and cumulative log returns, with intervals."""
+    """The next H steps after `origin` (the last bar used) as prices and cumulative log returns, with
+    intervals. `stale` (set on creation against today's date) says when the last bar is old."""
 
     pair: str
     origin: pd.Timestamp
@@ -64,6 +102,13 @@ class Forecast:
     prices: np.ndarray  # (H,)
     intervals: dict = field(default_factory=dict)  # level -> {"lower": (H,), "upper": (H,)} prices
     coverage: dict = field(default_factory=dict)  # level -> empirical coverage on the test split
+    model: str = ""  # the saved model's name, for titles
+    source: str = ""  # where the data came from, for titles
+    stale: Optional[dict] = None  # staleness(origin) unless given
+
+    def __post_init__(self) -> None:
+        if self.stale is None:
+            self.stale = staleness(self.origin)
 
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame({"step": np.arange(1, len(self.dates) + 1), "price": self.prices,
@@ -75,7 +120,9 @@ class Forecast:
 
     def to_dict(self) -> dict:
         return {
-            "pair": self.pair, "origin": self.origin.isoformat(), "last_close": float(self.last_close),
+            "pair": self.pair, "origin": self.origin.isoformat(), "last_bar": self.origin.isoformat(),
+            "last_close": float(self.last_close), "model": self.model or None, "source": self.source or None,
+            "stale": self.stale,
             "steps": [
                 {"date": d.isoformat(), "price": float(p), "log_return": float(r),
                  **{f"interval_{round(float(lv) * 100)}": [_finite(b["lower"][i]), _finite(b["upper"][i])]

@@ -1,6 +1,11 @@
-"""Shared test helpers: synthetic price series and the smallest model that still trains."""
+"""Shared test helpers: synthetic price series and the smallest model that still trains.
+
+No test touches the network: FORECASTER_OFFLINE keeps the ECB refresh off (tests that exercise it
+replace the download with a double)."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
@@ -9,6 +14,8 @@ import pytest
 from forecaster.configs import ModelConfig
 from forecaster.data import PriceSeries
 from forecaster.data.clean import clean
+
+os.environ["FORECASTER_OFFLINE"] = "1"
 
 # a point forecast that trains in a second or two on one CPU thread (the default model is tested through the CLI)
 TINY_MODEL = ModelConfig(d_model=8, n_layer=1, d_state=4, distribution="none", revin=False)

@@ -177,7 +177,13 @@ def test_csv_generic_and_bad_row_line_number(tmp_path):
     assert len(load_series("X", source="csv", path=str(path)).frame) == 35
     lines[7] = "2024-01-10,1.1,1.2,1.0,oops"
     path.write_text("\n".join(lines) + "\n")
+    loaded = load_series("X", source="csv", path=str(path))  # a non-numeric close is dropped and counted
+    assert len(loaded.frame) == 34 and loaded.report.non_finite == 1
     with pytest.raises(ForecasterError, match=r"prices.csv, line 8: .*'oops'"):
+        load_series("X", source="csv", path=str(path), strict=True)
+    lines[7] = "2024-01-1x,1.1,1.2,1.0,1.15"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ForecasterError, match=r"prices.csv, line 8: .*date '2024-01-1x'"):
         load_series("X", source="csv", path=str(path))
     with pytest.raises(ForecasterError, match="does not exist"):
         load_series("X", source="csv", path=str(tmp_path / "missing.csv"))

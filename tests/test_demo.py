@@ -19,5 +19,10 @@ def test_demo_writes_everything(tmp_path):
     assert "random_walk" in json.dumps(metrics)
     assert set(summary["backtest"]) >= {"random_walk", "ridge_ar", "mamba:demo-eurusd"}
     assert summary["backtest"]["random_walk"]["theil_u2"] == 1.0
-    assert json.loads((tmp_path / "summary.json").read_text())["pair"] == "EURUSD"
+    def invalid(token):
+        raise AssertionError(f"summary.json holds {token}: not valid JSON")
+
+    written = json.loads((tmp_path / "summary.json").read_text(), parse_constant=invalid)
+    assert written["pair"] == "EURUSD" and written["backtest"]["random_walk"]["dm_p"] is None
+    assert written["data"]["last_bar"].startswith(str(summary["data"]["last_bar"])[:10])
     assert (tmp_path / "forecast.csv").read_text().count("\n") == 4  # header + 3 steps

@@ -45,6 +45,7 @@ class MambaModel:
         self.scalers: Optional[dict] = None
         self.calibration: dict = {}
         self.seen_until: Optional[pd.Timestamp] = None  # saved model: last date its training used
+        self.first_test_start: Optional[pd.Timestamp] = None  # saved model: the first bar it has not seen
         self.fits = 0
         self.fit_log: list = []  # one entry per training: validation MSE beside the random walk's (scaled)
 
@@ -59,6 +60,8 @@ class MambaModel:
         out.net, out.scalers = trained.model.eval(), trained.meta["scalers"]
         out.calibration = trained.meta.get("calibration", {})
         out.seen_until = _seen_until(trained.meta, series)
+        after = series.frame.index[series.frame.index > out.seen_until]
+        out.first_test_start = after[0] if len(after) else None
         return out
 
     @property
@@ -71,7 +74,9 @@ class MambaModel:
                 raise LookAheadError(
                     f"look-ahead: the saved model {self.name} was trained and validated on data up to "
                     f"{self.seen_until.date()}, after the backtest's training cutoff {history.date.date()}; "
-                    f"shorten --test-years or use --retrain-every to train inside the folds"
+                    + (f"the first valid --test-start is {self.first_test_start.date()} (`--test-start auto` takes "
+                       "it), or use --retrain-every to train inside the folds" if self.first_test_start is not None
+                       else "use --retrain-every to train inside the folds")
                 )
             return
         series = history.series()

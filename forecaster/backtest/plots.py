@@ -1,9 +1,14 @@
-"""PNG plots of a backtest (matplotlib, Agg backend):
+"""PNG plots of a backtest (matplotlib, Agg backend), drawn so that a glance does not mislead:
 
-    equity.png             equity curves of every model, baseline and buy-and-hold, drawdown panel below
-    error_by_horizon.png   RMSE on prices per horizon step, and Theil's U2 per step
+    equity.png             equity curves of every model, baseline and buy-and-hold, drawdown panel below;
+                           each legend entry carries its total return and its Diebold-Mariano p-value
+                           against the random walk (a steep line with p = 0.4 is luck, and says so)
+    error_by_horizon.png   RMSE on prices per horizon step, and Theil's U2 per step on an axis that always
+                           spans at least U2_SPAN around the random walk's line at 1 (noise stays small),
+                           with a note when no model beats the random walk significantly
     forecast_vs_actual.png the actual close over the last SHOWN origins beside each model's step-1 and
-                           step-H forecasts at their target dates (with the widest interval, if any)
+                           step-H forecasts at their target dates (with the widest interval, if any); all
+                           panels share one y-scale so that they compare at a glance
 """
 
 from __future__ import annotations
@@ -17,18 +22,42 @@ from forecaster.backtest.walkforward import BacktestResult
 from forecaster.plots import pyplot, save_figure
 
 SHOWN = 150  # origins drawn in forecast_vs_actual.png
+U2_SPAN = 0.1  # the U2 axis spans at least 1 - U2_SPAN .. 1 + U2_SPAN
+SIGNIFICANT = 0.05  # DM p-value below which a model beats the random walk
 
 
 def write_plots(result: BacktestResult, out: Path) -> dict:
     out = Path(out)
     paths = {"equity_plot": out / "equity.png", "error_plot": out / "error_by_horizon.png",
              "forecast_plot": out / "forecast_vs_actual.png"}
-    dates = result.dates[result.origins + 1]  # equity after bar t -> t+1
+    save_figure(equity_figure(result), paths["equity_plot"])
+    save_figure(error_figure(result), paths["error_plot"])
+    save_figure(forecast_figure(result), paths["forecast_plot"])
+    return paths
 
+
+def _dm_p(result: BacktestResult, name: str) -> float:
+    stats = result.forecast_stats.get(name)
+    return float(stats["overall"].get("dm_p", np.nan)) if stats else np.nan
+
+
+def equity_label(result: BacktestResult, name: str, equity) -> str:
+    """'model: +28.5%, DM p 0.40 (not significant)': the return beside the evidence for it."""
+    label = f"{name}: {float(equity[-1]) - 1:+.1%}"
+    if name in ("buy_and_hold", "random_walk") or name not in result.forecast_stats:
+        return label
+    p = _dm_p(result, name)
+    if not np.isfinite(p):
+        return label + ", DM p n/a"
+    return label + f", DM p {p:.2f}" + ("" if p < SIGNIFICANT else " (not significant)")
+
+
+def equity_figure(result: BacktestResult):
+    dates = result.dates[result.origins + 1]  # equity after bar t -> t+1
     fig, (top, bottom) = pyplot().subplots(2, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     for name, sim in result.simulations.items():
         style = {"color": "black", "linewidth": 1.6} if name == "buy_and_hold" else {"linewidth": 1.1}
-        top.plot(dates, sim.equity, label=name, **style)
+        top.plot(dates, sim.equity, label=equity_label(result, name, sim.equity), **style)
         dd, _, _ = drawdown(sim.equity)
         bottom.plot(dates, dd * 100, **style)
     top.set_ylabel("equity (start 1)")
@@ -37,8 +66,12 @@ def write_plots(result: BacktestResult, out: Path) -> dict:
     top.grid(alpha=0.3)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
-    save_figure(fig, paths["equity_plot"])
+    fig.text(0.01, 0.005, "DM p: Diebold-Mariano test of the forecasts against the random walk's (one-sided; "
+             f"below {SIGNIFICANT} = significantly better)", fontsize=7, color="0.35")
+    return fig
 
+
+def error_figure(result: BacktestResult):
     fig, (left, right) = pyplot().subplots(1, 2, figsize=(11, 4))
     for name, st in result.forecast_stats.items():
         steps = [row["step"] for row in st["per_step"]]
@@ -48,18 +81,29 @@ def write_plots(result: BacktestResult, out: Path) -> dict:
     left.set_ylabel("RMSE (price)")
     right.set_xlabel("horizon step")
     right.set_ylabel("Theil's U2 (1 = random walk)")
-    right.axhline(1.0, color="grey", linewidth=0.8)
+    right.axhline(1.0, color="black", linewidth=1.2, linestyle="--", label="random walk")
+    u2 = np.array([row["theil_u2"] for st in result.forecast_stats.values() for row in st["per_step"]], dtype=float)
+    u2 = u2[np.isfinite(u2)]
+    low, high = min([1 - U2_SPAN, *u2]), max([1 + U2_SPAN, *u2])
+    pad = 0.05 * (high - low)
+    right.set_ylim(low - pad, high + pad)
     left.legend(fontsize=8)
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.set_xticks(range(1, result.config.horizon + 1))
-    fig.suptitle(f"{result.pair}: forecast error by horizon step")
+    winners = [n for n in result.forecast_stats if n != "random_walk" and _dm_p(result, n) < SIGNIFICANT]
+    note = (f"significantly better than the random walk (DM p < {SIGNIFICANT}): {', '.join(winners)}" if winners else
+            f"no model beats the random walk significantly (every DM p >= {SIGNIFICANT}): the differences are noise")
+    fig.suptitle(f"{result.pair}: forecast error by horizon step\n{note}", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, paths["error_plot"])
+    return fig
 
+
+def forecast_figure(result: BacktestResult):
     H = result.config.horizon
     models = [m for m in result.forecasts if m != "random_walk"] or list(result.forecasts)
-    fig, axes = pyplot().subplots(len(models), 1, figsize=(11, 2.6 * len(models)), sharex=True, squeeze=False)
+    fig, axes = pyplot().subplots(len(models), 1, figsize=(11, 2.6 * len(models)), sharex=True, sharey=True,
+                                  squeeze=False)  # one y-scale: panels compare at a glance
     keep = slice(max(0, len(result.origins) - SHOWN), None)  # the newest origins, so that lines stay legible
     origins = result.origins[keep]
     last = result.close[origins]
@@ -80,5 +124,4 @@ def write_plots(result: BacktestResult, out: Path) -> dict:
         ax.legend(fontsize=7, loc="upper left")
         ax.grid(alpha=0.3)
     fig.suptitle(f"{result.pair}: forecast against actual (the last {len(origins)} origins)")
-    save_figure(fig, paths["forecast_plot"])
-    return paths
+    return fig

@@ -12,7 +12,6 @@ All files are written atomically (temp file, then rename).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.backtest.walkforward import BacktestResult
-from forecaster.files import atomic_write, atomic_write_text
+from forecaster.files import atomic_write, atomic_write_text, json_text
 from forecaster.verdicts import spa_sentence, verdict_vs_random_walk
 
 
@@ -92,8 +91,7 @@ def write_report(result: BacktestResult, out: Path, plots: bool = True) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out / "metrics.json", "forecasts": out / "forecasts.csv"}
-    text = json.dumps(metrics(result), indent=2, default=str)
-    atomic_write_text(paths["metrics"], text)
+    atomic_write_text(paths["metrics"], json_text(metrics(result)))  # NaN -> null: valid JSON
     frame = forecasts_frame(result)
     atomic_write(paths["forecasts"], lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g"))
     paths["tables"] = out / "tables.md"
@@ -136,7 +134,7 @@ def trading_table_rows(result: BacktestResult) -> list[list[str]]:
 
 
 def print_tables(result: BacktestResult, console) -> None:
-    """Rich tables of the forecast and trading statistics (to stderr)."""
+    """Rich tables of the forecast and trading statistics, on `console` (the CLI's stdout)."""
     from rich.table import Table
 
     info = result.info
@@ -163,7 +161,7 @@ def print_tables(result: BacktestResult, console) -> None:
 
 
 def _print_wide(console, table, width: int = 200) -> None:
-    """Print without squeezing columns when stderr is not a wide terminal (a pipe counts as 80)."""
+    """Print without squeezing columns when the console is not a wide terminal (a pipe counts as 80)."""
     before = console.width
     console.width = max(before, width)
     try:

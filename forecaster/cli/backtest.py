@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from forecaster.cli.app import app, emit_json, info, progress_bar, settings, stderr
+from forecaster.cli.app import app, emit_json, info, progress_bar, settings
 from forecaster.configs import BACKTEST_EPOCHS, BacktestConfig, CostConfig, DataConfig, ModelConfig, TrainConfig
 
 
@@ -18,7 +18,8 @@ def backtest(
                                       help="Retrain the Mamba model every K origins (0: once, before the test period)."),
     folds: Optional[int] = typer.Option(None, "--folds", help="Instead of K: cut the test period into N folds, retrain at each."),
     test_years: float = typer.Option(BacktestConfig.test_years, "--test-years", help="Length of the test period (the last years of the data)."),
-    test_start: Optional[str] = typer.Option(None, "--test-start", help="First test origin date (overrides --test-years)."),
+    test_start: Optional[str] = typer.Option(None, "--test-start", help="First test origin date (overrides --test-years); "
+                                             "auto: the first date a saved --model has not seen."),
     horizon: Optional[int] = typer.Option(None, "--horizon", "-H", help=f"Steps forecast at each origin (default {DataConfig.horizon}; a saved model's own)."),
     lookback: Optional[int] = typer.Option(None, "--lookback", "-L", help=f"Bars the Mamba model sees (default {DataConfig.lookback}; a saved model's own)."),
     mode: str = typer.Option(BacktestConfig.mode, "--mode", help="Training window: expanding or sliding."),
@@ -33,11 +34,15 @@ def backtest(
     n_layer: int = typer.Option(ModelConfig.n_layer, "--n-layer", help="Mamba blocks when trained in the folds."),
     train_stride: int = typer.Option(DataConfig.stride, "--train-stride", help="Step between training window origins (>1: faster, fewer windows)."),
     no_mamba: bool = typer.Option(False, "--baselines-only", help="Skip the Mamba model: baselines only."),
-    source: str = typer.Option("ecb", "--source", "-s", help="ecb (offline default), yahoo or csv."),
-    interval: str = typer.Option("1d", "--interval", "-i", help="Bar size (1d for ecb)."),
+    source: Optional[str] = typer.Option(None, "--source", "-s", help="ecb (default), yahoo or csv; with --model: "
+                                         "the model's own source unless given (then checked to be the same series)."),
+    interval: Optional[str] = typer.Option(None, "--interval", "-i", help="Bar size (default 1d, or a saved model's own)."),
     start: Optional[str] = typer.Option(None, "--start", help="First date of the data, YYYY-MM-DD."),
     end: Optional[str] = typer.Option(None, "--end", help="Last date of the data, YYYY-MM-DD."),
-    path: Optional[str] = typer.Option(None, "--path", help="A CSV file (source csv)."),
+    path: Optional[str] = typer.Option(None, "--path", help="A CSV file (source csv); with --model, a newer file of "
+                                       "the series it was trained on."),
+    column: Optional[str] = typer.Option(None, "--column", help="The price column of a wide or long CSV table."),
+    csv_series: Optional[str] = typer.Option(None, "--series", help="The series of a long CSV table."),
     models_dir: Optional[str] = typer.Option(None, "--models-dir", help="Where saved models live (default models/)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Report folder (default reports/backtest-PAIR)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
@@ -58,13 +63,44 @@ def backtest(
     from forecaster.data import load_series, pip_size
     from forecaster.errors import ForecasterError
 
+    from forecaster.console import stdout
+    from forecaster.files import check_writable
+
     if model and (retrain_every or folds):
         raise ForecasterError("--model backtests a saved model as it is; --retrain-every/--folds train inside the "
                               "folds: give one or the other")
-    series = load_series(pair, source=source, interval=interval, start=start, end=end, path=path)
+    if model and no_mamba:
+        raise ForecasterError("--model and --baselines-only contradict each other: give one")
+    auto_start = test_start is not None and test_start.strip().lower() == "auto"
+    if auto_start and not model:
+        raise ForecasterError("--test-start auto takes the first date a saved model has not seen: give --model NAME "
+                              "too, or a date (YYYY-MM-DD)")
+    folder = check_writable(Path(out or f"reports/backtest-{pair.lower().replace('/', '')}"), folder=True)
+    if model:
+        from forecaster import api
+
+        trained = api.load(model, models_dir)  # a missing model fails before any data is loaded
+        if pair.upper().replace("/", "") != trained.meta["pair"]:
+            raise ForecasterError(f"model {model!r} was trained on {trained.meta['pair']}, not {pair}: "
+                                  f"backtest it on {trained.meta['pair']}, or train one for {pair}")
+        series, _ = trained.load_series(source=source, interval=interval, path=path, column=column, series=csv_series,
+                                        start=start, end=end)
+        for note in trained.notes:
+            info(f"note: {note}")
+    else:
+        series = load_series(pair, source=source or "ecb", interval=interval or "1d", start=start, end=end, path=path,
+                             column=column, series=csv_series)
+    info(f"data: {series.description}")
     models = lineup(series, saved=model, models_dir=models_dir, mamba=not no_mamba, horizon=horizon, lookback=lookback,
                     data=DataConfig(stride=train_stride), model=ModelConfig(d_model=d_model, n_layer=n_layer),
                     train=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device))
+    if auto_start:
+        first = next((m.first_test_start for m in models if getattr(m, "saved", False)), None)
+        if first is None:
+            raise ForecasterError(f"model {model!r} has seen all of this data ({series.frame.index[-1].date()} is its "
+                                  "last bar): backtest it on newer data (--path) or retrain it with --end")
+        test_start = str(first.date())
+        info(f"--test-start auto: {test_start}, the first bar model {model!r} has not seen")
     config = BacktestConfig(
         horizon=models[0].horizon, test_years=test_years, test_start=test_start, retrain_every=retrain_every,
         folds=folds, mode=mode, window=window, signal_step=signal_step, threshold=threshold,
@@ -75,12 +111,11 @@ def backtest(
          f"({series.source}); models: {', '.join(m.name for m in models)}")
     with progress_bar("backtest") as progress:
         result = run_backtest(series, models, config, progress=progress)
-    folder = Path(out or f"reports/backtest-{series.pair.lower()}")
     paths = write_report(result, folder, plots=not no_plots)
-    if settings.verbosity >= 0:
-        print_tables(result, stderr)
     info(f"report: {folder}/ ({', '.join(Path(p).name for p in paths.values())})")
     if as_json:
         import json
 
         emit_json({**json.loads(Path(paths["metrics"]).read_text(encoding="utf-8")), "files": paths})
+        return
+    print_tables(result, stdout)

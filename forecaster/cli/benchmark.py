@@ -43,21 +43,22 @@ def exchange(
 
     Example: forecaster --device cpu benchmark exchange --data ../shared/data/exchange_rate.txt.gz --horizons 96
     """
-    import json
+    from pathlib import Path
 
     from forecaster import exchange as ex
-    from forecaster.files import atomic_write_text
+    from forecaster.files import atomic_write_text, check_writable, json_text
 
+    if out:  # before hours of work, not after
+        check_writable(out)
+        check_writable(Path(out).with_suffix(".json"))
     config = ex.with_overrides(ex.CHOSEN, lookback=lookback, d_model=d_model, n_layer=n_layer, epochs=max_epochs,
                                seed=settings.seed)
     result = ex.run_benchmark(data, parse_horizons(horizons), config, settings.device, train=not repeat_only,
                               show_progress=settings.verbosity >= 0)
     table = ex.format_table(result)
     if out:
-        from pathlib import Path
-
         atomic_write_text(out, table + "\n")
-        atomic_write_text(Path(out).with_suffix(".json"), json.dumps(result.to_dict(), indent=2) + "\n")
+        atomic_write_text(Path(out).with_suffix(".json"), json_text(result.to_dict()))
         info(f"wrote {out}")
     if as_json:
         emit_json(result.to_dict())

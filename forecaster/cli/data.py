@@ -1,4 +1,4 @@
-"""`forecaster data pairs|fetch|show`."""
+"""`forecaster data pairs|fetch|show|update`."""
 
 from __future__ import annotations
 
@@ -6,19 +6,23 @@ from typing import Optional
 
 import typer
 
-from forecaster.cli.app import app, emit_json, info, stderr
+from forecaster.cli.app import app, emit_json, info, show as show_result
 
 data_app = typer.Typer(help="List, fetch and inspect currency-pair series.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-SourceOpt = typer.Option("ecb", "--source", "-s", help="ecb (offline default), yahoo (yfinance + cache) or csv.")
+SourceOpt = typer.Option("ecb", "--source", "-s", help="ecb (default: refreshed when online, else the bundled "
+                         "copy), yahoo (yfinance + cache) or csv.")
 IntervalOpt = typer.Option("1d", "--interval", "-i", help="Bar size: 1d; yahoo also 1h, 30m, 15m, 5m, 1m ...")
 StartOpt = typer.Option(None, "--start", help="First date, YYYY-MM-DD.")
 EndOpt = typer.Option(None, "--end", help="Last date, YYYY-MM-DD.")
-PathOpt = typer.Option(None, "--path", help="A CSV file (source csv).")
+PathOpt = typer.Option(None, "--path", help="A CSV file (source csv): yfinance, MetaTrader, OHLC, FRED, long or wide table.")
+ColumnOpt = typer.Option(None, "--column", help="The price column of a wide or long CSV table (e.g. USD, DEXUSEU).")
+SeriesOpt = typer.Option(None, "--series", help="The series of a long CSV table (rows whose currency/symbol is this).")
 CacheOpt = typer.Option(None, "--cache-dir", help="Price cache folder (default: data/cache in a checkout, "
                         "else ~/.cache/forecaster; env FORECASTER_CACHE_DIR).")
-OfflineOpt = typer.Option(False, "--offline", help="Serve from the cache only; never touch the network.")
+OfflineOpt = typer.Option(False, "--offline", help="Never touch the network: the cache (yahoo), or the cache or "
+                          "bundled copy (ecb). Env FORECASTER_OFFLINE=1 does the same.")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 
 
@@ -46,7 +50,7 @@ def pairs(source: str = SourceOpt, as_json: bool = JsonOpt) -> None:
         return
     if source == "ecb":
         info("ECB currencies (any two make a pair, e.g. EURUSD, USDJPY, GBPUSD):")
-    typer.echo("\n".join(items))
+    show_result("\n".join(items))
 
 
 @data_app.command("fetch")
@@ -54,8 +58,8 @@ def fetch(
     pair: str = typer.Argument(..., help="Currency pair, e.g. EURUSD."),
     source: str = typer.Option("yahoo", "--source", "-s", help="yahoo (default here), ecb or csv."),
     interval: str = IntervalOpt, start: Optional[str] = StartOpt, end: Optional[str] = EndOpt,
-    path: Optional[str] = PathOpt, cache_dir: Optional[str] = CacheOpt, offline: bool = OfflineOpt,
-    as_json: bool = JsonOpt,
+    path: Optional[str] = PathOpt, column: Optional[str] = ColumnOpt, series: Optional[str] = SeriesOpt,
+    cache_dir: Optional[str] = CacheOpt, offline: bool = OfflineOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Download (or refresh) a pair into the cache and summarise it.
 
@@ -63,21 +67,22 @@ def fetch(
     """
     from forecaster.data import load_series
 
-    series = load_series(pair, source=source, interval=interval, start=start, end=end, path=path,
-                         cache_dir=cache_dir, offline=offline)
-    summary = series_summary(series)
+    loaded = load_series(pair, source=source, interval=interval, start=start, end=end, path=path,
+                         cache_dir=cache_dir, offline=offline, column=column, series=series)
+    summary = series_summary(loaded)
     if as_json:
         emit_json(summary)
     else:
-        info(f"{series.pair} {series.interval}: {summary['rows']} rows, {summary['first']} .. {summary['last']}")
-        info(series.description)
+        show_result(f"{loaded.pair} {loaded.interval}: {summary['rows']} rows, {summary['first']} .. {summary['last']}",
+                    loaded.description)
 
 
 @data_app.command("show")
 def show(
     pair: str = typer.Argument(..., help="Currency pair, e.g. EURUSD."),
     source: str = SourceOpt, interval: str = IntervalOpt, start: Optional[str] = StartOpt,
-    end: Optional[str] = EndOpt, path: Optional[str] = PathOpt, cache_dir: Optional[str] = CacheOpt,
+    end: Optional[str] = EndOpt, path: Optional[str] = PathOpt, column: Optional[str] = ColumnOpt,
+    series: Optional[str] = SeriesOpt, cache_dir: Optional[str] = CacheOpt,
     offline: bool = OfflineOpt, rows: int = typer.Option(8, "--rows", help="How many of the latest rows to show."),
     strict: bool = typer.Option(False, "--strict", help="Fail on any data problem instead of repairing it."),
     as_json: bool = JsonOpt,
@@ -90,23 +95,44 @@ def show(
 
     from forecaster.data import load_series
 
-    series = load_series(pair, source=source, interval=interval, start=start, end=end, path=path,
-                         cache_dir=cache_dir, offline=offline, strict=strict)
-    summary = series_summary(series)
-    tail = series.frame.tail(rows)
+    from forecaster.errors import ForecasterError
+
+    if rows < 0:
+        raise ForecasterError(f"--rows {rows} is negative: give how many of the latest bars to show (0 or more)")
+    loaded = load_series(pair, source=source, interval=interval, start=start, end=end, path=path,
+                         cache_dir=cache_dir, offline=offline, strict=strict, column=column, series=series)
+    summary = series_summary(loaded)
+    tail = loaded.frame.tail(rows) if rows else loaded.frame.iloc[:0]
     if as_json:
         summary["latest"] = [{"date": d.isoformat(), **{k: float(v) for k, v in r.items()}} for d, r in tail.iterrows()]
         emit_json(summary)
         return
-    stderr.print(f"[bold]{series.pair}[/] {series.interval} from {series.source}: {summary['rows']} rows, "
-                 f"{summary['first'][:10]} .. {summary['last'][:10]}")
-    stderr.print(f"[dim]{series.description}[/]")
-    for line in series.report.summary_lines():
-        stderr.print(f"  {line}")
-    table = Table(title=f"latest {len(tail)} bars")
+    table = Table(title=f"{loaded.pair}: latest {len(tail)} bars", title_justify="left")
     table.add_column("date")
     for col in tail.columns:
         table.add_column(col, justify="right")
     for date, row in tail.iterrows():
-        table.add_row(str(date.date()) if series.interval == "1d" else str(date), *(f"{v:.5f}" for v in row))
-    stderr.print(table)
+        table.add_row(str(date.date()) if loaded.interval == "1d" else str(date), *(f"{v:.5f}" for v in row))
+    show_result(table)
+    show_result(f"[bold]{loaded.pair}[/] {loaded.interval} from {loaded.source}: {summary['rows']} rows, "
+                f"{summary['first'][:10]} .. {summary['last'][:10]}", f"[dim]{loaded.description}[/]",
+                *(f"  {line}" for line in loaded.report.summary_lines()))
+
+
+@data_app.command("update")
+def update(cache_dir: Optional[str] = CacheOpt, as_json: bool = JsonOpt) -> None:
+    """Refresh the ECB rates into the cache now (the default source also does this on its own when online).
+
+    Example: forecaster data update
+    """
+    from forecaster.data import ecb
+
+    info(f"fetching {ecb.URL} ...")
+    result = ecb.refresh(cache_dir)
+    summary = {"source": "ecb", "path": str(result.path), "rows": result.rows_after, "added": result.added,
+               "first": str(result.first.date()), "last": str(result.last.date()),
+               "last_before": None if result.last_before is None else str(result.last_before.date())}
+    if as_json:
+        emit_json(summary)
+        return
+    show_result(f"ECB rates up to {summary['last']}: {result.rows_after} days, {result.added} new, in {result.path}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from forecaster.cli.app import app, emit_json, info, progress_bar, settings
+from forecaster.cli.app import app, emit_json, info, progress_bar, settings, show
 from forecaster.configs import DEMO_EPOCHS, BacktestConfig
 
 
@@ -23,7 +23,10 @@ def demo(
     Example: forecaster demo EURUSD --out demo
     """
     from forecaster.demo import run_demo
+    from forecaster.files import check_writable
+    from forecaster.predict import stale_note
 
+    check_writable(out, folder=True)
     info(f"demo on {pair.upper()}: training on the ECB data before the last {test_years:g} years, then backtesting")
     device = "cpu" if settings.device == "auto" else settings.device
     with progress_bar("backtest") as progress:
@@ -33,9 +36,11 @@ def demo(
         emit_json(summary)
         return
     v = summary["validation"]
-    info(f"validation MSE: model {v['model_mse']:.5f}, random walk {v['random_walk_mse']:.5f}")
-    info("backtest (overall): " + "; ".join(
-        f"{name} RMSE {s['rmse']:.5f} U2 {s['theil_u2']:.3f}" for name, s in summary["backtest"].items()))
-    info(f"done in {summary['seconds']:.0f}s. Look at:")
-    for key, path in summary["files"].items():
-        info(f"  {key:>22}: {path}")
+    lines = [f"validation MSE: model {v['model_mse']:.5f}, random walk {v['random_walk_mse']:.5f}",
+             "backtest (overall): " + "; ".join(f"{name} RMSE {s['rmse']:.5f} U2 {s['theil_u2']:.3f}"
+                                                for name, s in summary["backtest"].items())]
+    if summary["data"]["stale"]:
+        lines.append(stale_note(summary["data"]["stale"]))
+    lines.append(f"done in {summary['seconds']:.0f}s. Look at:")
+    lines += [f"  {key:>22}: {path}" for key, path in summary["files"].items()]
+    show(*lines)

@@ -7,12 +7,14 @@ from typing import List, Optional
 
 import typer
 
-from forecaster.cli.app import app, emit_json, info, settings, stderr
+from forecaster.cli.app import app, emit_json, info, settings, show
 from forecaster.configs import FEATURES, LOSSES, DataConfig, ModelConfig, TrainConfig
 
 ModelsDirOpt = typer.Option(None, "--models-dir", help="Where models live (default: models/ in a checkout, "
                             "else ~/.local/share/forecaster/models; env FORECASTER_MODELS_DIR).")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+ColumnOpt = typer.Option(None, "--column", help="The price column of a wide or long CSV table (e.g. USD, DEXUSEU).")
+SeriesOpt = typer.Option(None, "--series", help="The series of a long CSV table (rows whose currency/symbol is this).")
 
 
 @app.command("train")
@@ -24,8 +26,11 @@ def train(
     start: Optional[str] = typer.Option(None, "--start", "--from", help="First date of the data, YYYY-MM-DD "
                                         "(under torchrun write --from: torchrun takes --start for its --start-method)."),
     end: Optional[str] = typer.Option(None, "--end", help="Last date of the data, YYYY-MM-DD."),
-    path: Optional[str] = typer.Option(None, "--path", help="CSV file (source csv)."),
-    offline: bool = typer.Option(False, "--offline", help="Use cached data only (yahoo)."),
+    path: Optional[str] = typer.Option(None, "--path", help="CSV file (source csv): yfinance, MetaTrader, OHLC, FRED, "
+                                       "long or wide table."),
+    column: Optional[str] = ColumnOpt,
+    csv_series: Optional[str] = SeriesOpt,
+    offline: bool = typer.Option(False, "--offline", help="Never touch the network (yahoo: cache only; ecb: no refresh)."),
     lookback: int = typer.Option(DataConfig.lookback, "--lookback", "-L", help="Bars the model sees."),
     horizon: int = typer.Option(DataConfig.horizon, "--horizon", "-H", help="Steps to forecast."),
     features: List[str] = typer.Option(list(DataConfig.features), "--feature", help=f"{', '.join(FEATURES)} (repeat)."),
@@ -62,7 +67,8 @@ def train(
     init_distributed_from_env(settings.device)
     try:
         trained = api.train(
-            pair, name=name, source=source, interval=interval, start=start, end=end, path=path, offline=offline,
+            pair, name=name, source=source, interval=interval, start=start, end=end, path=path, column=column,
+            csv_series=csv_series, offline=offline,
             data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
             model=ModelConfig(d_model=d_model, n_layer=n_layer, d_state=d_state, quantiles=_quantiles(quantiles),
                               distribution=distribution or ("none" if quantiles else ModelConfig.distribution),
@@ -82,18 +88,21 @@ def train(
         emit_json(summary)
         return
     gate = m["gate"]
-    info(f"saved [bold]{trained.name}[/] to {trained.folder} ({m['train_seconds']:.1f}s, best epoch {m['best_epoch']})")
-    info(f"validation MSE (scaled returns): model {m['val_mse']:.5f}  random walk {m['val_mse_random_walk']:.5f}")
+    fp = trained.meta["fingerprint"]
+    lines = [f"saved [bold]{trained.name}[/] to {trained.folder} ({m['train_seconds']:.1f}s, best epoch {m['best_epoch']}); "
+             f"data {fp['pair']} {fp['first'][:10]} .. {fp['last'][:10]} ({fp['rows']} bars)",
+             f"validation MSE (scaled returns): model {m['val_mse']:.5f}  random walk {m['val_mse_random_walk']:.5f}"]
     if gate["kept"] == "model":
-        info(f"validation: the trained forecast is {gate['text']}; kept")
+        lines.append(f"validation: the trained forecast is {gate['text']}; kept")
     else:
-        info(f"validation: the trained forecast is {gate['text']}, so the model keeps the no-change forecast "
-             f"as its centre (its spread is kept)")
+        lines.append(f"validation: the trained forecast is {gate['text']}, so the model keeps the no-change forecast "
+                     f"as its centre (its spread is kept)")
     if "test_mse" in m:
-        info(f"test MSE: model {m['test_mse']:.5f}  random walk {m['test_mse_random_walk']:.5f}  -> "
-             f"{m['test_verdict']['text']}")
-        for level, c in m["test_coverage"].items():
-            info(f"test coverage of the {round(float(level) * 100)}% interval: {c['empirical']:.1%}")
+        lines.append(f"test MSE: model {m['test_mse']:.5f}  random walk {m['test_mse_random_walk']:.5f}  -> "
+                     f"{m['test_verdict']['text']}")
+        lines += [f"test coverage of the {round(float(level) * 100)}% interval: {c['empirical']:.1%}"
+                  for level, c in m["test_coverage"].items()]
+    show(*lines)
 
 
 def _quantiles(text: str) -> tuple:
@@ -113,15 +122,23 @@ def _quantiles(text: str) -> tuple:
 @app.command("predict")
 def predict(
     pair: Optional[str] = typer.Argument(None, help="Pair (default: the one the model was trained on)."),
-    model: str = typer.Option(..., "--model", "-m", help="Name of a saved model (see `forecaster models`)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Name of a saved model (see `forecaster models`; "
+                                        "default: PAIR-1d, the name `forecaster train PAIR` saves)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a forecast plot (PNG) here."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Write the forecast table as CSV here."),
-    history: int = typer.Option(120, "--history", help="Bars of history in the plot."),
-    offline: bool = typer.Option(False, "--offline", help="Use cached data only (yahoo)."),
+    history: int = typer.Option(120, "--history", help="Bars of history in the plot (1 or more)."),
+    source: Optional[str] = typer.Option(None, "--source", "-s", help="Read the data from this source instead of the "
+                                         "model's own (checked to be the same series)."),
+    path: Optional[str] = typer.Option(None, "--path", help="A newer CSV file of the series the model was trained on "
+                                       "(checked: same pair and interval, holding the training range)."),
+    column: Optional[str] = ColumnOpt,
+    csv_series: Optional[str] = SeriesOpt,
+    offline: bool = typer.Option(False, "--offline", help="Never touch the network (yahoo: cache only; ecb: no refresh)."),
     models_dir: Optional[Path] = ModelsDirOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Forecast the next H steps after the last bar, with 80% and 95% intervals.
+    """Forecast the next H steps after the last bar, with 80% and 95% intervals. Says which bar that
+    is, and warns when it is more than 3 business days old.
 
     Example: forecaster predict EURUSD --model eurusd-1d --plot forecast.png
     """
@@ -129,35 +146,52 @@ def predict(
 
     from forecaster import api
     from forecaster.errors import ForecasterError
+    from forecaster.files import atomic_write_text, check_writable
     from forecaster.plots import plot_forecast
+    from forecaster.predict import stale_note
 
+    if history < 1:
+        raise ForecasterError(f"--history {history} is invalid: give how many bars of history to plot (1 or more)")
+    if model is None:
+        if pair is None:
+            raise ForecasterError("give a pair or --model NAME: e.g. `forecaster predict EURUSD` uses the model "
+                                  "`forecaster train EURUSD` saved (eurusd-1d)")
+        model = f"{pair.upper().replace('/', '').lower()}-1d"
+    for target in (plot, csv):
+        if target is not None:
+            check_writable(target)
     trained = api.load(model, models_dir)
     if pair is not None and pair.upper().replace("/", "") != trained.meta["pair"]:
         raise ForecasterError(f"model {model!r} was trained on {trained.meta['pair']}, not {pair}: "
                               f"train one for {pair} first")
-    series, covariates = trained.load_series(offline=offline)
+    series, covariates = trained.load_series(offline=offline, source=source, path=path, column=column,
+                                             series=csv_series)
+    info(f"data: {series.description}")
+    for note in trained.notes:
+        info(f"note: {note}")
     forecast = trained.predict(series, covariates)
     if plot:
         plot_forecast(series.close.iloc[-history:], forecast, plot)
         info(f"plot written to {plot}")
     if csv:
-        from forecaster.files import atomic_write_text
-
         atomic_write_text(csv, forecast.to_frame().to_csv())
         info(f"forecast written to {csv}")
     if as_json:
         emit_json(forecast.to_dict())
         return
-    table = Table(title=f"{forecast.pair}: forecast from {forecast.origin.date()} (last close {forecast.last_close:.5f})")
+    table = Table(title=f"{forecast.pair} by {trained.name}, from the last bar used: {forecast.origin.date()}, "
+                        f"close {forecast.last_close:.5f}", title_justify="left")
     for col in ("date", "price", "return %", "80% interval", "95% interval"):
         table.add_column(col, justify="right")
     for i, date in enumerate(forecast.dates):
         bands = [forecast.intervals.get(lv) for lv in ("0.8", "0.95")]
         table.add_row(str(date.date()), f"{forecast.prices[i]:.5f}", f"{forecast.returns[i] * 100:+.3f}",
                       *(f"{b['lower'][i]:.5f} .. {b['upper'][i]:.5f}" if b else "-" for b in bands))
-    stderr.print(table)
-    for level, cov in forecast.coverage.items():
-        info(f"{round(float(level) * 100)}% intervals covered {cov:.1%} of the test split's outcomes")
+    lines = [f"{round(float(level) * 100)}% intervals covered {cov:.1%} of the test split's outcomes"
+             for level, cov in forecast.coverage.items()]
+    if forecast.stale:
+        lines.insert(0, f"[bold red]{stale_note(forecast.stale)}[/]; `forecaster data update` or a newer --path")
+    show(table, *lines)
 
 
 @app.command("models")
@@ -169,15 +203,16 @@ def models(models_dir: Optional[Path] = ModelsDirOpt, as_json: bool = JsonOpt) -
     from rich.table import Table
 
     from forecaster import api
+    from forecaster.checkpoint import default_models_dir
 
     rows = api.list_models(models_dir)
     if as_json:
         emit_json(rows)
         return
     if not rows:
-        info("no saved models yet: train one with `forecaster train EURUSD`")
+        show(f"no saved models in {models_dir or default_models_dir()} yet: train one with `forecaster train EURUSD`")
         return
-    table = Table(title="saved models")
+    table = Table(title="saved models", title_justify="left")
     for col in ("name", "pair", "interval", "H", "data", "val MSE", "random walk"):
         table.add_column(col)
     for r in rows:
@@ -186,4 +221,4 @@ def models(models_dir: Optional[Path] = ModelsDirOpt, as_json: bool = JsonOpt) -
             continue
         table.add_row(r["name"], r["pair"], r["interval"], str(r["horizon"]), f"{r['first'][:10]} .. {r['last'][:10]}",
                       f"{r['val_mse']:.5f}", f"{r['val_mse_random_walk']:.5f}")
-    stderr.print(table)
+    show(table)

@@ -20,7 +20,7 @@ class CleaningReport:
     unsorted: bool = False
     duplicates: int = 0  # repeated timestamps dropped (the last kept)
     weekend: int = 0  # bars on a weekend dropped (FX does not trade then)
-    non_finite: int = 0  # rows whose close is missing or not finite
+    non_finite: int = 0  # rows whose close is missing, blank, not a number or not finite
     non_positive: int = 0  # rows whose close is zero or negative
     ohlc_repaired: int = 0  # open/high/low made consistent with the close
     gaps: list = field(default_factory=list)  # [{"after", "before", "missing_business_days"}]
@@ -50,7 +50,7 @@ class CleaningReport:
 
 
 def clean(frame: pd.DataFrame, interval: str = "1d", strict: bool = False) -> tuple[pd.DataFrame, CleaningReport]:
-    """Sort, de-duplicate (keep last), drop weekend bars and bad closes, repair OHLC, find gaps.
+    """Sort, drop bad closes, de-duplicate (keep last), drop weekend bars, repair OHLC, find gaps.
 
     strict: any problem found raises ForecasterError instead of being repaired.
     """
@@ -59,6 +59,14 @@ def clean(frame: pd.DataFrame, interval: str = "1d", strict: bool = False) -> tu
     if not df.index.is_monotonic_increasing:
         report.unsorted = True
         df = df.sort_index(kind="stable")
+    # bad closes first, so that a blank copy of a date never displaces a good one
+    close = df["close"].to_numpy(dtype="float64")
+    bad_value = ~np.isfinite(close)
+    report.non_finite = int(bad_value.sum())
+    non_positive = np.isfinite(close) & (close <= 0)
+    report.non_positive = int(non_positive.sum())
+    df = df[~(bad_value | non_positive)]
+
     dup = df.index.duplicated(keep="last")
     report.duplicates = int(dup.sum())
     df = df[~dup]
@@ -69,13 +77,6 @@ def clean(frame: pd.DataFrame, interval: str = "1d", strict: bool = False) -> tu
         weekend = (df.index.day_of_week == 5) | ((df.index.day_of_week == 6) & (df.index.hour < 20))
     report.weekend = int(weekend.sum())
     df = df[~weekend]
-
-    close = df["close"].to_numpy(dtype="float64")
-    bad_value = ~np.isfinite(close)
-    report.non_finite = int(bad_value.sum())
-    non_positive = np.isfinite(close) & (close <= 0)
-    report.non_positive = int(non_positive.sum())
-    df = df[~(bad_value | non_positive)]
 
     df, report.ohlc_repaired = _repair_ohlc(df)
     report.gaps = find_gaps(df.index, interval)

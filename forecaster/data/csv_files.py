@@ -1,47 +1,138 @@
-"""A user's own price files.
+"""A user's own price files, as people really have them.
 
-Recognised layouts (columns matched case-insensitively):
+Recognised layouts (column names matched case-insensitively):
   - a CSV written from a yfinance frame, including the three-line header
     `Price,Close,High,...` / `Ticker,EURUSD=X,...` / `Date,,,...`;
   - MetaTrader 4/5 history exports: `YYYY.MM.DD,HH:MM,open,high,low,close,volume`, no header;
-  - generic files with a date (or datetime/time/timestamp) column and open/high/low/close
-    (close alone, or a price/rate column, is enough).
-A row whose date or price cannot be read is reported with the file name and line number.
+  - OHLC tables: a date (datetime, time, timestamp...) column and open/high/low/close
+    (close alone, or a price/rate/value column, is enough);
+  - FRED downloads: `observation_date,DEXUSEU` (or `DATE,...`), holidays left blank or written `.`;
+  - long tables: one row per date and series (`date,currency,rate`): `series` picks the rows;
+  - wide tables: one column per currency or pair (`date,USD,JPY,...`): `column` picks one.
+Blank and non-numeric prices become NaN here: cleaning drops and counts them (strict cleaning
+turns them into an error naming the first line). A date that cannot be read is an error naming
+the file and the line.
+
+The file can also say which pair it holds (a ticker row `USDJPY=X`, a FRED code such as DEXJPUS,
+a column or series named EURUSD, a file name such as USDJPY=X.csv or eurusd_daily.csv): `label`
+returns it so that the caller can check it against the pair asked for.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
 from forecaster.errors import ForecasterError
 
-DATE_NAMES = ("date", "datetime", "time", "timestamp", "gmt time", "local time")
-CLOSE_NAMES = ("close", "price", "rate", "last")
+DATE_NAMES = ("date", "datetime", "time", "timestamp", "observation_date", "gmt time", "local time", "time_period",
+              "period", "day")
+CLOSE_NAMES = ("close", "adj close", "adj_close", "price", "rate", "last", "value", "obs_value")
+KEY_NAMES = ("currency", "country", "symbol", "ticker", "pair", "series", "series_id", "code", "name", "instrument")
 MT_ROW = re.compile(r"^\d{4}\.\d{2}\.\d{2},\d{2}:\d{2}(:\d{2})?,")
+MISSING = ("", ".", "nan", "na", "n/a", "nd", "null", "none", "-", "#n/a")
+
+# ISO 4217 codes of currencies people trade or that central banks publish (for recognising labels).
+CURRENCIES = frozenset(
+    "USD EUR JPY GBP CHF AUD NZD CAD SEK NOK DKK PLN CZK HUF RON BGN HRK ISK TRY RUB CNY CNH HKD SGD KRW TWD "
+    "THB MYR IDR PHP INR LKR ZAR MXN BRL ARS CLP COP PEN ILS SAR AED KWD QAR EGP NGN KES VND PKR CYP MTL SIT SKK "
+    "EEK LVL LTL GRD XAU XAG VEF".split()
+)
+# FRED H.10 series DEX<A><B>: units of A's currency per unit of B's (DEXUSEU: USD per EUR = EURUSD).
+FRED_COUNTRIES = {
+    "US": "USD", "EU": "EUR", "UK": "GBP", "JP": "JPY", "CA": "CAD", "SZ": "CHF", "AL": "AUD", "NZ": "NZD",
+    "CH": "CNY", "SD": "SEK", "DN": "DKK", "NO": "NOK", "MX": "MXN", "IN": "INR", "KO": "KRW", "BZ": "BRL",
+    "SF": "ZAR", "SI": "SGD", "HK": "HKD", "TA": "TWD", "TH": "THB", "MA": "MYR", "SL": "LKR", "VZ": "VEF",
+}
 
 
-def read_csv(path) -> pd.DataFrame:
-    path = Path(path)
+@dataclass
+class CsvData:
+    """A file read: the price frame (NaN where a price could not be read), the pair the file names
+    (or None) and where that name was found, and the unreadable prices with their line numbers."""
+
+    frame: pd.DataFrame
+    label: Optional[str] = None
+    label_origin: str = ""
+    bad_values: list = field(default_factory=list)  # [(line, text)] closes that were blank or not numbers
+
+
+def pair_label(text) -> Optional[str]:
+    """'EURUSD', 'EUR/USD', 'eur_usd', 'USDJPY=X' or a FRED code 'DEXUSEU' -> the pair it names, else None."""
+    text = str(text).strip().upper()
+    fred = re.fullmatch(r"DEX([A-Z]{2})([A-Z]{2})", text)
+    if fred and fred.group(1) in FRED_COUNTRIES and fred.group(2) in FRED_COUNTRIES:
+        return FRED_COUNTRIES[fred.group(2)] + FRED_COUNTRIES[fred.group(1)]
+    match = re.fullmatch(r"([A-Z]{3})[\s/_\-.]?([A-Z]{3})(=X)?", text)
+    if match and {match.group(1), match.group(2)} <= CURRENCIES and match.group(1) != match.group(2):
+        return match.group(1) + match.group(2)
+    return None
+
+
+def file_name_label(path) -> Optional[str]:
+    """The pair a file name spells out (USDJPY=X.csv, EURUSD60.csv, eur_usd-daily.csv), or None."""
+    stem = Path(path).stem.upper()
+    for match in re.finditer(r"(?<![A-Z])([A-Z]{3})[\s_\-]?([A-Z]{3})(?![A-Z])", stem):
+        label = pair_label(match.group(1) + match.group(2))
+        if label:
+            return label
+    return None
+
+
+def _text(path: Path) -> str:
+    if path.is_dir():
+        raise ForecasterError(f"{path} is a folder, not a price file: pass the CSV file inside it")
     if not path.is_file():
         raise ForecasterError(f"price file {path} does not exist")
-    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
-    lines_nonblank = [line for line in lines if line.strip()]
-    if not lines_nonblank:
+    raw = path.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise ForecasterError(f"{path} is not a text file (it holds binary data): pass a CSV file")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ForecasterError(f"{path} is neither UTF-8 nor Windows-1252 text: save it as UTF-8 CSV")
+
+
+def _read(path: Path, text: str, **kwargs) -> pd.DataFrame:
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise ForecasterError(f"{path} cannot be read as a CSV table ({str(exc).strip().splitlines()[0]})") from exc
+
+
+def read_csv(path, column: Optional[str] = None, series: Optional[str] = None, pair: Optional[str] = None) -> CsvData:
+    """Read a price file. column: the price column of a wide or long table; series: the rows of a long
+    table (a currency or pair); pair: the pair asked for, used to pick a column or series when the file
+    names one that way."""
+    path = Path(path)
+    text = _text(path)
+    lines = text.splitlines()
+    nonblank = [line for line in lines if line.strip()]
+    if not nonblank:
         raise ForecasterError(f"price file {path} is empty")
-    first = lines_nonblank[0]
+    first = nonblank[0]
     if MT_ROW.match(first):
-        return _metatrader(path)
-    if first.lower().startswith("price,") and len(lines) > 2 and lines[1].lower().startswith("ticker,"):
-        return _table(path, pd.read_csv(path, header=0, skiprows=[1, 2], dtype=str), header_lines=3)
-    return _table(path, pd.read_csv(path, dtype=str, sep=None, engine="python"), header_lines=1)
+        data = _metatrader(path, text)
+    elif first.lower().startswith("price,") and len(lines) > 2 and lines[1].lower().startswith("ticker,"):
+        data = _yfinance(path, text, lines[1], column, pair)
+    else:
+        data = _table(path, _read(path, text, sep=None, engine="python"), 1, column, series, pair)
+    if data.label is None:
+        data.label = file_name_label(path)
+        data.label_origin = f"its file name {path.name}" if data.label else ""
+    return data
 
 
-def _metatrader(path: Path) -> pd.DataFrame:
-    raw = pd.read_csv(path, header=None, dtype=str)
+def _metatrader(path: Path, text: str) -> CsvData:
+    raw = _read(path, text, header=None)
     if raw.shape[1] < 6:
         raise ForecasterError(f"{path}: a MetaTrader export needs date,time,open,high,low,close[,volume] columns")
     stamps = raw[0].str.strip() + " " + raw[1].str.strip()
@@ -49,45 +140,145 @@ def _metatrader(path: Path) -> pd.DataFrame:
     return _finish(path, frame, stamps, "%Y.%m.%d %H:%M", header_lines=0)
 
 
-def _table(path: Path, raw: pd.DataFrame, header_lines: int) -> pd.DataFrame:
+def _yfinance(path: Path, text: str, ticker_line: str, column: Optional[str], pair: Optional[str]) -> CsvData:
+    """The three-line header: price names on line 1, tickers on line 2, 'Date' on line 3."""
+    raw = _read(path, text, header=None, skiprows=3)
+    names = [c.strip() for c in text.splitlines()[0].split(",")]
+    tickers = [t.strip() for t in ticker_line.split(",")]
+    distinct = sorted({t for t in tickers[1:] if t})
+    wanted = column or next((t for t in distinct if pair and pair_label(t) == pair_label(pair)), None)
+    if len(distinct) > 1 and wanted is None:
+        raise ForecasterError(f"{path} holds several tickers ({', '.join(distinct)}): pick one with --column")
+    ticker = wanted or (distinct[0] if distinct else "")
+    if distinct and ticker not in distinct:
+        raise ForecasterError(f"{path} has no ticker {ticker!r}: accepted {', '.join(distinct)}")
+    frame = pd.DataFrame()
+    for i, (name, tick) in enumerate(zip(names, tickers)):
+        key = name.lower().replace(" ", "_")
+        if i and tick == ticker and key in ("open", "high", "low", "close") and i < raw.shape[1]:
+            frame[key] = raw[i]
+    if "close" not in frame:
+        raise ForecasterError(f"{path}: the yfinance header has no Close column for {ticker or 'its ticker'}")
+    data = _finish(path, frame[[c for c in ("open", "high", "low", "close") if c in frame]], raw[0], None, 3)
+    data.label = pair_label(ticker)
+    data.label_origin = f"its ticker row {ticker}" if data.label else ""
+    return data
+
+
+def _numeric_share(col: pd.Series) -> float:
+    values = col.astype(str).str.strip()
+    present = values[~values.str.lower().isin(MISSING)]
+    if present.empty:
+        return 0.0
+    return float(pd.to_numeric(present.str.replace(",", "", regex=False), errors="coerce").notna().mean())
+
+
+def _table(path: Path, raw: pd.DataFrame, header_lines: int, column: Optional[str], series: Optional[str],
+           pair: Optional[str]) -> CsvData:
     columns = {str(c).strip().lower(): c for c in raw.columns}
     date_col = next((columns[n] for n in DATE_NAMES if n in columns), None)
     if date_col is None:
         first = raw.columns[0]
-        if str(first).lower() in ("price", "unnamed: 0", ""):  # yfinance layouts put dates in the first column
-            date_col = first
+        if str(first).strip().lower() in ("price", "unnamed: 0", "") or _dates_share(raw[first]) > 0.9:
+            date_col = first  # yfinance layouts and unnamed index columns put the dates first
         else:
-            raise ForecasterError(f"{path}: no date column found (looked for {', '.join(DATE_NAMES)})")
-    close_col = next((columns[n] for n in CLOSE_NAMES if n in columns), None)
-    if close_col is None:
-        raise ForecasterError(f"{path}: no close column found (looked for {', '.join(CLOSE_NAMES)})")
+            raise ForecasterError(f"{path}: no date column found (looked for {', '.join(DATE_NAMES)}, "
+                                  f"and the first column {first!r} does not hold dates)")
+    others = [c for c in raw.columns if c != date_col]
+    numeric = [c for c in others if _numeric_share(raw[c]) >= 0.5]
+    keys = [c for c in others if c not in numeric and raw[c].astype(str).str.strip().ne("").any()]
+    label, origin = None, ""
+    repeated_dates = raw[date_col].astype(str).str.strip().duplicated().any()
+    if keys and (series is not None or repeated_dates):  # a long table: one row per date and series
+        raw, label, origin = _pick_series(path, raw, keys, series, pair)
+    elif series is not None:
+        raise ForecasterError(f"{path} is not a long table (no currency or series column among "
+                              f"{', '.join(map(str, others))}): --series applies to long tables only")
+    if column is not None:
+        match = columns.get(column.strip().lower())
+        if match is None or match == date_col:
+            raise ForecasterError(f"{path} has no column {column!r}: accepted {', '.join(map(str, numeric or others))}")
+        close_col = match
+    else:
+        close_col = next((columns[n] for n in CLOSE_NAMES if n in columns), None)
+        if close_col is None:
+            close_col = _pick_value_column(path, numeric, pair)
+    if label is None:
+        label = pair_label(close_col)
+        origin = f"its column {close_col}" if label else ""
     frame = pd.DataFrame({"close": raw[close_col]})
-    for name in ("open", "high", "low"):
-        if name in columns:
-            frame[name] = raw[columns[name]]
-    return _finish(path, frame[[c for c in ("open", "high", "low", "close") if c in frame]], raw[date_col],
-                   None, header_lines)
+    if column is None:
+        for name in ("open", "high", "low"):
+            if name in columns:
+                frame[name] = raw[columns[name]]
+    data = _finish(path, frame[[c for c in ("open", "high", "low", "close") if c in frame]], raw[date_col], None,
+                   header_lines)
+    data.label, data.label_origin = label, origin
+    return data
 
 
-def _finish(path: Path, frame: pd.DataFrame, stamps: pd.Series, fmt, header_lines: int) -> pd.DataFrame:
+def _dates_share(col: pd.Series) -> float:
+    values = col.astype(str).str.strip().head(50)
+    return float(pd.to_datetime(values, errors="coerce", format="mixed").notna().mean()) if len(values) else 0.0
+
+
+def _pick_series(path: Path, raw: pd.DataFrame, keys: list, series: Optional[str], pair: Optional[str]):
+    """A long table: the rows of one series. Returns (rows, label, where the label came from)."""
+    key = next((k for k in keys if str(k).strip().lower() in KEY_NAMES), keys[0])
+    values = raw[key].astype(str).str.strip()
+    found = sorted(values[values != ""].unique())
+    if series is None:
+        matches = [v for v in found if pair and pair_label(v) and pair_label(v) == pair_label(pair)]
+        if len(found) == 1:
+            series = found[0]
+        elif len(matches) == 1:
+            series = matches[0]
+        else:
+            shown = ", ".join(found[:12]) + (" ..." if len(found) > 12 else "")
+            raise ForecasterError(f"{path} is a long table with {len(found)} series in column {key!r} "
+                                  f"({shown}): pick one with --series")
+    chosen = values.str.upper() == series.strip().upper()
+    if not chosen.any():
+        shown = ", ".join(found[:12]) + (" ..." if len(found) > 12 else "")
+        raise ForecasterError(f"{path} has no series {series!r} in column {key!r}: accepted {shown}")
+    label = pair_label(series)
+    return raw[chosen], label, (f"its series {series}" if label else "")
+
+
+def _pick_value_column(path: Path, numeric: list, pair: Optional[str]):
+    if len(numeric) == 1:
+        return numeric[0]
+    matches = [c for c in numeric if pair and pair_label(c) and pair_label(c) == pair_label(pair)]
+    if len(matches) == 1:
+        return matches[0]
+    if not numeric:
+        raise ForecasterError(f"{path}: no price column found (looked for {', '.join(CLOSE_NAMES)} "
+                              "or a single column of numbers)")
+    raise ForecasterError(f"{path} is a wide table with {len(numeric)} price columns "
+                          f"({', '.join(map(str, numeric[:12]))}{' ...' if len(numeric) > 12 else ''}): "
+                          "pick one with --column")
+
+
+def _finish(path: Path, frame: pd.DataFrame, stamps: pd.Series, fmt, header_lines: int) -> CsvData:
+    lines = np.asarray(stamps.index, dtype=np.int64) + header_lines + 1  # the file's line of each row
     stamps = stamps.astype(str).str.strip()
     dates = pd.to_datetime(stamps, format=fmt, errors="coerce") if fmt else _parse_dates(stamps)
-    values = frame.apply(lambda col: pd.to_numeric(col.astype(str).str.strip(), errors="coerce"))
+    text = frame.apply(lambda col: col.astype(str).str.strip())
+    values = text.apply(lambda col: pd.to_numeric(col.str.replace(",", "", regex=False).where(
+        ~col.str.lower().isin(MISSING)), errors="coerce"))
     bad_date = dates.isna().to_numpy()
+    if bad_date.any():
+        row = int(np.flatnonzero(bad_date)[0])
+        raise ForecasterError(f"{path}, line {lines[row]}: cannot read the date {stamps.iloc[row]!r} "
+                              f"({int(bad_date.sum())} unreadable date(s) in all)")
     bad_close = ~np.isfinite(values["close"].to_numpy(dtype="float64"))
-    bad = bad_date | bad_close
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        what = f"date {stamps.iloc[row]!r}" if bad_date[row] else f"close {frame['close'].iloc[row]!r}"
-        raise ForecasterError(
-            f"{path}, line {row + header_lines + 1}: cannot read the {what} ({int(bad.sum())} bad row(s) in all)"
-        )
+    bad = [(int(lines[i]), text["close"].iloc[i]) for i in np.flatnonzero(bad_close)]
     index = pd.DatetimeIndex(dates)
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
     values.index = index.as_unit("ns")
     values.index.name = "date"
-    return values.astype("float64")
+    return CsvData(frame=values.astype("float64"), bad_values=bad)
 
 
 def _parse_dates(stamps: pd.Series) -> pd.Series:
