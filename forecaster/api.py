@@ -17,11 +17,12 @@ import numpy as np
 import torch
 
 from forecaster import checkpoint, intervals, pipeline
-from forecaster.data import DataConfig, PriceSeries, load_series, prepare
+from forecaster.data import DataConfig, PriceSeries, load_series, pip_size, prepare
 from forecaster.errors import ForecasterError
 from forecaster.mamba import MambaForecaster
 from forecaster.pipeline import ModelConfig
-from forecaster.predict import Forecast, check_forecastable, future_dates
+from forecaster.backtest.trading import bars_per_year
+from forecaster.predict import Forecast, check_forecastable, future_dates, risk_summary
 from forecaster.training import FitResult, TrainConfig, is_main_process, resolve_device
 from forecaster.verdicts import compare_with_random_walk
 
@@ -102,10 +103,13 @@ class TrainedModel:
         return prepare(series, self.data_config, covariates, fitted=self.meta["scalers"])
 
     def predict(self, series: Optional[PriceSeries] = None, covariates: Sequence[PriceSeries] = (),
-                cache_dir=None, offline: bool = False) -> Forecast:
-        """The next H bars after the last one in the data."""
+                cache_dir=None, offline: bool = False, as_of=None) -> Forecast:
+        """The next H bars after the last one in the data (or the last one on or before `as_of`:
+        the forecast the model would have made then, never called stale)."""
         if series is None:
             series, covariates = self.load_series(cache_dir, offline)
+        if as_of is not None:
+            series, covariates = series.until(as_of), [c.until(as_of) for c in covariates]
         check_forecastable(series)
         prep = self.prepare(series, covariates)
         latest = prep.latest_window()
@@ -116,11 +120,14 @@ class TrainedModel:
             for level, (lo, hi) in scaled_bands.items()
         }
         coverage = {lv: v["empirical"] for lv, v in self.meta["metrics"].get("test_coverage", {}).items()}
+        dist = pipeline.forecast_distribution(self.model, latest.x, prep.target_scale)
+        risk = {} if dist is None else risk_summary(dist, last_close, bars_per_year(series.frame.index), pip_size(series.pair))
         return Forecast(
             pair=series.pair, origin=latest.origin[0], last_close=last_close,
             dates=future_dates(latest.origin[0], len(point[0]), series.interval),
             returns=prep.to_returns(point)[0], prices=prep.to_prices(point, [last_close])[0],
-            intervals=bands, coverage=coverage, model=self.name, source=_source_label(series),
+            intervals=bands, coverage=coverage, risk=risk, model=self.name, source=_source_label(series),
+            stale={} if as_of is not None else None,
         )
 
 

@@ -88,3 +88,19 @@ def test_volatility_features_by_hand():
     assert row["garman_klass"] == pytest.approx(0.5 * u * u - (2 * np.log(2) - 1) * c * c)
     with pytest.raises(ForecasterError, match="open/high/low"):
         build_features(price_series(np.zeros(10)), DataConfig(lookback=2, horizon=1, features=("parkinson",)))
+
+
+def test_risk_summary_of_a_known_distribution():
+    from scipy import stats
+
+    from forecaster.predict import RISK_LEVELS, risk_summary
+
+    dist = Predictive(loc=np.zeros((1, 2)), scale=np.array([[0.004, 0.0057]]), df=np.inf)
+    risk = risk_summary(dist, last_close=1.25, bars_per_year=260.0, pip=0.0001)
+    assert risk["volatility_annual"] == pytest.approx(0.004 * np.sqrt(260))
+    q05 = stats.norm.ppf(0.05, scale=0.004)
+    assert risk["var_95_1d"]["long"]["percent"] == pytest.approx(100 * (1 - np.exp(q05)))
+    assert risk["var_95_1d"]["long"]["pips"] == pytest.approx(1.25 * (1 - np.exp(q05)) / 0.0001)
+    assert risk["var_95_1d"]["short"]["percent"] > risk["var_95_1d"]["long"]["percent"]  # exp is convex
+    prices = np.array([risk["quantiles"][str(lv)] for lv in RISK_LEVELS])  # (Q, H)
+    assert np.all(np.diff(prices, axis=0) > 0) and prices[RISK_LEVELS.index(0.5), 0] == pytest.approx(1.25)

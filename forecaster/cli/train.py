@@ -134,6 +134,8 @@ def predict(
     column: Optional[str] = ColumnOpt,
     csv_series: Optional[str] = SeriesOpt,
     offline: bool = typer.Option(False, "--offline", help="Never touch the network (yahoo: cache only; ecb: no refresh)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Forecast from the last bar on or before this date "
+                                        "(YYYY-MM-DD): what the model would have said then."),
     models_dir: Optional[Path] = ModelsDirOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -169,9 +171,9 @@ def predict(
     info(f"data: {series.description}")
     for note in trained.notes:
         info(f"note: {note}")
-    forecast = trained.predict(series, covariates)
+    forecast = trained.predict(series, covariates, as_of=as_of)
     if plot:
-        plot_forecast(series.close.iloc[-history:], forecast, plot)
+        plot_forecast(series.close.loc[:forecast.origin].iloc[-history:], forecast, plot)
         info(f"plot written to {plot}")
     if csv:
         atomic_write_text(csv, forecast.to_frame().to_csv())
@@ -189,6 +191,11 @@ def predict(
                       *(f"{b['lower'][i]:.5f} .. {b['upper'][i]:.5f}" if b else "-" for b in bands))
     lines = [f"{round(float(level) * 100)}% intervals covered {cov:.1%} of the test split's outcomes"
              for level, cov in forecast.coverage.items()]
+    if forecast.risk:
+        var = forecast.risk["var_95_1d"]
+        lines += [f"forecast volatility (annualised): {forecast.risk['volatility_annual']:.1%}",
+                  f"one-bar 95% value at risk: long {var['long']['percent']:.2f}% ({var['long']['pips']:.0f} pips), "
+                  f"short {var['short']['percent']:.2f}% ({var['short']['pips']:.0f} pips); from the model's distribution"]
     if forecast.stale:
         lines.insert(0, f"[bold red]{stale_note(forecast.stale)}[/]; `forecaster data update` or a newer --path")
     show(table, *lines)

@@ -46,6 +46,18 @@ class PriceSeries:
     def close(self) -> pd.Series:
         return self.frame["close"]
 
+    def until(self, date) -> "PriceSeries":
+        """The same series up to and including `date` (the data as it stood then)."""
+        from dataclasses import replace
+
+        from forecaster.errors import ForecasterError
+
+        cut = _date(date)
+        if not len(self.frame) or cut < self.frame.index[0]:
+            raise ForecasterError(f"{date} lies before the first bar of {self.pair} "
+                                  f"({self.frame.index[0].date() if len(self.frame) else 'no data'}): give a later date")
+        return replace(self, frame=self.frame.loc[:cut])
+
     def fingerprint(self) -> dict:
         """What identifies the data a model was trained on."""
         digest = hashlib.sha256()
@@ -60,3 +72,12 @@ class PriceSeries:
             "rows": int(len(self.frame)),
             "sha256": digest.hexdigest(),
         }
+
+
+def _date(value) -> pd.Timestamp:
+    from forecaster.errors import ForecasterError
+
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ForecasterError(f"{value!r} is not a date: accepted YYYY-MM-DD") from exc
