@@ -55,8 +55,8 @@ from torch.autograd.function import once_differentiable
 # Launch shapes, chosen with benchmarks/scan.py on an H200 (see BENCHMARKS.md, issue 14).
 FWD_CHUNK, FWD_BLOCK_D, FWD_WARPS = 16, 16, 4
 BWD_BLOCK_D, BWD_WARPS = 16, 4
-# Triton's reverse associative_scan hands the combine function (later segment, earlier segment)
-# (checked by tests/test_scan_triton.py::test_reverse_scan_argument_order).
+# Triton's reverse associative_scan hands the combine function (later segment, earlier segment);
+# `reverse_scan_calls_later_first()` checks it on the device (tests/test_scan_triton.py).
 REVERSE_LATER_FIRST = True
 
 
@@ -309,6 +309,33 @@ def _scan_bwd_kernel(
         tl.store(dD_ptr + pid_b * DIM + offs_d, g_D, mask=mask_d)
     if HAS_BIAS:
         tl.store(dbias_ptr + pid_b * DIM + offs_d, g_bias, mask=mask_d)
+
+
+@triton.jit
+def _keep_first(a, count_a, b, count_b):
+    return a, count_a + count_b
+
+
+@triton.jit
+def _reverse_probe_kernel(x_ptr, out_ptr, SIZE: tl.constexpr):
+    offs = tl.arange(0, SIZE)
+    x = tl.load(x_ptr + offs)
+    first, _count = tl.associative_scan((x, tl.full((SIZE,), 1.0, tl.float32)), 0, _keep_first, reverse=True)
+    tl.store(out_ptr + offs, first)
+
+
+def reverse_scan_calls_later_first(device="cuda") -> bool:
+    """Whether a reverse tl.associative_scan calls combine(later, earlier) (what the backward kernel
+    assumes when REVERSE_LATER_FIRST is true): with a combine that keeps its first argument, every
+    position then holds the sequence's last element."""
+    x = torch.arange(32, dtype=torch.float32, device=device)
+    out = torch.empty_like(x)
+    _reverse_probe_kernel[(1,)](x, out, SIZE=32)
+    if bool((out == 31).all()):
+        return True
+    if torch.equal(out, x):
+        return False
+    raise RuntimeError(f"unexpected reverse scan result {out.tolist()}")
 
 
 def _strides3(t: Optional[Tensor]) -> tuple[int, int, int]:
