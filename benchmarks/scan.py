@@ -274,27 +274,38 @@ def _guarded(label: str, fn, *args) -> dict | None:
         torch.cuda.empty_cache()
 
 
-def _tune() -> None:
-    """Launch shapes of the Triton kernels, float32, at the three scan shapes (for choosing defaults)."""
+def _set_launch(config) -> None:
+    """(chunk, fwd block_d, fwd warps, bwd block_d, bwd warps) for the Triton kernels."""
     import forecaster.mamba.scan_triton as st
 
-    defaults = (st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS)
-    print("\ntune forward: chunk block_d warps -> forward ms at each shape")
-    for chunk, block_d, warps in [(8, 16, 2), (8, 32, 4), (16, 8, 2), (16, 16, 2), (16, 16, 4), (16, 32, 4),
-                                  (16, 32, 8), (32, 16, 4), (32, 16, 8), (32, 32, 8), (64, 8, 4)]:
-        st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS = chunk, block_d, warps
-        row = [_guarded("tune", _cuda_scan_case, "triton", shape, torch.float32) for shape in CUDA_SHAPES]
-        print(f"  fwd {chunk:>3} {block_d:>3} {warps:>2}  " + "  ".join(
-            "failed" if r is None else f"{r['forward_ms']:.3f}" for r in row), flush=True)
-    st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS = defaults[:3]
-    print("tune backward: chunk bwd_block_d bwd_warps -> fwd+bwd ms at each shape (forward at its default)")
-    for chunk in (8, 16, 32):
-        for block_d, warps in [(8, 2), (8, 4), (16, 4), (16, 8), (32, 8)]:
-            st.FWD_CHUNK, st.BWD_BLOCK_D, st.BWD_WARPS = chunk, block_d, warps
-            row = [_guarded("tune", _cuda_scan_case, "triton", shape, torch.float32) for shape in CUDA_SHAPES]
-            print(f"  bwd {chunk:>3} {block_d:>3} {warps:>2}  " + "  ".join(
-                "failed" if r is None else f"{r['train_ms']:.3f}" for r in row), flush=True)
-    st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS = defaults
+    st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS = config
+
+
+def _tune(path: str | None) -> None:
+    """Launch shapes of the Triton kernels, float32 fwd+bwd at the three scan shapes; the best
+    (smallest worst ratio to the per-shape best) is printed and written to path as JSON."""
+    import forecaster.mamba.scan_triton as st
+
+    default = (st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS)
+    print("\ntune: chunk fwd_block_d fwd_warps bwd_block_d bwd_warps -> forward / fwd+bwd ms at each shape")
+    timings = {}
+    for chunk in (8, 16):
+        for fwd in ((16, 2), (32, 4)):
+            for bwd in ((8, 2), (16, 2), (16, 4), (32, 4)):
+                config = (chunk, *fwd, *bwd)
+                _set_launch(config)
+                row = [_guarded("tune", _cuda_scan_case, "triton", shape, torch.float32) for shape in CUDA_SHAPES]
+                print(f"  {config}  " + "  ".join("failed" if r is None else f"{r['forward_ms']:.3f} / {r['train_ms']:.3f}"
+                                                 for r in row), flush=True)
+                if all(r is not None for r in row):
+                    timings[config] = [r["train_ms"] for r in row]
+    _set_launch(default)
+    best_per_shape = [min(t[i] for t in timings.values()) for i in range(len(CUDA_SHAPES))]
+    best = min(timings, key=lambda c: max(t / b for t, b in zip(timings[c], best_per_shape)))
+    print(f"best launch config {best}: fwd+bwd {timings[best]} ms (per-shape best {best_per_shape})")
+    if path:
+        with open(path, "w") as f:
+            json.dump(list(best), f)
 
 
 def _cuda_main(args) -> None:
@@ -302,10 +313,12 @@ def _cuda_main(args) -> None:
 
     print(f"device={torch.cuda.get_device_name(0)} torch={torch.__version__} "
           f"triton={__import__('triton').__version__}")
+    if args.launch:
+        _set_launch(tuple(json.load(open(args.launch))))
     print(f"triton launch: chunk={st.FWD_CHUNK} fwd block_d={st.FWD_BLOCK_D} warps={st.FWD_WARPS}; "
           f"bwd block_d={st.BWD_BLOCK_D} warps={st.BWD_WARPS}")
     if args.tune:
-        _tune()
+        _tune(args.json)
         return
     peer_fn = block_cls = None
     if args.mamba_ssm:
@@ -381,7 +394,8 @@ def main() -> None:
     parser.add_argument("--mamba-ssm", help="CUDA: folder of mamba-ssm's build helper (build_mamba_ssm.py), as a peer")
     parser.add_argument("--build-mamba-ssm", action="store_true", help="CUDA: build mamba-ssm's kernel first (~2.5 min)")
     parser.add_argument("--tune", action="store_true", help="CUDA: time launch shapes of the Triton kernels")
-    parser.add_argument("--json", help="CUDA: also write the measurements to this JSON file")
+    parser.add_argument("--json", help="CUDA: also write the measurements (with --tune: the best launch) to this JSON file")
+    parser.add_argument("--launch", help="CUDA: JSON file with the Triton launch config to use (as --tune writes it)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -53,7 +53,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 # Launch shapes, chosen with benchmarks/scan.py on an H200 (see BENCHMARKS.md, issue 14).
-FWD_CHUNK, FWD_BLOCK_D, FWD_WARPS = 16, 16, 4
+FWD_CHUNK, FWD_BLOCK_D, FWD_WARPS = 8, 16, 2
 BWD_BLOCK_D, BWD_WARPS = 16, 4
 # Triton's reverse associative_scan hands the combine function (later segment, earlier segment);
 # `reverse_scan_calls_later_first()` checks it on the device (tests/test_scan_triton.py).
@@ -81,16 +81,32 @@ def _decay_combine(a_l, b_l, a_r, b_r):
 
 
 @triton.jit
-def _adjoint_combine_later_first(f_r, q_r, g_r, f_l, q_l, g_l):
-    """Adjoint segments (first dA, Q, G), called with the later segment first."""
-    link = q_l * f_r
-    return f_l, link * q_r, g_l + link * g_r
+def _adjoint_combine_later_first(a_r, g_r, a_l, g_l):
+    """lam -> g + a lam maps of the reverse recurrence, called with the later segment first:
+    lam_t = g_l + a_l lam_{s+1} and lam_{s+1} = g_r + a_r lam_{e+1} compose to (a_l a_r, g_l + a_l g_r)."""
+    return a_l * a_r, g_l + a_l * g_r
 
 
 @triton.jit
-def _adjoint_combine_earlier_first(f_l, q_l, g_l, f_r, q_r, g_r):
-    link = q_l * f_r
-    return f_l, link * q_r, g_l + link * g_r
+def _adjoint_combine_earlier_first(a_l, g_l, a_r, g_r):
+    return a_l * a_r, g_l + a_l * g_r
+
+
+@triton.jit
+def _add2(a, b, c, d):
+    return a + c, b + d
+
+
+@triton.jit
+def _step_sizes(delta_ptr, t, offs_d, m_td, sdl_l, sdl_d, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """dt (T, Db) at times t, 0 where masked; and the raw value whose sigmoid softplus' gradient needs."""
+    raw = tl.load(delta_ptr + t[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_td, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        raw = raw + bias[None, :]
+    dt = raw
+    if SOFTPLUS:
+        dt = _softplus(raw)
+    return tl.where(m_td, dt, 0.0), raw
 
 
 @triton.jit
@@ -226,20 +242,21 @@ def _scan_bwd_kernel(
     if HAS_GHT:
         carry = tl.load(ghT_ptr + pid_b * DIM * N + dn, mask=m_dn, other=0.0).to(tl.float32)
     g_A = tl.zeros((BLOCK_D, BLOCK_N), tl.float32)
-    g_D = tl.zeros((BLOCK_D,), tl.float32)
-    g_bias = tl.zeros((BLOCK_D,), tl.float32)
+    g_D = tl.zeros((CHUNK, BLOCK_D), tl.float32)  # summed over time after the loop
+    g_bias = tl.zeros((CHUNK, BLOCK_D), tl.float32)
     first = (offs_t == 0)[:, None, None]
-    ones = tl.full((CHUNK, BLOCK_D, BLOCK_N), 1.0, tl.float32)
+    last = (offs_t == CHUNK - 1)[:, None, None]
 
     for i in range(0, n_chunks):
         k = n_chunks - 1 - i
         t = k * CHUNK + offs_t
         mask_t = t < L
+        m_tn = mask_t[:, None] & mask_n[None, :]
         u, raw, dt, Bt, dA, dBu, m_td = _load_chunk(
             u_ptr, delta_ptr, B_ptr, bias, A, t, offs_d, offs_n, mask_d, mask_n, L,
             su_l, su_d, sdl_l, sdl_d, sB_l, sB_n, HAS_BIAS, SOFTPLUS)
-        Ct = tl.load(C_ptr + t[:, None] * sC_l + offs_n[None, :] * sC_n,
-                     mask=mask_t[:, None] & mask_n[None, :], other=0.0).to(tl.float32)  # (T, Nb)
+        Ct = tl.load(C_ptr + t[:, None] * sC_l + offs_n[None, :] * sC_n, mask=m_tn, other=0.0).to(tl.float32)  # (T, Nb)
+
         # states inside the chunk, recomputed from the one saved at its start, as
         # V_t = dA_t h_{t-1} = dA_t (V_{t-1} + dBu_{t-1}) and h_t = V_t + dBu_t: V is what dA's
         # gradient needs, and taking it as h_t - dBu_t would cancel badly where dA_t is tiny
@@ -247,16 +264,10 @@ def _scan_bwd_kernel(
         m_prev = (offs_t > 0) & (tp < L)
         m_prev_d = m_prev[:, None] & mask_d[None, :]
         u_p = tl.load(u_ptr + tp[:, None] * su_l + offs_d[None, :] * su_d, mask=m_prev_d, other=0.0).to(tl.float32)
-        raw_p = tl.load(delta_ptr + tp[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_prev_d,
-                        other=0.0).to(tl.float32)
-        if HAS_BIAS:
-            raw_p = raw_p + bias[None, :]
-        dt_p = raw_p
-        if SOFTPLUS:
-            dt_p = _softplus(raw_p)
+        dt_p, _raw_p = _step_sizes(delta_ptr, tp, offs_d, m_prev_d, sdl_l, sdl_d, bias, HAS_BIAS, SOFTPLUS)
         B_p = tl.load(B_ptr + tp[:, None] * sB_l + offs_n[None, :] * sB_n,
                       mask=m_prev[:, None] & mask_n[None, :], other=0.0).to(tl.float32)  # (T, Nb)
-        dBu_p = tl.where(m_prev_d, dt_p * u_p, 0.0)[:, :, None] * B_p[:, None, :]  # dBu_{t-1}, 0 on the first row
+        dBu_p = (dt_p * u_p)[:, :, None] * B_p[:, None, :]  # dBu_{t-1}, 0 on the first row
         h_in = tl.load(states_ptr + (pid_b * n_chunks + k) * DIM * N + dn, mask=m_dn, other=0.0)
         P, Sv = tl.associative_scan((dA, dA * dBu_p), 0, _decay_combine)
         V = Sv + P * h_in[None, :, :]  # (T, Db, Nb): dA_t h_{t-1}
@@ -274,41 +285,45 @@ def _scan_bwd_kernel(
             tl.store(dz_ptr + t[:, None] * DIM + offs_d[None, :], g_z, mask=m_td)
             gy = gy * z * sig
         if HAS_D:
-            g_D += tl.sum(gy * u, axis=0)
+            g_D += gy * u
+        g_C = tl.sum(gy[:, :, None] * hs, axis=1)  # (T, Nb), this block's channels only (hs is spent)
+        tl.store(dC_ptr + t[:, None] * N + offs_n[None, :], g_C, mask=m_tn)
 
-        # adjoint: lam_t = C_t gy_t + dA_{t+1} lam_{t+1}, as a reverse scan plus the carry
-        x = gy[:, :, None] * Ct[:, None, :]  # (T, Db, Nb)
+        # adjoint lam_t = C_t gy_t + dA_{t+1} lam_{t+1}: a reverse scan over the decays of the next
+        # steps (rows t + 1; dt = 0 past the end), the carry entering at the chunk's last row
+        tn = t + 1
+        dt_n, _raw_n = _step_sizes(delta_ptr, tn, offs_d, (tn < L)[:, None] & mask_d[None, :], sdl_l, sdl_d, bias,
+                                   HAS_BIAS, SOFTPLUS)
+        a_next = tl.exp(dt_n[:, :, None] * A[None, :, :])  # (T, Db, Nb): dA_{t+1}
+        x = gy[:, :, None] * Ct[:, None, :] + tl.where(last, carry[None, :, :], 0.0)
         if REV_LATER_FIRST:
-            _f, Q, G = tl.associative_scan((dA, ones, x), 0, _adjoint_combine_later_first, reverse=True)
+            _a, lam = tl.associative_scan((a_next, x), 0, _adjoint_combine_later_first, reverse=True)
         else:
-            _f, Q, G = tl.associative_scan((dA, ones, x), 0, _adjoint_combine_earlier_first, reverse=True)
-        lam = G + Q * carry[None, :, :]  # (T, Db, Nb)
-        carry = tl.sum(tl.where(first, dA * lam, 0.0), axis=0)
-
-        g_C = tl.sum(gy[:, :, None] * hs, axis=1)  # (T, Nb), this block's channels only
-        tl.store(dC_ptr + t[:, None] * N + offs_n[None, :], g_C, mask=mask_t[:, None] & mask_n[None, :])
-        w = lam * V  # lam_t * dA_t * h_{t-1}
-        g_A += tl.sum(w * dt[:, :, None], axis=0)
-        lam_B = tl.sum(lam * Bt[:, None, :], axis=2)  # (T, Db)
-        g_dt = tl.sum(w * A[None, :, :], axis=2) + lam_B * u
+            _a, lam = tl.associative_scan((a_next, x), 0, _adjoint_combine_earlier_first, reverse=True)
+        # carry for the previous chunk dA_{t0} lam_{t0}, and this chunk's part of dA's gradient
+        lam_0, g_A_chunk = tl.reduce((tl.where(first, dA * lam, 0.0), lam * V * dt[:, :, None]), 0, _add2)
+        carry = lam_0
+        g_A += g_A_chunk
+        lam_B, wA = tl.reduce((lam * Bt[:, None, :], lam * V * A[None, :, :]), 2, _add2)  # (T, Db) each
+        g_dt = wA + lam_B * u
         g_u = lam_B * dt
         if HAS_D:
             g_u += gy * Dskip[None, :]
         tl.store(du_ptr + t[:, None] * DIM + offs_d[None, :], g_u, mask=m_td)
         g_Bt = tl.sum(lam * (dt * u)[:, :, None], axis=1)  # (T, Nb)
-        tl.store(dB_ptr + t[:, None] * N + offs_n[None, :], g_Bt, mask=mask_t[:, None] & mask_n[None, :])
+        tl.store(dB_ptr + t[:, None] * N + offs_n[None, :], g_Bt, mask=m_tn)
         if SOFTPLUS:
             g_dt = g_dt * _sigmoid(raw)
         g_dt = tl.where(m_td, g_dt, 0.0)
-        g_bias += tl.sum(g_dt, axis=0)
+        g_bias += g_dt
         tl.store(ddelta_ptr + t[:, None] * DIM + offs_d[None, :], g_dt, mask=m_td)
 
     tl.store(dh0_ptr + pid_b * DIM * N + dn, carry, mask=m_dn)
     tl.store(dA_ptr + pid_b * DIM * N + dn, g_A, mask=m_dn)
     if HAS_D:
-        tl.store(dD_ptr + pid_b * DIM + offs_d, g_D, mask=mask_d)
+        tl.store(dD_ptr + pid_b * DIM + offs_d, tl.sum(g_D, axis=0), mask=mask_d)
     if HAS_BIAS:
-        tl.store(dbias_ptr + pid_b * DIM + offs_d, g_bias, mask=mask_d)
+        tl.store(dbias_ptr + pid_b * DIM + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
 
 
 @triton.jit
