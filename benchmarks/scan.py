@@ -275,10 +275,10 @@ def _guarded(label: str, fn, *args) -> dict | None:
 
 
 def _set_launch(config) -> None:
-    """(chunk, fwd block_d, fwd warps, bwd block_d, bwd warps) for the Triton kernels."""
+    """(chunk, fwd block_d, fwd warps, bwd block_d, bwd warps, bwd prefetch) for the Triton kernels."""
     import forecaster.mamba.scan_triton as st
 
-    st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS = config
+    st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS, st.BWD_PREFETCH = config
 
 
 def _tune(path: str | None) -> None:
@@ -286,13 +286,13 @@ def _tune(path: str | None) -> None:
     (smallest worst ratio to the per-shape best) is printed and written to path as JSON."""
     import forecaster.mamba.scan_triton as st
 
-    default = (st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS)
-    print("\ntune: chunk fwd_block_d fwd_warps bwd_block_d bwd_warps -> forward / fwd+bwd ms at each shape")
+    default = (st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS, st.BWD_PREFETCH)
+    print("\ntune: chunk fwd_block_d fwd_warps bwd_block_d bwd_warps prefetch -> forward / fwd+bwd ms at each shape")
     timings = {}
-    for chunk in (8, 16):
-        for fwd in ((16, 2), (32, 4)):
+    for chunk, fwd in ((8, (32, 4)),):
+        for prefetch in (False, True):
             for bwd in ((8, 2), (16, 2), (16, 4), (32, 4)):
-                config = (chunk, *fwd, *bwd)
+                config = (chunk, *fwd, *bwd, prefetch)
                 _set_launch(config)
                 row = [_guarded("tune", _cuda_scan_case, "triton", shape, torch.float32) for shape in CUDA_SHAPES]
                 print(f"  {config}  " + "  ".join("failed" if r is None else f"{r['forward_ms']:.3f} / {r['train_ms']:.3f}"
@@ -316,7 +316,7 @@ def _cuda_main(args) -> None:
     if args.launch:
         _set_launch(tuple(json.load(open(args.launch))))
     print(f"triton launch: chunk={st.FWD_CHUNK} fwd block_d={st.FWD_BLOCK_D} warps={st.FWD_WARPS}; "
-          f"bwd block_d={st.BWD_BLOCK_D} warps={st.BWD_WARPS}")
+          f"bwd block_d={st.BWD_BLOCK_D} warps={st.BWD_WARPS} prefetch={st.BWD_PREFETCH}")
     if args.tune:
         _tune(args.json)
         return

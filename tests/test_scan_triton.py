@@ -69,8 +69,13 @@ def test_triton_matches_float64_oracle(st, length, softplus):
     _check_against_oracle(ref, softplus)
 
 
-@pytest.mark.parametrize("chunk,block_d", [(1, 16), (4, 8), (16, 16), (64, 32)])
-def test_launch_shapes_agree_with_the_oracle(st, chunk, block_d):
+@pytest.mark.parametrize("chunk,block_d,bwd_block_d,bwd_warps,prefetch", [
+    (1, 16, 16, 2, False), (4, 8, 8, 2, True), (8, 32, 16, 2, True), (8, 32, 16, 4, False), (8, 32, 32, 4, True),
+    (16, 16, 8, 2, False), (64, 32, 16, 4, True)])
+def test_launch_shapes_agree_with_the_oracle(st, monkeypatch, chunk, block_d, bwd_block_d, bwd_warps, prefetch):
+    monkeypatch.setattr(st, "BWD_BLOCK_D", bwd_block_d)
+    monkeypatch.setattr(st, "BWD_WARPS", bwd_warps)
+    monkeypatch.setattr(st, "BWD_PREFETCH", prefetch)
     ref = _inputs(3, 203, 37, 3, softplus=True)  # several channel blocks, a part-filled last chunk
     _check_against_oracle(ref, True, _triton(chunk=chunk, block_d=block_d))
 
@@ -102,8 +107,11 @@ def test_strided_inputs_as_the_mixer_passes_them(st):
                D=torch.randn(d, generator=g, dtype=torch.float64), z=xz[..., d:],
                delta_bias=torch.randn(d, generator=g, dtype=torch.float64), initial_state=None)
     y0 = selective_scan_ref(**ref, delta_softplus=True)
-    cuda = {k: (None if v is None else v.cuda().float()) for k, v in ref.items()}
-    assert not cuda["u"].is_contiguous() and not cuda["B"].is_contiguous()
+    # moved whole, then viewed on the device (moving a slice would copy it into a contiguous tensor)
+    u, proj, xz = u.cuda().float(), proj.cuda().float(), xz.cuda().float()
+    cuda = dict(u=u, delta=ref["delta"].cuda().float(), A=ref["A"].cuda().float(), B=proj[..., 3:3 + n],
+                C=proj[..., 3 + n:], D=ref["D"].cuda().float(), z=xz[..., d:], delta_bias=ref["delta_bias"].cuda().float())
+    assert not (u.is_contiguous() or cuda["B"].is_contiguous() or cuda["z"].is_contiguous())
     y1 = selective_scan(**cuda, delta_softplus=True, impl="triton")
     assert _rel(y1.cpu(), y0) < 1e-5
 

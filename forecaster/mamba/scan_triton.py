@@ -53,8 +53,9 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 # Launch shapes, chosen with benchmarks/scan.py on an H200 (see BENCHMARKS.md, issue 14).
-FWD_CHUNK, FWD_BLOCK_D, FWD_WARPS = 8, 16, 2
-BWD_BLOCK_D, BWD_WARPS = 16, 4
+FWD_CHUNK, FWD_BLOCK_D, FWD_WARPS = 8, 32, 4
+BWD_BLOCK_D, BWD_WARPS = 16, 2
+BWD_PREFETCH = False  # read the next chunk's inputs while computing this one (more registers)
 # Triton's reverse associative_scan hands the combine function (later segment, earlier segment);
 # `reverse_scan_calls_later_first()` checks it on the device (tests/test_scan_triton.py).
 REVERSE_LATER_FIRST = True
@@ -95,18 +96,6 @@ def _adjoint_combine_earlier_first(a_l, g_l, a_r, g_r):
 @triton.jit
 def _add2(a, b, c, d):
     return a + c, b + d
-
-
-@triton.jit
-def _step_sizes(delta_ptr, t, offs_d, m_td, sdl_l, sdl_d, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
-    """dt (T, Db) at times t, 0 where masked; and the raw value whose sigmoid softplus' gradient needs."""
-    raw = tl.load(delta_ptr + t[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_td, other=0.0).to(tl.float32)
-    if HAS_BIAS:
-        raw = raw + bias[None, :]
-    dt = raw
-    if SOFTPLUS:
-        dt = _softplus(raw)
-    return tl.where(m_td, dt, 0.0), raw
 
 
 @triton.jit
@@ -197,6 +186,44 @@ def _scan_fwd_kernel(
 
 
 @triton.jit
+def _bwd_inputs(k, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d, offs_n,
+                mask_d, mask_n, m_dn, dn, pid_b, L, DIM, N, n_chunks,
+                su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n,
+                HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, CHUNK: tl.constexpr):
+    """Everything the backward reads for chunk k (all masked off for k < 0), as float32:
+    rows t of u, delta (+ bias), B, C, the output's gradient and z; the state entering the chunk;
+    rows t - 1 of u, delta, B (0 on the chunk's first row) and rows t + 1 of delta."""
+    t = k * CHUNK + offs_t
+    ok = (t < L) & (t >= 0)
+    m_td = ok[:, None] & mask_d[None, :]
+    m_tn = ok[:, None] & mask_n[None, :]
+    u = tl.load(u_ptr + t[:, None] * su_l + offs_d[None, :] * su_d, mask=m_td, other=0.0).to(tl.float32)  # (T, Db)
+    raw = tl.load(delta_ptr + t[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_td, other=0.0).to(tl.float32)
+    Bt = tl.load(B_ptr + t[:, None] * sB_l + offs_n[None, :] * sB_n, mask=m_tn, other=0.0).to(tl.float32)  # (T, Nb)
+    Ct = tl.load(C_ptr + t[:, None] * sC_l + offs_n[None, :] * sC_n, mask=m_tn, other=0.0).to(tl.float32)
+    gout = tl.load(gout_ptr + t[:, None] * sg_l + offs_d[None, :] * sg_d, mask=m_td, other=0.0).to(tl.float32)
+    z = u
+    if HAS_Z:
+        z = tl.load(z_ptr + t[:, None] * sz_l + offs_d[None, :] * sz_d, mask=m_td, other=0.0).to(tl.float32)
+    h_in = tl.load(states_ptr + (pid_b * n_chunks + k) * DIM * N + dn, mask=m_dn & (k >= 0), other=0.0)  # (Db, Nb)
+    tp = t - 1
+    okp = (offs_t > 0) & ok
+    m_pd = okp[:, None] & mask_d[None, :]
+    u_p = tl.load(u_ptr + tp[:, None] * su_l + offs_d[None, :] * su_d, mask=m_pd, other=0.0).to(tl.float32)
+    raw_p = tl.load(delta_ptr + tp[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_pd, other=0.0).to(tl.float32)
+    B_p = tl.load(B_ptr + tp[:, None] * sB_l + offs_n[None, :] * sB_n, mask=okp[:, None] & mask_n[None, :],
+                  other=0.0).to(tl.float32)
+    tn = t + 1
+    m_nd = ((tn < L) & (tn >= 0))[:, None] & mask_d[None, :]
+    raw_n = tl.load(delta_ptr + tn[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_nd, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        raw = raw + bias[None, :]
+        raw_p = raw_p + bias[None, :]
+        raw_n = raw_n + bias[None, :]
+    return u, raw, Bt, Ct, gout, z, h_in, u_p, raw_p, B_p, raw_n
+
+
+@triton.jit
 def _scan_bwd_kernel(
     u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, states_ptr, gout_ptr, ghT_ptr,
     du_ptr, ddelta_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
@@ -204,7 +231,7 @@ def _scan_bwd_kernel(
     su_b, su_l, su_d, sdl_b, sdl_l, sdl_d, sz_b, sz_l, sz_d, sg_b, sg_l, sg_d,
     sB_b, sB_l, sB_n, sC_b, sC_l, sC_n,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_GHT: tl.constexpr,
-    SOFTPLUS: tl.constexpr, REV_LATER_FIRST: tl.constexpr,
+    SOFTPLUS: tl.constexpr, REV_LATER_FIRST: tl.constexpr, PREFETCH: tl.constexpr,
     CHUNK: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
     pid_b = tl.program_id(0).to(tl.int64)
@@ -247,36 +274,54 @@ def _scan_bwd_kernel(
     first = (offs_t == 0)[:, None, None]
     last = (offs_t == CHUNK - 1)[:, None, None]
 
+    if PREFETCH:  # the next chunk's inputs are read while this one is computed
+        (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in, n_u_p, n_raw_p, n_B_p, n_raw_n) = _bwd_inputs(
+            n_chunks - 1, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d, offs_n,
+            mask_d, mask_n, m_dn, dn, pid_b, L, DIM, N, n_chunks,
+            su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK)
     for i in range(0, n_chunks):
         k = n_chunks - 1 - i
+        if PREFETCH:
+            u, raw, Bt, Ct, gout, z, h_in, u_p, raw_p, B_p, raw_n = (
+                n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in, n_u_p, n_raw_p, n_B_p, n_raw_n)
+            (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in, n_u_p, n_raw_p, n_B_p, n_raw_n) = _bwd_inputs(
+                k - 1, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d, offs_n,
+                mask_d, mask_n, m_dn, dn, pid_b, L, DIM, N, n_chunks,
+                su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK)
+        else:
+            u, raw, Bt, Ct, gout, z, h_in, u_p, raw_p, B_p, raw_n = _bwd_inputs(
+                k, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d, offs_n,
+                mask_d, mask_n, m_dn, dn, pid_b, L, DIM, N, n_chunks,
+                su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK)
         t = k * CHUNK + offs_t
         mask_t = t < L
         m_tn = mask_t[:, None] & mask_n[None, :]
-        u, raw, dt, Bt, dA, dBu, m_td = _load_chunk(
-            u_ptr, delta_ptr, B_ptr, bias, A, t, offs_d, offs_n, mask_d, mask_n, L,
-            su_l, su_d, sdl_l, sdl_d, sB_l, sB_n, HAS_BIAS, SOFTPLUS)
-        Ct = tl.load(C_ptr + t[:, None] * sC_l + offs_n[None, :] * sC_n, mask=m_tn, other=0.0).to(tl.float32)  # (T, Nb)
+        m_td = mask_t[:, None] & mask_d[None, :]
+        dt = raw
+        dt_p = raw_p
+        dt_n = raw_n
+        if SOFTPLUS:
+            dt = _softplus(raw)
+            dt_p = _softplus(raw_p)
+            dt_n = _softplus(raw_n)
+        # steps past the end (and masked channels) get dt = 0: dA = 1, dBu = 0 there
+        dt = tl.where(m_td, dt, 0.0)
+        dt_p = tl.where(((offs_t > 0) & mask_t)[:, None] & mask_d[None, :], dt_p, 0.0)
+        dt_n = tl.where((t + 1 < L)[:, None] & mask_d[None, :], dt_n, 0.0)
+        dA = tl.exp(dt[:, :, None] * A[None, :, :])  # (T, Db, Nb)
+        dBu = (dt * u)[:, :, None] * Bt[:, None, :]  # (T, Db, Nb)
 
         # states inside the chunk, recomputed from the one saved at its start, as
         # V_t = dA_t h_{t-1} = dA_t (V_{t-1} + dBu_{t-1}) and h_t = V_t + dBu_t: V is what dA's
         # gradient needs, and taking it as h_t - dBu_t would cancel badly where dA_t is tiny
-        tp = t - 1
-        m_prev = (offs_t > 0) & (tp < L)
-        m_prev_d = m_prev[:, None] & mask_d[None, :]
-        u_p = tl.load(u_ptr + tp[:, None] * su_l + offs_d[None, :] * su_d, mask=m_prev_d, other=0.0).to(tl.float32)
-        dt_p, _raw_p = _step_sizes(delta_ptr, tp, offs_d, m_prev_d, sdl_l, sdl_d, bias, HAS_BIAS, SOFTPLUS)
-        B_p = tl.load(B_ptr + tp[:, None] * sB_l + offs_n[None, :] * sB_n,
-                      mask=m_prev[:, None] & mask_n[None, :], other=0.0).to(tl.float32)  # (T, Nb)
         dBu_p = (dt_p * u_p)[:, :, None] * B_p[:, None, :]  # dBu_{t-1}, 0 on the first row
-        h_in = tl.load(states_ptr + (pid_b * n_chunks + k) * DIM * N + dn, mask=m_dn, other=0.0)
         P, Sv = tl.associative_scan((dA, dA * dBu_p), 0, _decay_combine)
         V = Sv + P * h_in[None, :, :]  # (T, Db, Nb): dA_t h_{t-1}
         hs = V + dBu  # (T, Db, Nb): h_t
 
         # out = (y + D u) * silu(z)  ->  gy = dLoss/dy
-        gy = tl.load(gout_ptr + t[:, None] * sg_l + offs_d[None, :] * sg_d, mask=m_td, other=0.0).to(tl.float32)
+        gy = gout
         if HAS_Z:
-            z = tl.load(z_ptr + t[:, None] * sz_l + offs_d[None, :] * sz_d, mask=m_td, other=0.0).to(tl.float32)
             sig = _sigmoid(z)
             pre = tl.sum(hs * Ct[:, None, :], axis=2)  # (T, Db)
             if HAS_D:
@@ -291,9 +336,6 @@ def _scan_bwd_kernel(
 
         # adjoint lam_t = C_t gy_t + dA_{t+1} lam_{t+1}: a reverse scan over the decays of the next
         # steps (rows t + 1; dt = 0 past the end), the carry entering at the chunk's last row
-        tn = t + 1
-        dt_n, _raw_n = _step_sizes(delta_ptr, tn, offs_d, (tn < L)[:, None] & mask_d[None, :], sdl_l, sdl_d, bias,
-                                   HAS_BIAS, SOFTPLUS)
         a_next = tl.exp(dt_n[:, :, None] * A[None, :, :])  # (T, Db, Nb): dA_{t+1}
         x = gy[:, :, None] * Ct[:, None, :] + tl.where(last, carry[None, :, :], 0.0)
         if REV_LATER_FIRST:
@@ -430,6 +472,7 @@ class _TritonScan(torch.autograd.Function):
             *u.stride(), *delta.stride(), *_strides3(z), *g_out.stride(), *B.stride(), *C.stride(),
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
             HAS_GHT=g_final is not None, SOFTPLUS=ctx.delta_softplus, REV_LATER_FIRST=REVERSE_LATER_FIRST,
+            PREFETCH=BWD_PREFETCH,
             CHUNK=chunk, BLOCK_D=block_d, BLOCK_N=triton.next_power_of_2(n), num_warps=BWD_WARPS,
         )
         g_B = (g_B_part[:, 0] if n_dblocks == 1 else g_B_part.sum(1)).to(B.dtype)  # (b, l, n)
