@@ -16,17 +16,16 @@ Forward (`_scan_fwd_kernel`), one program per (batch row, block of Db channels):
     backward pass will need it: n / T floats per input element, not the (b, l, d, n) tensor.
 
 Backward (`_scan_bwd_kernel`), the same grid, chunks walked last to first:
-    the chunk's states are recomputed from its saved entering state (same scan as forward), the
-    gate's gradient gives gy = dLoss/dy, and the adjoint
-        lam_t = C_t * gy_t + dA_{t+1} * lam_{t+1}                  (lam = dLoss/dh_t)
-    is a reverse scan inside the chunk. Its element for step t is (dA_t, 1, x_t = C_t gy_t) and
-    two neighbouring segments [t..s], [s+1..e] combine as
-        (first, Q, G) = (first_1, Q_1 * first_2 * Q_2, G_1 + Q_1 * first_2 * G_2)
-    so that, with carry = dA_{t0+T} * lam_{t0+T} coming from the next chunk (dLoss/dh_L at the end),
-        lam_t = G_t + Q_t * carry,     carry for the previous chunk = dA_{t0} * lam_{t0}.
-    The states are recomputed as V_t = dA_t h_{t-1} = dA_t (V_{t-1} + dBu_{t-1}) (a scan over the
-    chunk's inputs shifted by one step) and h_t = V_t + dBu_t, so that V, which dA's gradient needs,
-    is never taken as the difference h_t - dBu_t (it cancels where dA_t is tiny).
+    the chunk's states are recomputed from its saved entering state as
+        V_t = dA_t h_{t-1} = dA_t (V_{t-1} + dBu_{t-1}),   h_t = V_t + dBu_t
+    (a scan over the chunk's inputs shifted back one step), so that V, which dA's gradient needs, is
+    never taken as the difference h_t - dBu_t (that cancels where dA_t is tiny). The gate's gradient
+    gives gy = dLoss/dy, and the adjoint (lam = dLoss/dh_t)
+        lam_t = C_t gy_t + dA_{t+1} lam_{t+1}
+    is a reverse scan of (dA_{t+1}, C_t gy_t) pairs inside the chunk, the decays of the next steps
+    recomputed from delta at t + 1 (dt = 0 past the end), with
+        carry = dA_{t0+T} lam_{t0+T}    (dLoss/dh_L after the last chunk)
+    added at the chunk's last row; the carry for the previous chunk is dA_{t0} lam_{t0}.
     Then, all in registers, with w_t = lam_t * V_t:
         dA   += sum_t w_t * dt_t                  (per program; summed over b by torch)
         ddt   = sum_n w_t * A + u_t * sum_n lam_t B_t
@@ -35,6 +34,7 @@ Backward (`_scan_bwd_kernel`), the same grid, chunks walked last to first:
                                             written as (b, d_blocks, l, n) partials, summed by torch)
         ddelta = ddt * sigmoid(delta + delta_bias) under softplus; dD, d delta_bias summed per program
         dh_0  = the final carry
+    With BWD_PREFETCH the next chunk's inputs are read while this one is computed.
     No (b, l, d, n) tensor exists in HBM in either direction; partial sums are reduced by torch in a
     fixed order, so results are deterministic (no atomics).
 
