@@ -1,8 +1,23 @@
 """Selective-scan and full-model speed and memory, side by side with peers (not a test).
 
     python benchmarks/scan.py                     # CPU, B=8, d_inner=256, N=16, L in {256, 1024, 4096}
-    python benchmarks/scan.py --device cuda
     python benchmarks/scan.py --lengths 1024 --repeats 5 --no-model
+    python benchmarks/scan.py --device cuda [--mamba-ssm ../shared/gpu [--build-mamba-ssm]] [--tune]
+
+On CUDA (`_cuda_main`) the scan is measured at the three shapes of issue 14, (batch, d_inner, L) =
+(64, 256, 96), (64, 256, 512), (8, 2048, 4096) with N = 16, in float32 and bfloat16, forward
+(no_grad) and forward+backward (autograd.grad of the outputs against a fixed random cotangent):
+    triton     forecaster's fused kernels (impl="triton", what "auto" picks on CUDA)
+    chunked    forecaster's chunked PyTorch path (impl="chunked"; float32 state whatever the inputs)
+    mamba-ssm  mamba-ssm 2.3.2's fused CUDA selective_scan_fn, channel-first inputs (its layout),
+               when --mamba-ssm names the folder of its build helper (../shared/gpu/build_mamba_ssm.py)
+    pscan      mambapy 1.2.0's parallel scan, when mambapy imports
+then whole encoders, fwd+bwd in float32: our MambaEncoder (triton and chunked) against the same
+MambaEncoder with each MambaMixer swapped for mamba-ssm's `Mamba` block (its fused scan; same
+residual, RMSNorm and sizes), at B=32 L=96 d_model=64 x2, B=64 L=512 128x4, B=8 L=2048 768x4.
+Times are medians of CUDA-event timings (each includes the Python launch overhead, as a user sees
+it), after warm-up; peak memory is torch.cuda.max_memory_allocated over one fwd+bwd, less what
+the inputs and weights hold. All CUDA measurements run in one process, one after another.
 
 Scans measured on the same inputs (forward under no_grad, forward+backward of a sum):
     ours       forecaster.mamba.selective_scan (chunked custom autograd Function)
@@ -128,6 +143,231 @@ def _child(spec: dict) -> dict:
     return result
 
 
+CUDA_SHAPES = [(64, 256, 96), (64, 256, 512), (8, 2048, 4096)]  # (batch, d_inner, L)
+CUDA_MODELS = [(32, 96, 64, 2), (64, 512, 128, 4), (8, 2048, 768, 4)]  # (batch, L, d_model, n_layer)
+
+
+def _median_ms(fn, budget_s: float = 0.6, min_reps: int = 5, max_reps: int = 100) -> float:
+    """Median of CUDA-event timings of fn() after two warm-up calls."""
+    fn()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    torch.cuda.synchronize()
+    once = time.perf_counter() - start
+    reps = int(max(min_reps, min(max_reps, budget_s / max(once, 1e-6))))
+    times = []
+    for _ in range(reps):
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        begin.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(begin.elapsed_time(end))
+    return float(torch.tensor(times).median())
+
+
+def _peak_mib(fn) -> float:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    fn()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
+def _cuda_scan_case(impl: str, shape, dtype, peer_fn=None) -> dict:
+    """Forward and fwd+bwd of one scan implementation at one (batch, d_inner, L), N=16, delta_softplus."""
+    import torch.nn.functional as F
+
+    from forecaster.mamba import selective_scan
+
+    batch, d, length = shape
+    n = 16
+    g = torch.Generator(device="cuda").manual_seed(0)
+    rnd = lambda *s_: torch.randn(*s_, device="cuda", generator=g)  # noqa: E731
+    u, delta, B, C = rnd(batch, length, d), rnd(batch, length, d) - 1, rnd(batch, length, n), rnd(batch, length, n)
+    A, D = -torch.rand(d, n, device="cuda", generator=g) - 0.5, rnd(d)
+    low = lambda t: t.to(dtype).requires_grad_()  # noqa: E731
+    if impl == "mamba-ssm":  # its own layout: u, delta (b, d, l); B, C (b, n, l)
+        args = [low(u.transpose(1, 2).contiguous()), low(delta.transpose(1, 2).contiguous()), A.requires_grad_(),
+                low(B.transpose(1, 2).contiguous()), low(C.transpose(1, 2).contiguous()), D.requires_grad_()]
+        fn = lambda u, dt, A, B, C, D: peer_fn(u, dt, A, B, C, D, delta_softplus=True)  # noqa: E731
+    elif impl == "pscan":
+        from mambapy.pscan import pscan
+
+        args = [low(u), low(delta), A.requires_grad_(), low(B), low(C), D.requires_grad_()]
+
+        def fn(u, dt, A, B, C, D):
+            dt = F.softplus(dt)
+            dA = torch.exp(dt[..., None] * A)  # (b, l, d, n)
+            hs = pscan(dA, (dt * u)[..., None] * B[:, :, None, :])  # (b, l, d, n)
+            return (hs @ C[..., None]).squeeze(-1) + u * D
+    else:
+        args = [low(u), low(delta), A.requires_grad_(), low(B), low(C), D.requires_grad_()]
+        fn = lambda u, dt, A, B, C, D: selective_scan(u, dt, A, B, C, D, delta_softplus=True, impl=impl)  # noqa: E731
+    del u, delta, B, C
+    cotangent = torch.randn_like(fn(*args).detach())
+
+    def forward():
+        with torch.no_grad():
+            fn(*args)
+
+    def train_step():
+        torch.autograd.grad(fn(*args), args, cotangent)
+
+    slow = impl in ("chunked", "pscan")
+    result = {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
+              "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
+              "peak_mib": _peak_mib(train_step)}
+    return result
+
+
+class _PeerMixer(torch.nn.Module):
+    """mamba-ssm's Mamba block in MambaMixer's place (forward only, no cache)."""
+
+    block_cls = None
+
+    def __init__(self, config):
+        super().__init__()
+        self.mamba = self.block_cls(d_model=config.d_model, d_state=config.d_state, d_conv=config.d_conv,
+                                    expand=config.expand)
+
+    def forward(self, hidden, conv_state=None, ssm_state=None):
+        return self.mamba(hidden)
+
+
+def _cuda_model_case(impl: str, size) -> dict:
+    from forecaster.mamba import MambaConfig, MambaEncoder
+    from forecaster.mamba.scan import use_scan_impl
+
+    batch, length, d_model, n_layer = size
+    torch.manual_seed(0)
+    config = MambaConfig(d_model=d_model, n_layer=n_layer)
+    model = MambaEncoder(config, mixer_cls=_PeerMixer) if impl == "mamba-ssm" else MambaEncoder(config)
+    model.cuda()
+    x = torch.randn(batch, length, d_model, device="cuda")
+    scan_impl = "triton" if impl == "mamba-ssm" else impl  # (the peer does not call our scan)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def forward():
+        with torch.no_grad(), use_scan_impl(scan_impl):
+            model(x)
+
+    def train_step():
+        with use_scan_impl(scan_impl):
+            torch.autograd.grad(model(x).square().mean(), params)
+
+    slow = impl == "chunked"
+    return {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
+            "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
+            "peak_mib": _peak_mib(train_step)}
+
+
+def _guarded(label: str, fn, *args) -> dict | None:
+    try:
+        return fn(*args)
+    except Exception as exc:  # a peer that cannot run at this size (memory, dtype) is reported, not fatal
+        print(f"  {label}: failed ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})", file=sys.stderr)
+        return None
+    finally:
+        torch.cuda.empty_cache()
+
+
+def _set_launch(config) -> None:
+    """(chunk, fwd block_d, fwd warps, bwd block_d, bwd warps, bwd prefetch) for the Triton kernels."""
+    import forecaster.mamba.scan_triton as st
+
+    st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS, st.BWD_PREFETCH = config
+
+
+def _tune(path: str | None) -> None:
+    """Launch shapes of the Triton kernels, float32 fwd+bwd at the three scan shapes; the best
+    (smallest worst ratio to the per-shape best) is printed and written to path as JSON."""
+    import forecaster.mamba.scan_triton as st
+
+    default = (st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS, st.BWD_PREFETCH)
+    print("\ntune: chunk fwd_block_d fwd_warps bwd_block_d bwd_warps prefetch -> forward / fwd+bwd ms at each shape")
+    timings = {}
+    for chunk, fwd in ((8, (32, 4)),):
+        for prefetch in (False, True):
+            for bwd in ((8, 2), (16, 2), (16, 4), (32, 4)):
+                config = (chunk, *fwd, *bwd, prefetch)
+                _set_launch(config)
+                row = [_guarded("tune", _cuda_scan_case, "triton", shape, torch.float32) for shape in CUDA_SHAPES]
+                print(f"  {config}  " + "  ".join("failed" if r is None else f"{r['forward_ms']:.3f} / {r['train_ms']:.3f}"
+                                                 for r in row), flush=True)
+                if all(r is not None for r in row):
+                    timings[config] = [r["train_ms"] for r in row]
+    _set_launch(default)
+    best_per_shape = [min(t[i] for t in timings.values()) for i in range(len(CUDA_SHAPES))]
+    best = min(timings, key=lambda c: max(t / b for t, b in zip(timings[c], best_per_shape)))
+    print(f"best launch config {best}: fwd+bwd {timings[best]} ms (per-shape best {best_per_shape})")
+    if path:
+        with open(path, "w") as f:
+            json.dump(list(best), f)
+
+
+def _cuda_main(args) -> None:
+    import forecaster.mamba.scan_triton as st
+
+    print(f"device={torch.cuda.get_device_name(0)} torch={torch.__version__} "
+          f"triton={__import__('triton').__version__}")
+    if args.launch:
+        _set_launch(tuple(json.load(open(args.launch))))
+    print(f"triton launch: chunk={st.FWD_CHUNK} fwd block_d={st.FWD_BLOCK_D} warps={st.FWD_WARPS}; "
+          f"bwd block_d={st.BWD_BLOCK_D} warps={st.BWD_WARPS} prefetch={st.BWD_PREFETCH}")
+    if args.tune:
+        _tune(args.json)
+        return
+    peer_fn = block_cls = None
+    if args.mamba_ssm:
+        sys.path.insert(0, args.mamba_ssm)
+        import build_mamba_ssm
+
+        if args.build_mamba_ssm:
+            build_mamba_ssm.build()
+        peer_fn = build_mamba_ssm.selective_scan_fn()
+        block_cls = _PeerMixer.block_cls = build_mamba_ssm.mamba_block_cls()
+    impls = ["triton", "chunked"] + (["mamba-ssm"] if peer_fn else []) + (["pscan"] if _available("mambapy") else [])
+    results = {"scan": [], "model": []}
+    print("\nselective scan, N=16, delta_softplus (median ms; peak MiB over one fwd+bwd)")
+    print("| (batch, d_inner, L) | dtype | impl | forward ms | fwd+bwd ms | peak MiB | fwd+bwd vs mamba-ssm |")
+    print("|---|---|---|---|---|---|---|")
+    for shape in CUDA_SHAPES:
+        for dtype in (torch.float32, torch.bfloat16):
+            rows = {impl: _guarded(f"{impl} {shape} {dtype}", _cuda_scan_case, impl, shape, dtype, peer_fn)
+                    for impl in impls}
+            peer = rows.get("mamba-ssm")
+            for impl, r in rows.items():
+                if r is None:
+                    continue
+                ratio = f"{r['train_ms'] / peer['train_ms']:.2f}x" if peer else "-"
+                name = str(dtype).replace("torch.", "")
+                print(f"| {shape} | {name} | {impl} | {r['forward_ms']:.3f} | {r['train_ms']:.3f} | "
+                      f"{r['peak_mib']:.0f} | {ratio} |", flush=True)
+                results["scan"].append(dict(shape=shape, dtype=name, impl=impl, **r))
+    if not args.no_model:
+        print("\nwhole encoder fwd+bwd, float32 (median ms; peak MiB)")
+        print("| (batch, L, d_model x layers) | impl | forward ms | fwd+bwd ms | peak MiB | fwd+bwd vs mamba-ssm stack |")
+        print("|---|---|---|---|---|---|")
+        for size in CUDA_MODELS:
+            rows = {impl: _guarded(f"model {impl} {size}", _cuda_model_case, impl, size)
+                    for impl in ["triton", "chunked"] + (["mamba-ssm"] if block_cls else [])}
+            peer = rows.get("mamba-ssm")
+            for impl, r in rows.items():
+                if r is None:
+                    continue
+                ratio = f"{r['train_ms'] / peer['train_ms']:.2f}x" if peer else "-"
+                label = f"({size[0]}, {size[1]}, {size[2]} x {size[3]})"
+                print(f"| {label} | {impl} | {r['forward_ms']:.2f} | {r['train_ms']:.2f} | {r['peak_mib']:.0f} | {ratio} |",
+                      flush=True)
+                results["model"].append(dict(size=size, impl=impl, **r))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
 def _run(spec: dict) -> dict | None:
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -151,10 +391,18 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-model", action="store_true", help="skip the full-model comparison")
+    parser.add_argument("--mamba-ssm", help="CUDA: folder of mamba-ssm's build helper (build_mamba_ssm.py), as a peer")
+    parser.add_argument("--build-mamba-ssm", action="store_true", help="CUDA: build mamba-ssm's kernel first (~2.5 min)")
+    parser.add_argument("--tune", action="store_true", help="CUDA: time launch shapes of the Triton kernels")
+    parser.add_argument("--json", help="CUDA: also write the measurements (with --tune: the best launch) to this JSON file")
+    parser.add_argument("--launch", help="CUDA: JSON file with the Triton launch config to use (as --tune writes it)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
+        return
+    if args.device.startswith("cuda"):
+        _cuda_main(args)
         return
 
     print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")

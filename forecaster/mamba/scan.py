@@ -1,4 +1,5 @@
-"""The selective scan (S6 recurrence): a reference loop, a fast chunked path, one dispatch point.
+"""The selective scan (S6 recurrence): a reference loop, a chunked PyTorch path, a fused Triton
+path for CUDA (scan_triton.py, imported only when used), one dispatch point.
 
 Glossary (the paper's letters; shapes use b = batch, l = time, d = channels, n = state size)
     u      (b, l, d)  input sequence
@@ -25,7 +26,8 @@ the chain rule (written out in `_ChunkedScan.backward`).
 
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+from typing import Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +54,11 @@ def selective_scan_ref(
     D: Optional[Tensor] = None, z: Optional[Tensor] = None, delta_bias: Optional[Tensor] = None,
     delta_softplus: bool = False, initial_state: Optional[Tensor] = None, return_final_state: bool = False,
 ):
-    """The obvious loop over time: slow, differentiable by autograd, runs in float64. The test oracle."""
+    """The obvious loop over time: slow, differentiable by autograd. The test oracle (fed float64).
+
+    It computes in the inputs' precision but keeps the state in at least float32: float64 inputs
+    run in float64, float32 (and lower) inputs in float32; the output comes back in u's dtype.
+    """
     out_dtype = u.dtype
     dtype = _state_dtype(u.dtype)
     u, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
@@ -219,7 +225,53 @@ def selective_scan_chunked(
     return (y, h) if return_final_state else y
 
 
-IMPLEMENTATIONS = {"reference": selective_scan_ref, "chunked": selective_scan_chunked}
+def selective_scan_triton(*args, **kwargs):
+    """The fused CUDA kernels (scan_triton.py); Triton is imported on first use only."""
+    from forecaster.mamba.scan_triton import selective_scan_triton as fused
+
+    return fused(*args, **kwargs)
+
+
+IMPLEMENTATIONS = {"reference": selective_scan_ref, "chunked": selective_scan_chunked, "triton": selective_scan_triton}
+_auto_override: Optional[str] = None  # set by use_scan_impl
+_triton_importable: Optional[bool] = None
+
+
+def _triton_available() -> bool:
+    global _triton_importable
+    if _triton_importable is None:
+        try:
+            import forecaster.mamba.scan_triton  # noqa: F401  (imports triton)
+            _triton_importable = True
+        except ImportError:
+            _triton_importable = False
+    return _triton_importable
+
+
+def resolve_impl(impl: str, u: Tensor) -> str:
+    """What impl="auto" means for u: the Triton kernels for float32/bf16/fp16 CUDA tensors when
+    Triton imports, else the chunked path (the CPU path, float64 anywhere, and the fallback)."""
+    if impl != "auto":
+        return impl
+    if _auto_override is not None:
+        return _auto_override
+    if u.is_cuda and u.dtype in (torch.float32, torch.bfloat16, torch.float16) and _triton_available():
+        return "triton"
+    return "chunked"
+
+
+@contextlib.contextmanager
+def use_scan_impl(impl: str) -> Iterator[None]:
+    """Within the block, impl="auto" (what the model's layers ask for) means `impl`:
+    e.g. `with use_scan_impl("chunked"): model(x)` to compare a model's paths."""
+    global _auto_override
+    if impl not in IMPLEMENTATIONS:
+        raise ValueError(f"impl={impl!r} is invalid: accepted one of {sorted(IMPLEMENTATIONS)}")
+    previous, _auto_override = _auto_override, impl
+    try:
+        yield
+    finally:
+        _auto_override = previous
 
 
 def selective_scan(
@@ -230,14 +282,12 @@ def selective_scan(
 ):
     """The one dispatch point every caller uses.
 
-    impl: "auto" (the fastest available: today the chunked path on every device; a fused GPU
-    kernel would be registered in IMPLEMENTATIONS and chosen here), "chunked" or "reference".
+    impl: "auto" (the fastest available, see `resolve_impl`; `use_scan_impl` can pin it),
+    "triton" (fused CUDA kernels), "chunked" or "reference".
     Returns out (b, l, d) in u's dtype, and the final state (b, d, n) in float32/64 when
     return_final_state is true.
     """
-    if impl == "auto":
-        impl = "chunked"
-    if impl not in IMPLEMENTATIONS:
+    if impl != "auto" and impl not in IMPLEMENTATIONS:
         raise ValueError(f"impl={impl!r} is invalid: accepted 'auto' or one of {sorted(IMPLEMENTATIONS)}")
     if u.dim() != 3 or delta.shape != u.shape:
         raise ValueError(f"u and delta must both be (batch, length, channels); got {tuple(u.shape)} and {tuple(delta.shape)}")
@@ -246,6 +296,7 @@ def selective_scan(
     expected_bc = (u.shape[0], u.shape[1], A.shape[1])
     if tuple(B.shape) != expected_bc or tuple(C.shape) != expected_bc:
         raise ValueError(f"B and C must be (batch, length, state) = {expected_bc}; got {tuple(B.shape)} and {tuple(C.shape)}")
+    impl = resolve_impl(impl, u)
     return IMPLEMENTATIONS[impl](
         u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus,
         initial_state=initial_state, return_final_state=return_final_state,

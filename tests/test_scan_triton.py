@@ -1,0 +1,192 @@
+"""The fused Triton scan (CUDA only; every test here is skipped without CUDA or Triton).
+
+Against the float64 oracle (outputs and the gradients of every input within 1e-5 relative in
+float32), bf16/fp16 against a float32 reference, carried state, and a whole model trained with
+`triton` and with `chunked`.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster, selective_scan, selective_scan_ref
+from forecaster.mamba.scan import resolve_impl, use_scan_impl
+from test_mamba_scan import _inputs, _rel, _run, _seed
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.fixture(scope="module")
+def st():
+    pytest.importorskip("triton")
+    from forecaster.mamba import scan_triton
+
+    return scan_triton
+
+
+def _triton(**options):
+    from forecaster.mamba.scan_triton import selective_scan_triton
+
+    return lambda **kw: selective_scan_triton(**kw, **options)
+
+
+def _to(tensors, dtype, device="cuda"):
+    return {k: (None if v is None else v.detach().to(device=device, dtype=dtype).requires_grad_()) for k, v in tensors.items()}
+
+
+def _check_against_oracle(ref, softplus, fn=None, tol=1e-5):
+    fast = _to(ref, torch.float32)
+    y0, h0, g0 = _run(selective_scan_ref, ref, softplus)
+    y1, h1, g1 = _run(fn or (lambda **kw: selective_scan(**kw, impl="triton")), fast, softplus)
+    assert y1.dtype == torch.float32 and h1.dtype == torch.float32
+    errors = {"out": _rel(y1.cpu(), y0), "final state": _rel(h1.cpu(), h0)}
+    errors.update({name: _rel(g1[name].cpu(), g0[name]) for name in g0})
+    assert set(g1) == set(g0)
+    bad = {k: v for k, v in errors.items() if not v < tol}
+    assert not bad, f"relative errors over {tol}: {bad}"
+
+
+def test_auto_picks_triton_on_cuda(st):
+    u = torch.zeros(1, 1, 1, device="cuda")
+    assert resolve_impl("auto", u) == "triton"
+    assert resolve_impl("auto", u.double()) == "chunked"
+    assert resolve_impl("auto", u.cpu()) == "chunked"
+    with use_scan_impl("chunked"):
+        assert resolve_impl("auto", u) == "chunked"
+    assert resolve_impl("auto", u) == "triton"
+
+
+def test_reverse_scan_argument_order(st):
+    """The backward kernel relies on the order in which Triton's reverse scan calls the combine."""
+    assert st.reverse_scan_calls_later_first() == st.REVERSE_LATER_FIRST
+
+
+@pytest.mark.parametrize("length", [1, 7, 64, 1000, 4096, 8192])
+@pytest.mark.parametrize("softplus", [False, True])
+def test_triton_matches_float64_oracle(st, length, softplus):
+    batch, d = (2, 21) if length <= 1000 else (1, 5)  # non-power-of-two channels; the oracle stays affordable
+    ref = _inputs(batch, length, d, 16 if length <= 1000 else 5, softplus)
+    _check_against_oracle(ref, softplus)
+
+
+@pytest.mark.parametrize("chunk,block_d,bwd_block_d,bwd_warps,prefetch", [
+    (1, 16, 16, 2, False), (4, 8, 8, 2, True), (8, 32, 16, 2, True), (8, 32, 16, 4, False), (8, 32, 32, 4, True),
+    (16, 16, 8, 2, False), (64, 32, 16, 4, True)])
+def test_launch_shapes_agree_with_the_oracle(st, monkeypatch, chunk, block_d, bwd_block_d, bwd_warps, prefetch):
+    monkeypatch.setattr(st, "BWD_BLOCK_D", bwd_block_d)
+    monkeypatch.setattr(st, "BWD_WARPS", bwd_warps)
+    monkeypatch.setattr(st, "BWD_PREFETCH", prefetch)
+    ref = _inputs(3, 203, 37, 3, softplus=True)  # several channel blocks, a part-filled last chunk
+    _check_against_oracle(ref, True, _triton(chunk=chunk, block_d=block_d))
+
+
+def test_step_sizes_up_to_ten_without_softplus(st):
+    ref = _inputs(2, 300, 6, 4, softplus=False)
+    with torch.no_grad():
+        ref["delta"].mul_(10)  # delta in (0, 10]
+    _check_against_oracle(ref, False)
+
+
+def test_optional_inputs_absent(st):
+    ref = _inputs(2, 100, 9, 4, softplus=True)
+    for name in ("D", "z", "delta_bias", "initial_state"):
+        ref[name] = None
+    _check_against_oracle(ref, True)
+
+
+def test_strided_inputs_as_the_mixer_passes_them(st):
+    """u channel-first in memory, B and C slices of one projection, z half of another."""
+    seed = _seed()
+    g = torch.Generator().manual_seed(seed)
+    b, length, d, n = 2, 150, 24, 8
+    u = torch.randn(b, d, length, generator=g, dtype=torch.float64).transpose(1, 2)  # (b, l, d), strides (d l, 1, l)
+    proj = torch.randn(b, length, 3 + 2 * n, generator=g, dtype=torch.float64)
+    xz = torch.randn(b, length, 2 * d, generator=g, dtype=torch.float64)
+    ref = dict(u=u, delta=torch.randn(b, length, d, generator=g, dtype=torch.float64),
+               A=-torch.rand(d, n, generator=g, dtype=torch.float64) - 0.1, B=proj[..., 3:3 + n], C=proj[..., 3 + n:],
+               D=torch.randn(d, generator=g, dtype=torch.float64), z=xz[..., d:],
+               delta_bias=torch.randn(d, generator=g, dtype=torch.float64), initial_state=None)
+    y0 = selective_scan_ref(**ref, delta_softplus=True)
+    # moved whole, then viewed on the device (moving a slice would copy it into a contiguous tensor)
+    u, proj, xz = u.cuda().float(), proj.cuda().float(), xz.cuda().float()
+    cuda = dict(u=u, delta=ref["delta"].cuda().float(), A=ref["A"].cuda().float(), B=proj[..., 3:3 + n],
+                C=proj[..., 3 + n:], D=ref["D"].cuda().float(), z=xz[..., d:], delta_bias=ref["delta_bias"].cuda().float())
+    assert not (u.is_contiguous() or cuda["B"].is_contiguous() or cuda["z"].is_contiguous())
+    y1 = selective_scan(**cuda, delta_softplus=True, impl="triton")
+    assert _rel(y1.cpu(), y0) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_matches_float32_reference(st, dtype):
+    """Inputs rounded to bf16/fp16 once; the float32 oracle on those same values is the reference."""
+    ref = _inputs(2, 500, 40, 16, softplus=True, dtype=torch.float32)
+    rounded = {k: (None if v is None else v.detach().to(dtype).float()) for k, v in ref.items()}
+    for name in ("A", "D", "delta_bias", "initial_state"):  # the mixer keeps these in float32
+        rounded[name] = ref[name].detach()
+    low = {k: (None if v is None else v.detach().cuda().to(dtype if k in ("u", "delta", "B", "C", "z") else torch.float32)
+               .requires_grad_()) for k, v in rounded.items()}
+    full = _to(rounded, torch.float64, "cpu")
+    y0, h0, g0 = _run(selective_scan_ref, full, True)
+    y1, h1, g1 = _run(lambda **kw: selective_scan(**kw, impl="triton"), low, True)
+    assert y1.dtype == dtype and h1.dtype == torch.float32
+    tol = 2e-2 if dtype == torch.bfloat16 else 4e-3  # the output and gradients are rounded to 8 / 11 bits
+    errors = {"out": _rel(y1.float().cpu(), y0), "final state": _rel(h1.cpu(), h0)}
+    errors.update({name: _rel(g1[name].float().cpu(), g0[name]) for name in g0})
+    assert all(g1[name].dtype == low[name].dtype for name in g1)
+    bad = {k: v for k, v in errors.items() if not v < tol}
+    assert not bad, f"relative errors over {tol}: {bad}"
+
+
+def test_pieces_with_carried_state_equal_one_pass(st):
+    t = {k: (None if v is None else v.detach().float().cuda()) for k, v in _inputs(2, 300, 19, 5, softplus=True).items()}
+    whole, h_whole = selective_scan(**t, delta_softplus=True, return_final_state=True, impl="triton")
+    h = t["initial_state"]
+    pieces = []
+    for start, stop in [(0, 1), (1, 77), (77, 200), (200, 300)]:
+        part = {k: (v[:, start:stop] if k in ("u", "delta", "B", "C", "z") else v) for k, v in t.items()}
+        part["initial_state"] = h
+        y, h = selective_scan(**part, delta_softplus=True, return_final_state=True, impl="triton")
+        pieces.append(y)
+    assert _rel(torch.cat(pieces, 1), whole) < 1e-6
+    assert _rel(h, h_whole) < 1e-6
+
+
+def test_forward_without_grad_equals_forward_with_grad(st):
+    t = _to(_inputs(2, 130, 10, 4, softplus=True), torch.float32)
+    y1, h1 = selective_scan(**t, delta_softplus=True, return_final_state=True, impl="triton")
+    with torch.no_grad():
+        y2, h2 = selective_scan(**t, delta_softplus=True, return_final_state=True, impl="triton")
+    assert torch.equal(y1, y2) and torch.equal(h1, h2)
+
+
+def test_long_sequence_stays_finite(st):
+    t = _to(_inputs(1, 20000, 8, 16, softplus=True), torch.float32)
+    y = selective_scan(**t, delta_softplus=True, impl="triton")
+    y.square().mean().backward()
+    assert torch.isfinite(y).all() and torch.isfinite(t["delta"].grad).all() and torch.isfinite(t["A"].grad).all()
+
+
+def _train_losses(impl: str, steps: int = 8) -> list:
+    torch.manual_seed(0)
+    config = ForecasterConfig(mamba=MambaConfig(d_model=24, n_layer=2, d_state=8), n_inputs=3, horizon=4, quantiles=(0.1, 0.5, 0.9))
+    model = MambaForecaster(config).cuda()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(32, 48, 3, generator=g).cuda()
+    y = torch.randn(32, 4, 1, generator=g).cuda()
+    losses = []
+    with use_scan_impl(impl):
+        for _ in range(steps):
+            loss = (model(x) - y[..., None]).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return losses
+
+
+def test_model_trains_the_same_with_triton_and_chunked(st):
+    triton_losses = _train_losses("triton")
+    chunked_losses = _train_losses("chunked")
+    assert triton_losses[-1] < triton_losses[0]
+    np.testing.assert_allclose(triton_losses, chunked_losses, rtol=1e-4, atol=0)
