@@ -4,6 +4,7 @@ Module tree (Gu & Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective
 
     config.py   MambaConfig, ForecasterConfig (dataclasses, validated, JSON round-trip)
     scan.py     selective_scan: reference loop (the oracle), chunked fast path, dispatch
+    scan_triton.py  the fused Triton scan, forward and backward (CUDA only; imported on first use)
     mixer.py    MambaMixer: in_proj -> conv1d -> SiLU -> x_proj -> dt_proj -> scan -> gate -> out_proj
     block.py    RMSNorm and the pre-norm residual Block (mixer pluggable)
     encoder.py  MambaEncoder (stack + final norm), InferenceCache, param_groups
