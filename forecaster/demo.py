@@ -30,7 +30,7 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
     """Returns the summary written to out/summary.json (paths, validation and backtest headline numbers)."""
     from forecaster.backtest import run_backtest
     from forecaster.backtest.lineup import lineup
-    from forecaster.backtest.report import write_report
+    from forecaster.backtest.report import verdict_lines, write_report
 
     began = time.perf_counter()
     out = check_writable(Path(out), folder=True)  # before any work
@@ -56,7 +56,11 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
         "pair": series.pair, "model": trained.name, "seconds": round(time.perf_counter() - began, 1),
         "data": {"description": series.description, "last_bar": series.frame.index[-1].isoformat(),
                  "stale": forecast.stale},
-        "validation": {"model_mse": m["val_mse"], "random_walk_mse": m["val_mse_random_walk"]},
+        "validation": {"model_mse": m["val_mse"], "random_walk_mse": m["val_mse_random_walk"],
+                       "verdict": m["gate"]["text"], "kept": m["gate"]["kept"]},
+        "verdicts": verdict_lines(result),
+        "forecast": {"volatility_annual": forecast.risk.get("volatility_annual"),
+                     "var_95_1d": forecast.risk.get("var_95_1d")},
         "backtest": {name: {k: stats["overall"].get(k) for k in ("rmse", "theil_u2", "dm_p", "directional_accuracy")}
                      for name, stats in result.forecast_stats.items()},
         "files": {"model": str(trained.folder), "forecast_plot": str(plot), "forecast_csv": str(out / "forecast.csv"),

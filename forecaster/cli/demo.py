@@ -35,10 +35,16 @@ def demo(
     if as_json:
         emit_json(summary)
         return
-    v = summary["validation"]
-    lines = [f"validation MSE: model {v['model_mse']:.5f}, random walk {v['random_walk_mse']:.5f}",
+    v, f = summary["validation"], summary["forecast"]
+    lines = [f"validation: the trained forecast is {v['verdict']}; "
+             + ("kept" if v["kept"] == "model" else "the model keeps the no-change centre (and its learned spread)"),
              "backtest (overall): " + "; ".join(f"{name} RMSE {s['rmse']:.5f} U2 {s['theil_u2']:.3f}"
-                                                for name, s in summary["backtest"].items())]
+                                                for name, s in summary["backtest"].items()),
+             *summary["verdicts"]]
+    if f["volatility_annual"] is not None:
+        var = f["var_95_1d"]["long"]
+        lines.append(f"next bars: forecast volatility {f['volatility_annual']:.1%} a year, one-bar 95% value at risk "
+                     f"of a long position {var['percent']:.2f}% ({var['pips']:.0f} pips)")
     if summary["data"]["stale"]:
         lines.append(stale_note(summary["data"]["stale"]))
     lines.append(f"done in {summary['seconds']:.0f}s. Look at:")
