@@ -239,8 +239,8 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
                     bad_checks += 1
                 if bar:
                     bar((epoch - 1) * len(checks) + checks.index(step) + 1, total_checks,
-                        f"epoch {at}: train {row['train_loss']:.4f}  val {val['loss']:.4f}  "
-                        f"(random walk {result.random_walk_val_mse:.4f})")
+                        f"epoch {at}: loss train {row['train_loss']:.4f} val {val['loss']:.4f}; val MSE "
+                        f"{val['mse']:.4f} (random walk {result.random_walk_val_mse:.4f})")
                 if on_check is not None:
                     on_check(row)
                 if bad_checks >= cfg.patience:
