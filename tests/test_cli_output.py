@@ -2,7 +2,6 @@
 a closed pipe ends with status 0, and failures in words without Python class names."""
 
 import json
-import math
 import os
 import subprocess
 import sys

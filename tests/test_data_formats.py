@@ -1,6 +1,5 @@
 """The files people really have: FRED downloads, long and wide tables, labels checked against the pair."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -1,4 +1,5 @@
-"""api.train under torch.distributed as torchrun starts it (env vars, gloo): only rank 0 writes."""
+"""The one DDP test: api.train under torch.distributed as torchrun starts it (env vars, gloo): both
+ranks end with identical trained weights, and only rank 0 writes."""
 
 import os
 import socket
@@ -33,7 +34,8 @@ def _worker(rank, world, port, models_dir):
     try:
         trained = api.train(name="ddp", series=_series(), data=DataConfig(lookback=12, horizon=2),
                             model=TINY_MODEL,
-                            train_config=TrainConfig(epochs=2, batch_size=16, device="cpu"), models_dir=models_dir,
+                            train_config=TrainConfig(epochs=2, batch_size=16, device="cpu", gate=1.0),
+                            models_dir=models_dir,
                             progress=False)
     finally:
         checkpoint.save = original
@@ -47,5 +49,6 @@ def test_torchrun_style_training_writes_once_with_identical_weights(tmp_path):
     r0, r1 = (torch.load(tmp_path / f"rank{r}.result", weights_only=True) for r in (0, 1))
     assert (r0["saves"], r0["main"]) == ([0], True) and (r1["saves"], r1["main"]) == ([], False)
     assert all(torch.equal(r0["state"][k], r1["state"][k]) for k in r0["state"])
+    assert any(torch.count_nonzero(v) for k, v in r0["state"].items() if k.startswith("head"))  # it did train
     loaded = api.load("ddp", tmp_path)  # the one save is complete and checked
     assert all(torch.equal(loaded.model.state_dict()[k], r0["state"][k]) for k in r0["state"])

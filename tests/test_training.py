@@ -3,7 +3,6 @@
 import json
 import os
 import pickle
-import socket
 from dataclasses import replace
 
 import numpy as np
@@ -161,30 +160,5 @@ def test_conformal_intervals_cover_nominal_on_synthetic_data():
         assert abs(intervals.coverage(y[n:], lo, hi) - float(level)) <= 0.05
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def _ddp_worker(rank, world, port, out_dir):
-    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    torch.set_num_threads(1)
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 10, 2, generator=g)
-    y = x[:, -2:, :1].clone()
-    torch.manual_seed(100 + rank)  # different local init: DDP must broadcast rank 0's weights
-    model = MambaForecaster(ForecasterConfig(mamba=MambaConfig(d_model=8, n_layer=1, d_state=4), n_inputs=2, horizon=2))
-    fit(model, TensorDataset(x, y), TensorDataset(x, y), TrainConfig(epochs=2, batch_size=16, device="cpu"),
-        progress=False)
-    torch.save(model.state_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
-    torch.distributed.destroy_process_group()
-
-
-def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
-    torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
-    a = torch.load(tmp_path / "rank0.pt", weights_only=True)
-    b = torch.load(tmp_path / "rank1.pt", weights_only=True)
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert any(torch.count_nonzero(a[k]) for k in a if k.startswith("head"))  # it did train
