@@ -4,14 +4,13 @@ ranks end with identical trained weights, and only rank 0 writes."""
 import os
 import socket
 
-import numpy as np
 import torch
 
 from forecaster import api, checkpoint
 from forecaster.data import DataConfig, PriceSeries
 from forecaster.training import TrainConfig, init_distributed_from_env, is_main_process
 
-from conftest import TINY_MODEL, price_series
+from conftest import TINY_MODEL, ar1_returns, price_series
 
 
 def _free_port() -> int:
@@ -20,8 +19,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _series(n=300) -> PriceSeries:
-    return price_series(0.005 * np.random.default_rng(0).standard_normal(n))
+def _series(n=400) -> PriceSeries:
+    return price_series(ar1_returns(n, phi=0.7))  # something to learn, so the kept weights are trained ones
 
 
 def _worker(rank, world, port, models_dir):
