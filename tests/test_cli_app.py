@@ -11,7 +11,8 @@ runner = CliRunner()
 def test_help_lists_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    assert "data" in result.output
+    for command in ("data", "train", "predict", "backtest", "benchmark", "models", "env", "demo"):
+        assert command in result.output, command
 
 
 def test_unknown_command_is_a_usage_error():

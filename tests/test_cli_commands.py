@@ -1,4 +1,5 @@
-"""Every command through CliRunner: success paths, --json output, and user errors (exit 1, no traceback)."""
+"""Commands through CliRunner: data, env, demo, and user errors (exit 1, no traceback). Training and
+prediction end to end are in test_predict_cli.py."""
 
 import json
 
@@ -8,8 +9,6 @@ from typer.testing import CliRunner
 from forecaster.cli import app
 
 runner = CliRunner()
-TINY = ["--epochs", "1", "--d-model", "8", "--n-layer", "1", "--d-state", "4", "--lookback", "16", "--horizon", "3",
-        "--start", "2018-01-01"]
 
 
 def run(*args):
@@ -28,35 +27,6 @@ def test_env_json():
     assert env["torch"] and env["models_dir"] and env["ecb_data"]["first"] == "1999-01-04"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    models = tmp_path_factory.mktemp("models")
-    result = run("--seed", "1", "train", "EURUSD", "--name", "cli", "--models-dir", str(models), "--json", *TINY)
-    assert result.exit_code == 0, result.output
-    return models, json.loads(result.stdout)
-
-
-def test_train_reports_model_beside_random_walk(trained):
-    models, summary = trained
-    assert summary["name"] == "cli" and summary["val_mse"] <= summary["val_mse_random_walk"] + 1e-12
-    assert (models / "cli" / "model.json").is_file()
-    listed = json.loads(run("models", "--models-dir", str(models), "--json").stdout)
-    assert listed[0]["name"] == "cli" and listed[0]["pair"] == "EURUSD" and listed[0]["horizon"] == 3
-
-
-def test_predict_json_csv_and_plot(trained, tmp_path):
-    models, _ = trained
-    plot, csv = tmp_path / "f.png", tmp_path / "f.csv"
-    result = run("predict", "EURUSD", "--model", "cli", "--models-dir", str(models), "--json",
-                 "--plot", str(plot), "--csv", str(csv))
-    assert result.exit_code == 0, result.output
-    forecast = json.loads(result.stdout)
-    assert len(forecast["steps"]) == 3 and forecast["pair"] == "EURUSD"
-    lo, hi = forecast["steps"][0]["interval_95"]
-    assert lo < forecast["steps"][0]["price"] < hi
-    assert plot.read_bytes()[:4] == b"\x89PNG" and csv.read_text().startswith("date,step,price")
-
-
 @pytest.mark.parametrize("args, message", [
     (("data", "show", "XXXUSD"), "not in the ECB rates"),
     (("predict", "--model", "nope", "--models-dir", "/nonexistent"), "no saved model"),
@@ -69,8 +39,7 @@ def test_user_errors_exit_1_with_a_message(args, message):
     assert message in result.output and "Traceback" not in result.output
 
 
-def test_corrupt_model_file_is_a_clear_error(trained, tmp_path):
-    models, _ = trained
+def test_corrupt_model_file_is_a_clear_error(tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "model.json").write_text("{oops")
     result = run("predict", "--model", "broken", "--models-dir", str(tmp_path))

@@ -29,6 +29,7 @@ def test_train_reports_the_model_beside_the_random_walk(trained):
     assert 0 < summary["val_mse"] <= summary["val_mse_random_walk"] + 1e-12
     assert summary["epochs_run"] == 2 and summary["windows"]["val"] > 0
     assert set(summary["test_coverage"]) == {"0.8", "0.95"}
+    assert summary["gate"]["kept"] in ("model", "no-change") and "random walk" in summary["test_verdict"]["text"]
 
 
 def test_models_lists_the_saved_model(trained):
@@ -59,6 +60,11 @@ def test_predict_json_csv_and_plot(trained, tmp_path):
     assert list(frame["price"].round(10)) == [round(s["price"], 10) for s in steps]
     assert {"lower_80", "upper_80", "lower_95", "upper_95"} <= set(frame.columns)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the default model is probabilistic: its distribution, volatility and value at risk come with it
+    dist = out["distribution"]
+    assert 0 < dist["volatility_annual"] < 1 and dist["var_95_1d"]["long"]["pips"] > 0
+    q = [dist["quantiles"][lv][0] for lv in ("0.05", "0.5", "0.95")]
+    assert q[0] < q[1] < q[2] and {"q5", "q95"} <= set(frame.columns)
 
 
 def test_predict_same_numbers_twice(trained):
