@@ -12,7 +12,11 @@ Two ways in:
 
 Prediction rebuilds the features of the last `lookback` bars from the History alone and scales
 them with the fitted scalers (forecaster.data.prepare with the saved scalers): nothing after the
-origin is ever read.
+origin is ever read. A model with a distribution or quantile head also gives its forecast
+distribution (predict_distribution_many: forecaster.pipeline.forecast_distribution, mapped back with
+the fitted target scale) from the same windows: the walk-forward asks for the point forecast and the
+distribution of the same origins in turn, so the windows of the last call are kept and reused (the
+window building, not the forward pass, is the slow part).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class MambaModel:
         self.first_test_start: Optional[pd.Timestamp] = None  # saved model: the first bar it has not seen
         self.fits = 0
         self.fit_log: list = []  # one entry per training: validation MSE beside the random walk's (scaled)
+        self._windows: Optional[tuple] = None  # (origin keys, x (N, L, C_in)) of the last prediction call
 
     @classmethod
     def from_saved(cls, name: str, series: PriceSeries, models_dir=None) -> "MambaModel":
@@ -92,6 +97,7 @@ class MambaModel:
                              "random_walk_val_mse": result.random_walk_val_mse})
         self.net, self.scalers, self.calibration = fitted.net, fitted.scalers, fitted.calibration
         self.fits += 1
+        self._windows = None
 
     def _window(self, history: History) -> np.ndarray:
         """(L, C_in) scaled features of the newest lookback bars."""
@@ -104,11 +110,37 @@ class MambaModel:
             raise ForecasterError(f"origin {history.date.date()}: fewer than {L} bars of history for the lookback")
         return prep.latest_window().x[0]
 
-    def predict_many(self, histories: list) -> list:
-        """One batched forward pass for many origins, each read through its own History."""
+    def _windows_of(self, histories: list) -> np.ndarray:
+        """(N, L, C_in) scaled windows of the histories, reused when the last call asked for the same origins."""
         if self.net is None:
             raise ForecasterError(f"{self.name}: predict called before fit")
-        x = np.stack([self._window(h) for h in histories])  # (N, L, C_in)
+        keys = tuple((h.start, h.cutoff, len(h)) for h in histories)
+        if self._windows is None or self._windows[0] != keys:
+            self._windows = (keys, np.stack([self._window(h) for h in histories]))  # (N, L, C_in)
+        return self._windows[1]
+
+    @property
+    def probabilistic(self) -> bool:
+        """True when the network has a distribution or quantile head (a forecast distribution to score)."""
+        if self.net is None:
+            cfg = self.model_config
+            return cfg.distribution != "none" or bool(cfg.quantiles)
+        cfg = self.net.forecaster_config
+        return cfg.distribution != "none" or bool(cfg.quantiles)
+
+    def predict_distribution_many(self, histories: list):
+        """The forecast distribution of the cumulative log returns (N, H) at each History's origin
+        (Predictive for a parametric head, Quantiles for a quantile head), or None for a point head."""
+        x = self._windows_of(histories)
+        scale = np.asarray(self.scalers["target_scale"], dtype=np.float64)  # (H,)
+        return pipeline.forecast_distribution(self.net, x, scale)
+
+    def predict_distribution(self, history: History):
+        return self.predict_distribution_many([history])
+
+    def predict_many(self, histories: list) -> list:
+        """One batched forward pass for many origins, each read through its own History."""
+        x = self._windows_of(histories)  # (N, L, C_in)
         point, bands = pipeline.forecast(self.net, x, self.calibration)  # scaled (N, H), {level: (N, H) pairs}
         scale = np.asarray(self.scalers["target_scale"], dtype=np.float64)  # (H,)
         point = point * scale
