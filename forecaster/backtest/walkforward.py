@@ -192,6 +192,8 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
         "origins": int(len(origins)), "folds": len(folds), "fit_seconds": fit_seconds,
         "bars_per_year": per_year,
         "fit_log": {m.name: m.fit_log for m in models if getattr(m, "fit_log", None)},
+        "model_settings": {m.name: {"data": m.data_config.to_dict(), "model": m.model_config.to_dict()}
+                           for m in models if hasattr(m, "data_config") and hasattr(m, "model_config")},
         "distributions": {name: type(d).__name__ for name, d in dists.items()},
         "calibration": config.calibration, "vol_target_sigma": vol_source,
         "notes": [trading.SWAP_NOTE,
