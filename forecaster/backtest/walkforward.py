@@ -192,7 +192,7 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
         "origins": int(len(origins)), "folds": len(folds), "fit_seconds": fit_seconds,
         "bars_per_year": per_year,
         "fit_log": {m.name: m.fit_log for m in models if getattr(m, "fit_log", None)},
-        "model_settings": {m.name: {"data": m.data_config.to_dict(), "model": m.model_config.to_dict()}
+        "model_settings": {m.name: {"data": m.data_config.to_dict(), "model": _net_config(m)}
                            for m in models if hasattr(m, "data_config") and hasattr(m, "model_config")},
         "distributions": {name: type(d).__name__ for name, d in dists.items()},
         "calibration": config.calibration, "vol_target_sigma": vol_source,
@@ -225,6 +225,12 @@ def interval_stats(bands: dict, actual: np.ndarray, regime: np.ndarray) -> dict:
                            "interval_score": float(scores.interval_score(actual, lo, hi, float(level)).mean()),
                            "by_volatility": scores.coverage_by_regime(inside, regime)}
     return out
+
+
+def _net_config(model) -> dict:
+    """The trained network's configuration (a saved model's own), else the configuration it trains with."""
+    net = getattr(model, "net", None)
+    return net.forecaster_config.to_dict() if net is not None else model.model_config.to_dict()
 
 
 def _ewma_sigma(series: PriceSeries, origins: np.ndarray, start: int) -> np.ndarray:
