@@ -195,6 +195,7 @@ class CostConfig(JsonConfig):
 
 
 MODES = ("expanding", "sliding")
+CALIBRATIONS = ("aci", "static")  # online recalibration of the intervals over the test (forecaster.intervals)
 
 
 @dataclass
@@ -209,6 +210,11 @@ class BacktestConfig(JsonConfig):
     signal_step: int = 1  # which step's forecast sets the position
     threshold: float = 0.0  # |forecast log return| needed to take a position
     costs: CostConfig = field(default_factory=CostConfig)
+    calibration: str = "aci"  # aci: adaptive conformal over the test (Gibbs & Candes 2021), reported beside the
+    # intervals as issued; static: the intervals as issued only (the Mamba model's split-conformal from validation)
+    aci_gamma: float = 0.005  # ACI step size of the miscoverage rate per realised outcome
+    vol_target: Optional[float] = None  # annualised volatility target of the sized positions (e.g. 0.10), beside unit size
+    vol_cap: float = 2.0  # most position size (leverage) the volatility targeting may take
 
     def __post_init__(self) -> None:
         if isinstance(self.costs, dict):
@@ -227,3 +233,12 @@ class BacktestConfig(JsonConfig):
             raise ForecasterError(f"signal_step={self.signal_step!r} is invalid: accepted 1..{self.horizon}")
         if self.threshold < 0:
             raise ForecasterError(f"threshold={self.threshold!r} is invalid: accepted a number >= 0")
+        if self.calibration not in CALIBRATIONS:
+            raise ForecasterError(f"calibration {self.calibration!r} unknown: accepted {', '.join(CALIBRATIONS)}")
+        if not 0 <= self.aci_gamma < 1:
+            raise ForecasterError(f"aci_gamma={self.aci_gamma!r} is invalid: accepted a step size in [0, 1), e.g. 0.005")
+        if self.vol_target is not None and not (isinstance(self.vol_target, (int, float)) and 0 < self.vol_target < 10):
+            raise ForecasterError(f"vol_target={self.vol_target!r} is invalid: accepted an annualised volatility in "
+                                  f"(0, 10), e.g. 0.10 for 10%")
+        if not (isinstance(self.vol_cap, (int, float)) and self.vol_cap > 0 and math.isfinite(self.vol_cap)):
+            raise ForecasterError(f"vol_cap={self.vol_cap!r} is invalid: accepted a position size > 0, e.g. 2")

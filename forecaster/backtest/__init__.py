@@ -10,10 +10,12 @@
                     (HAC for overlapping steps), SPA test and Reality Check (arch)
     scores.py       proper scores and calibration of predictive distributions (CRPS, pinball, interval
                     score, coverage by volatility tercile, Kupiec / Christoffersen, PIT, DM on CRPS)
-    trading.py      signals, costs, the simulation and its statistics
-    walkforward.py  BacktestConfig, run_backtest (the loop over origins)
-    report.py       metrics JSON, forecasts CSV, terminal tables
-    plots.py        equity and drawdown, error by horizon step, forecast against actual
+    trading.py      signals, costs, volatility-targeted sizing, the simulation and its statistics
+    walkforward.py  BacktestConfig, run_backtest (the loop over origins; distributions collected and
+                    scored, intervals recalibrated online by ACI)
+    report.py       metrics JSON, forecasts CSV, terminal tables (point, trading, probabilistic)
+    plots.py        equity and drawdown, error by horizon step, forecast against actual, PIT
+                    histograms, coverage by volatility tercile
 """
 
 from forecaster.backtest.baselines import (

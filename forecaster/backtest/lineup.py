@@ -1,4 +1,6 @@
-"""Which models a backtest runs: the Mamba model (saved, or trained in the folds) beside the baselines.
+"""Which models a backtest runs: the Mamba model (saved, or trained in the folds) beside the baselines
+and, unless left out, the risk models (historical volatility, EWMA, GARCH(1,1)-t) whose forecast
+distributions the Mamba model's is scored against.
 
 Shared by `forecaster backtest` and the demo, so that both compare the same line-up and reconcile
 the horizon and lookback the same way. The random walk comes first: every other row is read against it.
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from forecaster.backtest.baselines import default_baselines
+from forecaster.backtest.risk import default_risk_models
 from forecaster.backtest.neural import MambaModel
 from forecaster.data import DataConfig, PriceSeries
 from forecaster.errors import ForecasterError
@@ -18,13 +21,13 @@ from forecaster.training import TrainConfig
 
 def lineup(series: PriceSeries, *, saved: Optional[str] = None, models_dir=None, data: Optional[DataConfig] = None,
            model: Optional[ModelConfig] = None, train: Optional[TrainConfig] = None, mamba: bool = True,
-           horizon: Optional[int] = None, lookback: Optional[int] = None) -> list:
+           horizon: Optional[int] = None, lookback: Optional[int] = None, risk: bool = True) -> list:
     """The models of a backtest, the random walk first.
 
     saved: a saved model's name, backtested as it is (its own horizon and lookback; a different
     horizon or lookback asked for is an error). Otherwise, unless mamba is False, a Mamba model
     trained in the folds with `data` (DataConfig() by default, its horizon and lookback replaced
-    by the ones given), `model` and `train`.
+    by the ones given), `model` and `train`. risk: add the risk models (backtest.risk.default_risk_models).
     """
     if saved and not mamba:
         raise ForecasterError("a saved model and 'baselines only' contradict each other: give one")
@@ -45,4 +48,6 @@ def lineup(series: PriceSeries, *, saved: Optional[str] = None, models_dir=None,
         if mamba:
             models.append(MambaModel(data, model, train))
     models += default_baselines(horizon)
+    if risk:
+        models += default_risk_models(horizon)
     return sorted(models, key=lambda m: m.name != "random_walk")

@@ -12,7 +12,12 @@ Two ways in:
 
 Prediction rebuilds the features of the last `lookback` bars from the History alone and scales
 them with the fitted scalers (forecaster.data.prepare with the saved scalers): nothing after the
-origin is ever read.
+origin is ever read. A model with a distribution or quantile head also gives its forecast
+distribution (predict_distribution_many: forecaster.pipeline.forecast_distribution, mapped back with
+the fitted target scale). The walk-forward asks for the point forecast and the distribution of the
+same origins in turn: one forward pass answers both (the point, the conformal intervals around the
+distribution's quantiles as pipeline.forecast builds them, and the distribution), kept for the last
+origins asked.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from forecaster import pipeline
+from forecaster import intervals, pipeline
 from forecaster.backtest.baselines import History, LookAheadError
 from forecaster.data import DataConfig, PriceSeries, build_features, prepare, split_bounds
 from forecaster.errors import ForecasterError
@@ -48,6 +53,7 @@ class MambaModel:
         self.first_test_start: Optional[pd.Timestamp] = None  # saved model: the first bar it has not seen
         self.fits = 0
         self.fit_log: list = []  # one entry per training: validation MSE beside the random walk's (scaled)
+        self._last: Optional[tuple] = None  # (origin keys, (point, bands, distribution)) of the last prediction
 
     @classmethod
     def from_saved(cls, name: str, series: PriceSeries, models_dir=None) -> "MambaModel":
@@ -92,6 +98,7 @@ class MambaModel:
                              "random_walk_val_mse": result.random_walk_val_mse})
         self.net, self.scalers, self.calibration = fitted.net, fitted.scalers, fitted.calibration
         self.fits += 1
+        self._last = None
 
     def _window(self, history: History) -> np.ndarray:
         """(L, C_in) scaled features of the newest lookback bars."""
@@ -104,19 +111,69 @@ class MambaModel:
             raise ForecasterError(f"origin {history.date.date()}: fewer than {L} bars of history for the lookback")
         return prep.latest_window().x[0]
 
-    def predict_many(self, histories: list) -> list:
-        """One batched forward pass for many origins, each read through its own History."""
+    def _forecast(self, histories: list) -> tuple:
+        """(point (N, H), bands {level: (lower, upper)}, distribution or None) in log-return units, from
+        one forward pass over the histories' windows; the last call's answer is kept for the same origins."""
         if self.net is None:
             raise ForecasterError(f"{self.name}: predict called before fit")
+        keys = tuple((h.start, h.cutoff, len(h)) for h in histories)
+        if self._last is not None and self._last[0] == keys:
+            return self._last[1]
         x = np.stack([self._window(h) for h in histories])  # (N, L, C_in)
-        point, bands = pipeline.forecast(self.net, x, self.calibration)  # scaled (N, H), {level: (N, H) pairs}
         scale = np.asarray(self.scalers["target_scale"], dtype=np.float64)  # (H,)
+        cfg = self.net.forecaster_config
+        if cfg.distribution == "none" and not cfg.quantiles:
+            point, bands = pipeline.forecast(self.net, x, self.calibration)  # scaled (N, H), {level: (N, H) pairs}
+            dist = None
+        else:
+            # the scaled distribution, read as pipeline.forecast reads it: the location (a parametric head)
+            # or the median head as the point, the conformal widths around its quantiles at INTERVAL_QUANTILES
+            # (a parametric head) or its own levels (a quantile head); scipy's quantiles, one forward pass
+            scaled = pipeline.forecast_distribution(self.net, x, np.ones_like(scale))
+            if cfg.distribution != "none":
+                levels = pipeline.INTERVAL_QUANTILES
+                point, pred = scaled.loc, scaled.quantile(levels)  # (N, H), (N, H, Q)
+            else:
+                levels, pred = cfg.quantiles, scaled.values  # (N, H, Q)
+                point = intervals.point_forecast(pred, levels)
+            bands = intervals.intervals(pred, self.calibration, levels)
+            dist = _rescale(scaled, scale)
         point = point * scale
         bands = {lv: (lo * scale, hi * scale) for lv, (lo, hi) in bands.items()}
+        self._last = (keys, (point, bands, dist))
+        return self._last[1]
+
+    @property
+    def probabilistic(self) -> bool:
+        """True when the network has a distribution or quantile head (a forecast distribution to score)."""
+        cfg = self.net.forecaster_config if self.net is not None else self.model_config
+        return cfg.distribution != "none" or bool(cfg.quantiles)
+
+    def predict_distribution_many(self, histories: list):
+        """The forecast distribution of the cumulative log returns (N, H) at each History's origin
+        (Predictive for a parametric head, Quantiles for a quantile head), or None for a point head."""
+        return self._forecast(histories)[2]
+
+    def predict_distribution(self, history: History):
+        return self.predict_distribution_many([history])
+
+    def predict_many(self, histories: list) -> list:
+        """One batched forward pass for many origins, each read through its own History."""
+        point, bands, _ = self._forecast(histories)
         return [(point[i], {lv: (lo[i], hi[i]) for lv, (lo, hi) in bands.items()}) for i in range(len(histories))]
 
     def predict(self, history: History) -> tuple[np.ndarray, dict]:
         return self.predict_many([history])[0]
+
+
+def _rescale(dist, scale: np.ndarray):
+    """A distribution of scaled targets -> the same in log-return units (scale (H,) per step)."""
+    from forecaster.distributions import Predictive, Quantiles
+
+    s = scale[None, :]  # (1, H)
+    if isinstance(dist, Predictive):
+        return Predictive(dist.loc * s, dist.scale * s, dist.df)
+    return Quantiles(dist.levels, dist.values * s[..., None])
 
 
 def _seen_until(meta: dict, series: PriceSeries) -> pd.Timestamp:

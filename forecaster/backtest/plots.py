@@ -9,6 +9,9 @@
     forecast_vs_actual.png the actual close over the last SHOWN origins beside each model's step-1 and
                            step-H forecasts at their target dates (with the widest interval, if any); all
                            panels share one y-scale so that they compare at a glance
+    pit_histogram.png      step-1 PIT histogram of every forecast distribution (flat = calibrated)
+    coverage_by_tercile.png  coverage of the 80% and 95% intervals in each volatility tercile, as the
+                           distributions give them and after online calibration (ACI), nominal dashed
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ def write_plots(result: BacktestResult, out: Path) -> dict:
     save_figure(equity_figure(result), paths["equity_plot"])
     save_figure(error_figure(result), paths["error_plot"])
     save_figure(forecast_figure(result), paths["forecast_plot"])
+    if result.prob_stats.get("models"):
+        paths["pit_plot"] = plot_pit(result.pair, result.prob_stats, out / "pit_histogram.png")
+    if result.prob_stats.get("models") or result.calibration_stats:
+        paths["coverage_plot"] = plot_coverage_by_tercile(result.pair, result.prob_stats, result.calibration_stats,
+                                                          out / "coverage_by_tercile.png")
     return paths
 
 
@@ -125,3 +133,61 @@ def forecast_figure(result: BacktestResult):
         ax.grid(alpha=0.3)
     fig.suptitle(f"{result.pair}: forecast against actual (the last {len(origins)} origins)")
     return fig
+
+
+def plot_pit(pair: str, prob: dict, path: Path) -> Path:
+    """One panel per model: the step-1 PIT histogram as densities, the uniform density 1 dashed."""
+    models = prob["models"]
+    cols = min(3, len(models))
+    rows = -(-len(models) // cols)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(3.8 * cols, 2.8 * rows), squeeze=False, sharey=True)
+    for ax, (name, st) in zip(axes.ravel(), models.items()):
+        counts = np.asarray(st["pit"]["counts"], dtype=np.float64)
+        bins = len(counts)
+        density = counts * bins / max(counts.sum(), 1.0)
+        ax.bar((np.arange(bins) + 0.5) / bins, density, width=1.0 / bins, edgecolor="white")
+        ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8)
+        p = st["pit"].get("p_value")
+        ax.set_title(f"{name} (uniformity p = {p:.3f})" if p is not None and np.isfinite(p) else name, fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(models):]:
+        ax.axis("off")
+    fig.suptitle(f"{pair}: step-1 PIT histograms (flat at 1 = calibrated; U: too narrow, hump: too wide)")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_coverage_by_tercile(pair: str, prob: dict, intervals: dict, path: Path) -> Path:
+    """Coverage per volatility tercile (low, mid, high) of each model, at 80% (left) and 95% (right):
+    solid bars the forecast distribution's own intervals, hatched bars the intervals after ACI."""
+    from forecaster.backtest.scores import TERCILES
+
+    series = {}  # label -> {"80": [low, mid, high], "95": [...]}
+    for name, st in prob.get("models", {}).items():
+        series[name] = {k: [r["coverage"] for r in v] for k, v in st["coverage_by_volatility"].items()}
+    for name, st in intervals.items():
+        if "aci" in st:
+            series[f"{name} (ACI)"] = {str(round(float(lv) * 100)): [r["coverage"] for r in v["by_volatility"]]
+                                       for lv, v in st["aci"].items()}
+    fig, axes = pyplot().subplots(1, 2, figsize=(12, 4.2), sharey=False)
+    width = 0.8 / max(len(series), 1)
+    colours = {}
+    for ax, pct in zip(axes, ("80", "95")):
+        for k, (label, cov) in enumerate(series.items()):
+            values = np.asarray([np.nan if c is None else c for c in cov.get(pct, [np.nan] * 3)], dtype=np.float64)
+            base = label.replace(" (ACI)", "")
+            colour = colours.setdefault(base, f"C{len(colours) % 10}")
+            ax.bar(np.arange(3) + (k - (len(series) - 1) / 2) * width, values * 100, width=width, color=colour,
+                   hatch="//" if label.endswith("(ACI)") else None, edgecolor="white", label=label)
+        ax.axhline(int(pct), color="black", linestyle="--", linewidth=0.9)
+        ax.set_xticks(range(3))
+        ax.set_xticklabels([f"{t} volatility" for t in TERCILES])
+        ax.set_ylabel("coverage %")
+        ax.set_title(f"{pct}% intervals (nominal dashed)", fontsize=10)
+        ax.set_ylim(max(0, int(pct) - 30), 100)
+        ax.grid(alpha=0.3, axis="y")
+    axes[1].legend(fontsize=7, ncol=2, loc="lower right")
+    fig.suptitle(f"{pair}: coverage by tercile of the volatility known at the origin")
+    fig.tight_layout()
+    return save_figure(fig, path)

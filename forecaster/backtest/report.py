@@ -6,6 +6,12 @@
     <out>/forecasts.csv    model, fold, origin, step, target date, forecast and actual (log return
                            and price), interval bounds where the model gives them
     <out>/tables.md        the terminal tables as Markdown
+Beside the point forecasts: the forecast distributions' proper scores and calibration (metrics.json
+"probabilistic", from backtest/scores.py), a sentence per model and risk baseline on CRPS that
+claims a difference only with a one-sided DM p < 0.05 ("probabilistic_verdicts"), every model's
+intervals as issued and after online calibration ("intervals"), and the volatility-targeted trading
+simulation ("trading_vol_target"). The probabilistic tables are built from the metrics dict alone,
+so they can be re-made from a saved metrics.json (markdown_prob_tables).
     <out>/*.png            see plots.py
 All files are written atomically (temp file, then rename).
 """
@@ -20,7 +26,9 @@ import pandas as pd
 
 from forecaster.backtest.walkforward import BacktestResult
 from forecaster.files import atomic_write, atomic_write_text, json_text
-from forecaster.verdicts import spa_sentence, verdict_vs_random_walk
+from forecaster.verdicts import ALPHA, spa_sentence, verdict_vs_random_walk, verdict_word
+
+RISK_MODELS = ("hist_vol", "hist_vol_empirical", "ewma", "garch_t")  # backtest.risk.default_risk_models' names
 
 
 def _clean(value):
@@ -45,6 +53,10 @@ def metrics(result: BacktestResult) -> dict:
         "trading": result.trading_stats,
         "verdicts": verdicts(result),
         "multiple_comparisons": result.spa,
+        "probabilistic": result.prob_stats,
+        "probabilistic_verdicts": prob_verdicts(result.prob_stats),
+        "intervals": result.calibration_stats,
+        "trading_vol_target": result.vol_trading_stats,
     })
 
 
@@ -55,6 +67,44 @@ def verdicts(result: BacktestResult) -> dict:
     return {name: verdict_vs_random_walk(st["overall"].get("dm_p", math.nan), st["overall"].get("dm_p_worse", math.nan),
                                          st["n_origins"], "test")
             for name, st in result.forecast_stats.items() if name not in same}
+
+
+def _pv(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def prob_verdicts(prob: dict, alpha: float = ALPHA) -> dict:
+    """{model: {risk model: sentence}} on CRPS, for every scored model that is not a risk model itself,
+    e.g. 'CRPS lower than ewma's (DM p = 0.012, one-sided, n = 780 test origins)'; 'indistinguishable'
+    unless a one-sided DM p < alpha (overall CRPS per origin, averaged over the steps, HAC over H-1 lags)."""
+    models = prob.get("models", {}) if prob else {}
+    n = prob.get("settings", {}).get("n_origins", 0) if prob else 0
+    out = {}
+    for name, st in models.items():
+        if name in RISK_MODELS:
+            continue
+        lines = {}
+        for ref in RISK_MODELS:
+            dm = st["dm_crps"].get(ref, {}).get("overall")
+            if dm is None:
+                continue
+            p_b, p_w = dm["p_better"], dm["p_worse"]
+            p_b, p_w = (math.nan if v is None else v for v in (p_b, p_w))
+            word = verdict_word(p_b, p_w, alpha)
+            own, theirs = st["overall"]["crps"], models[ref]["overall"]["crps"]
+            if word == "better":
+                text = f"CRPS lower than {ref}'s (DM {_pv(p_b)}, one-sided"
+            elif word == "worse":
+                text = f"CRPS higher than {ref}'s (DM {_pv(p_w)}, one-sided"
+            elif math.isnan(p_b) or math.isnan(p_w):
+                text = f"CRPS indistinguishable from {ref}'s (no difference to test"
+            else:
+                text = (f"CRPS indistinguishable from {ref}'s ({own * 1e4:.3f} vs {theirs * 1e4:.3f} bp, "
+                        f"DM {_pv(min(1.0, 2 * min(p_b, p_w)))}, two-sided")
+            lines[ref] = text + f", n = {n} test origins)"
+        if lines:
+            out[name] = lines
+    return out
 
 
 def verdict_lines(result: BacktestResult) -> list[str]:
@@ -128,9 +178,117 @@ def forecast_table_rows(result: BacktestResult) -> list[list[str]]:
     return rows
 
 
-def trading_table_rows(result: BacktestResult) -> list[list[str]]:
-    return [[name] + [_fmt(st.get(key), spec) for _, key, spec in TRADING_COLUMNS]
-            for name, st in result.trading_stats.items()]
+def trading_table_rows(result: BacktestResult, vol_target: bool = False) -> list[list[str]]:
+    table = result.vol_trading_stats if vol_target else result.trading_stats
+    return [[name] + [_fmt(st.get(key), spec) for _, key, spec in TRADING_COLUMNS] for name, st in table.items()]
+
+
+# ----------------------------------------------------------------------------- probabilistic tables (from the metrics dict)
+
+def _bp(value) -> str:
+    return _fmt(None if value is None else value * 1e4, ".3f")
+
+
+def _pct(value) -> str:
+    return _fmt(None if value is None else value * 100, ".1f")
+
+
+def _refs(prob: dict) -> list[str]:
+    return [r for r in RISK_MODELS if r in prob.get("models", {})]
+
+
+def prob_score_header(prob: dict) -> list[str]:
+    return (["model", "CRPS bp", "pinball bp", "IS80 bp", "IS95 bp", "cov80 %", "cov95 %"]
+            + [f"DM p vs {r}" for r in _refs(prob)])
+
+
+def prob_score_rows(prob: dict) -> list[list[str]]:
+    """Per model: CRPS, mean pinball, interval scores (all in basis points of log return, averaged over
+    origins and steps), coverage, and the one-sided DM p-value 'lower CRPS than' each risk model."""
+    rows = []
+    for name, st in prob.get("models", {}).items():
+        o = st["overall"]
+        dms = [_fmt(st["dm_crps"].get(r, {}).get("overall", {}).get("p_better"), ".3f") if r != name else "-"
+               for r in _refs(prob)]
+        rows.append([name, _bp(o["crps"]), _bp(o["pinball"]), _bp(o.get("interval_score_80")),
+                     _bp(o.get("interval_score_95")), _pct(o.get("coverage_80")), _pct(o.get("coverage_95"))] + dms)
+    return rows
+
+
+CALIBRATION_HEADER = ["model", "cov80 low/mid/high %", "cov95 low/mid/high %", "long VaR95 exc. %", "long Kupiec p",
+                      "long Christ. p", "short VaR95 exc. %", "short Kupiec p", "short Christ. p", "PIT p (step 1)"]
+
+
+def _terciles(rows: list) -> str:
+    return "/".join(_pct(r.get("coverage")) for r in rows)
+
+
+def prob_calibration_rows(prob: dict) -> list[list[str]]:
+    """Per model: coverage by volatility tercile, the step-1 95% VaR exceedance rate with Kupiec's and
+    Christoffersen's (independence) p-values for both tails, and the PIT uniformity p-value of step 1."""
+    rows = []
+    for name, st in prob.get("models", {}).items():
+        cv, var = st["coverage_by_volatility"], st["var"]
+        row = [name, _terciles(cv.get("80", [])), _terciles(cv.get("95", []))]
+        for side in ("long", "short"):
+            v = var[side]
+            row += [_pct(v.get("rate")), _fmt(v.get("p_pof"), ".3f"), _fmt(v.get("p_ind"), ".3f")]
+        rows.append(row + [_fmt(st["pit"].get("p_value"), ".3f")])
+    return rows
+
+
+INTERVAL_HEADER = ["model", "cov80 issued", "cov80 ACI", "cov95 issued", "cov95 ACI", "IS80 issued", "IS80 ACI",
+                   "IS95 issued", "IS95 ACI", "cov80 ACI low/mid/high", "cov95 ACI low/mid/high"]
+
+
+def interval_rows(intervals: dict) -> list[list[str]]:
+    """Per model with intervals: coverage (%) and interval score (bp) as issued and after online
+    calibration ('-' where the backtest ran with calibration 'static'), and coverage by tercile after."""
+    rows = []
+    for name, st in intervals.items():
+        issued, aci = st.get("issued", {}), st.get("aci", {})
+
+        def get(block, level, key):
+            return block.get(level, {}).get(key)
+
+        rows.append([name, _pct(get(issued, "0.8", "coverage")), _pct(get(aci, "0.8", "coverage")),
+                     _pct(get(issued, "0.95", "coverage")), _pct(get(aci, "0.95", "coverage")),
+                     _bp(get(issued, "0.8", "interval_score")), _bp(get(aci, "0.8", "interval_score")),
+                     _bp(get(issued, "0.95", "interval_score")), _bp(get(aci, "0.95", "interval_score")),
+                     _terciles(aci.get("0.8", {}).get("by_volatility", [])) or "-",
+                     _terciles(aci.get("0.95", {}).get("by_volatility", [])) or "-"])
+    return rows
+
+
+def prob_verdict_lines(prob: dict) -> list[str]:
+    return [f"{name} vs {ref}: {text}" for name, refs in prob_verdicts(prob).items() for ref, text in refs.items()]
+
+
+def prob_tables(m: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of the probabilistic tables of a metrics dict (metrics() or a metrics.json)."""
+    prob, out = m.get("probabilistic") or {}, []
+    if prob.get("models"):
+        n = prob["settings"]["n_origins"]
+        out.append((f"Forecast distributions ({n} origins; scores in bp of log return, lower is better; DM p: "
+                    f"one-sided, H1 lower CRPS than the column's model)", prob_score_header(prob), prob_score_rows(prob)))
+        out.append(("Calibration (coverage by tercile of the 20-day volatility known at the origin; VaR on step 1)",
+                    CALIBRATION_HEADER, prob_calibration_rows(prob)))
+    if m.get("intervals"):
+        out.append(("Intervals as issued and after online calibration (ACI); coverage %, interval score bp",
+                    INTERVAL_HEADER, interval_rows(m["intervals"])))
+    return out
+
+
+def _md(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def markdown_prob_tables(m: dict) -> str:
+    """The probabilistic tables and verdicts of a metrics dict as Markdown."""
+    parts = [f"**{title}**\n\n{_md(header, rows)}" for title, header, rows in prob_tables(m)]
+    said = "".join(f"- {line}\n" for line in prob_verdict_lines(m.get("probabilistic") or {}))
+    return "\n\n".join(parts) + ("\n\n" + said if said else "")
 
 
 def print_tables(result: BacktestResult, console) -> None:
@@ -158,6 +316,25 @@ def print_tables(result: BacktestResult, console) -> None:
     for row in trading_table_rows(result):
         table.add_row(*row)
     _print_wide(console, table)
+    if result.vol_trading_stats:
+        table = Table(title=f"Trading sized to {result.config.vol_target:.0%} annualised volatility (cap "
+                            f"{result.config.vol_cap:g}; own predictive std, EWMA for point forecasts)",
+                      title_justify="left")
+        for head in ["model"] + [c[0] for c in TRADING_COLUMNS]:
+            table.add_column(head, justify="left" if head == "model" else "right", no_wrap=True)
+        for row in trading_table_rows(result, vol_target=True):
+            table.add_row(*row)
+        _print_wide(console, table)
+    m = {"probabilistic": result.prob_stats, "intervals": _clean(result.calibration_stats)}
+    for title, header, rows in prob_tables(m):
+        table = Table(title=title, title_justify="left")
+        for head in header:
+            table.add_column(head, justify="left" if head == "model" else "right", no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        _print_wide(console, table)
+    for line in prob_verdict_lines(result.prob_stats):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_wide(console, table, width: int = 200) -> None:
@@ -172,10 +349,11 @@ def _print_wide(console, table, width: int = 200) -> None:
 
 def markdown_tables(result: BacktestResult) -> str:
     """The same two tables as Markdown (for BENCHMARKS.md), the verdicts and the SPA line between them."""
-    def md(header, rows):
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-
     said = "".join(f"- {line}\n" for line in verdict_lines(result))
-    return (md(["model"] + [c[0] for c in FORECAST_COLUMNS] + ["coverage"], forecast_table_rows(result)) + "\n\n"
-            + (said + "\n" if said else "") + md(["model"] + [c[0] for c in TRADING_COLUMNS], trading_table_rows(result)))
+    text = (_md(["model"] + [c[0] for c in FORECAST_COLUMNS] + ["coverage"], forecast_table_rows(result)) + "\n\n"
+            + (said + "\n" if said else "") + _md(["model"] + [c[0] for c in TRADING_COLUMNS], trading_table_rows(result)))
+    if result.vol_trading_stats:
+        text += (f"\n\n**Trading sized to {result.config.vol_target:.0%} annualised volatility**\n\n"
+                 + _md(["model"] + [c[0] for c in TRADING_COLUMNS], trading_table_rows(result, vol_target=True)))
+    prob = markdown_prob_tables({"probabilistic": result.prob_stats, "intervals": _clean(result.calibration_stats)})
+    return text + ("\n\n" + prob if prob else "") + "\n"

@@ -10,6 +10,12 @@ quoted spread (buy at the ask, sell at the bid) plus slippage, and pays commissi
 so a round trip (flat -> long -> flat) pays one full spread. Turnover counts round trips,
 sum |q_t - q_{t-1}| / 2, hence spread cost = spread x turnover. The book starts flat and is not
 forced flat at the end. Overnight swap (rollover interest) is NOT modelled.
+
+Volatility targeting (optional, beside unit size): q_t = sign(signal_t) * min(cap, target / vol_t),
+vol_t = sigma_t * sqrt(bars per year) the annualised one-step volatility forecast at origin t (the
+model's own predictive standard deviation, or an EWMA of past returns for a point forecast), so the
+book's ex-ante volatility is `target` where the cap does not bind. Resizing a held position pays
+costs on the size change like any other trade; a trade is a run of positions of one sign.
 """
 
 from __future__ import annotations
@@ -24,9 +30,7 @@ from forecaster.configs import CostConfig
 from forecaster.errors import ForecasterError
 
 SWAP_NOTE = "overnight swap (rollover interest) is not modelled"
-
-
-
+ONE_SIGMA = 0.8413447460685429  # the standard normal CDF at 1: (q(ONE_SIGMA) - q(1 - ONE_SIGMA)) / 2 = sigma
 
 
 def signals(forecast_return: np.ndarray, threshold: float = 0.0) -> np.ndarray:
@@ -41,6 +45,36 @@ def bars_per_year(dates: pd.DatetimeIndex) -> float:
         raise ForecasterError("at least two bars are needed to count bars per year")
     years = (dates[-1] - dates[0]).total_seconds() / (365.25 * 86400)
     return (len(dates) - 1) / years
+
+
+def predictive_sigma(dist) -> np.ndarray:
+    """(N, H) standard deviation of a forecast distribution (forecaster.distributions): the exact one
+    of a Gaussian or Student-t with df > 2, otherwise half the central 68.27% interval (the standard
+    deviation of a Gaussian; finite for any form)."""
+    if hasattr(dist, "std"):
+        sd = dist.std()
+        if np.all(np.isfinite(sd)):
+            return sd
+    q = dist.quantile([1.0 - ONE_SIGMA, ONE_SIGMA])  # (N, H, 2)
+    return (q[..., 1] - q[..., 0]) / 2.0
+
+
+def vol_target_positions(signal: np.ndarray, sigma: np.ndarray, target: float, per_year: float,
+                         cap: float = 2.0) -> np.ndarray:
+    """Positions (N,) = sign(signal) * min(cap, target / (sigma * sqrt(per_year))).
+
+    signal (N,) any sizes (only the sign is used); sigma (N,) the one-bar volatility forecast known at
+    each origin (log-return units); target the annualised volatility (0.10 = 10%). A missing or zero
+    sigma gives the cap."""
+    signal, sigma = np.asarray(signal, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    if signal.shape != sigma.shape:
+        raise ForecasterError(f"signals {signal.shape} and volatility forecasts {sigma.shape} must have the same shape")
+    if not target > 0 or not cap > 0 or not per_year > 0:
+        raise ForecasterError(f"target={target!r}, cap={cap!r}, per_year={per_year!r}: accepted numbers > 0")
+    annual = sigma * math.sqrt(per_year)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        size = np.where(np.isfinite(annual) & (annual > 0), np.minimum(cap, target / annual), cap)
+    return np.sign(signal) * size
 
 
 @dataclass
@@ -82,14 +116,15 @@ def drawdown(equity: np.ndarray) -> tuple[np.ndarray, float, int]:
 
 
 def _trades(sim: Simulation) -> list[float]:
-    """Net return of each trade: a run of constant non-zero position, with the cost of entering it."""
+    """Net return of each trade: a run of non-zero positions of one sign (resizing stays in the trade),
+    with the cost of entering it."""
     out, current, pos = [], None, 0.0
     for q, net in zip(sim.positions, sim.net):
-        if q != pos:
+        if np.sign(q) != pos:
             if current is not None:
                 out.append(current)
             current = None if q == 0 else 0.0
-            pos = q
+            pos = np.sign(q)
         if current is not None:
             current = (1 + current) * (1 + net) - 1
     if current is not None:

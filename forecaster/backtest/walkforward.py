@@ -8,7 +8,19 @@ each from a History ending at that origin. retrain_every=K makes folds of K orig
 once before the test period; `folds=N` cuts the test period into N equal folds instead.
 
 The trading simulation uses the step-`signal_step` forecast at every origin: sign (or a size
-above `threshold`) gives the position held from bar t to t+1 (see trading.py).
+above `threshold`) gives the position held from bar t to t+1 (see trading.py). With `vol_target`
+a second simulation sizes each position to that annualised volatility (trading.vol_target_positions)
+from the model's own step-1 predictive spread, or for a point forecast from the EWMA volatility
+(risk.EWMA, fitted before the test) known at the origin; it is reported beside the unit-size one.
+
+Probabilistic forecasts: every model with predict_distribution_many (the risk models, a Mamba model
+with a distribution or quantile head) gives its forecast distribution of each fold's origins; the
+parts are joined after the loop and scored by scores.probabilistic_stats (CRPS, pinball, interval
+scores, coverage overall and by terciles of the volatility known at the origin, VaR tests, PIT, DM
+on CRPS of every model against every other). Online calibration (`calibration="aci"`): every
+model's intervals are recalibrated origin by origin with adaptive conformal inference
+(intervals.conformalize_bands; an outcome is used only once realised, so there is no look-ahead),
+kept as a separate field and scored beside the intervals as issued.
 """
 
 from __future__ import annotations
@@ -21,11 +33,13 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
-from forecaster.backtest import stats, trading
+from forecaster import distributions as dist_mod
+from forecaster.backtest import scores, stats, trading
 from forecaster.backtest.baselines import History, LookAheadError
 from forecaster.configs import BacktestConfig
 from forecaster.data import PriceSeries, cumulative_returns, walk_forward_folds
 from forecaster.errors import ForecasterError
+from forecaster.intervals import OnlineConformalConfig, conformalize_bands
 
 @dataclass
 class BacktestResult:
@@ -44,6 +58,13 @@ class BacktestResult:
     bars_per_year: float
     info: dict  # test period, folds, fit times, notes
     spa: dict = field(default_factory=dict)  # stats.spa_vs_random_walk: does some model beat the random walk?
+    distributions: dict = field(default_factory=dict)  # model -> forecast distribution (N, H) (forecaster.distributions)
+    prob_stats: dict = field(default_factory=dict)  # scores.probabilistic_stats of the distributions ({} if none)
+    regime: Optional[np.ndarray] = None  # (N,) volatility known at each origin (scores.trailing_volatility)
+    calibrated_intervals: dict = field(default_factory=dict)  # model -> {level: (lower, upper)} after online calibration
+    calibration_stats: dict = field(default_factory=dict)  # model -> interval_stats before and after calibration
+    vol_simulations: dict = field(default_factory=dict)  # model (and buy_and_hold) -> volatility-targeted Simulation
+    vol_trading_stats: dict = field(default_factory=dict)  # ... and its trading_stats
 
     @property
     def models(self) -> list:
@@ -94,6 +115,7 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
     bands: dict = {m.name: {} for m in models}
     fold_of = np.zeros(len(origins), dtype=int)
     fit_seconds = {m.name: 0.0 for m in models}
+    dist_parts: dict = {}  # model -> [distribution of each fold's origins]
     done, total = 0, len(folds) * len(models)
     for fold in folds:
         cutoff = fold.train.stop - 1
@@ -120,6 +142,13 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
                     if level not in bands[model.name]:
                         bands[model.name][level] = (np.full((len(origins), H), np.nan), np.full((len(origins), H), np.nan))
                     bands[model.name][level][0][i], bands[model.name][level][1][i] = lo, hi
+            if hasattr(model, "predict_distribution_many"):
+                part = _guarded(model, "predict", lambda: model.predict_distribution_many(histories), int(rows[0]), dates)
+                if part is not None:
+                    if tuple(part.shape) != (len(rows), H):
+                        raise ForecasterError(f"model {model.name} returned a distribution of shape {part.shape}, "
+                                              f"expected ({len(rows)}, {H})")
+                    dist_parts.setdefault(model.name, []).append(part)
             if progress:
                 progress(done, total, f"fold {fold.index + 1}/{len(folds)} {model.name}")
 
@@ -129,12 +158,33 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
               for name in preds}
     spa = stats.spa_vs_random_walk(preds, actual, close[origins])
 
+    dists = {name: dist_mod.concat(parts) for name, parts in dist_parts.items() if len(parts) == len(folds)}
+    regime = scores.trailing_volatility(log_close, origins)  # (N,)
+    prob = scores.probabilistic_stats(dists, actual, regime=regime) if dists else {}
+    calibrated = {}
+    if config.calibration == "aci":
+        online = OnlineConformalConfig(method="aci", gamma=config.aci_gamma)
+        calibrated = {name: conformalize_bands(b, actual, online, origins=origins) for name, b in bands.items() if b}
+    cal_stats = {name: {"issued": interval_stats(b, actual, regime),
+                        **({"aci": interval_stats(calibrated[name], actual, regime)} if name in calibrated else {})}
+                 for name, b in bands.items() if b}
+
     per_year = trading.bars_per_year(dates)
     path = close[origins[0] : origins[-1] + 2]  # (N+1,) closes at the origins and the bar after the last
-    sims = {name: trading.simulate(trading.signals(preds[name][:, config.signal_step - 1], config.threshold),
-                                   path, config.costs) for name in preds}
+    sig = {name: trading.signals(preds[name][:, config.signal_step - 1], config.threshold) for name in preds}
+    sims = {name: trading.simulate(sig[name], path, config.costs) for name in preds}
     sims["buy_and_hold"] = trading.simulate(np.ones(len(origins)), path, config.costs)
     tstats = {name: trading.trading_stats(sim, per_year) for name, sim in sims.items()}
+    vol_sims, vol_stats, vol_source = {}, {}, {}
+    if config.vol_target is not None:
+        ewma_sigma = _ewma_sigma(series, origins, start)  # (N,) step-1 volatility known at each origin
+        sig["buy_and_hold"] = np.ones(len(origins))
+        for name, signal in sig.items():
+            sigma = trading.predictive_sigma(dists[name])[:, 0] if name in dists else ewma_sigma
+            vol_source[name] = "own step-1 predictive std" if name in dists else "EWMA (0.94) std"
+            q = trading.vol_target_positions(signal, sigma, config.vol_target, per_year, config.vol_cap)
+            vol_sims[name] = trading.simulate(q, path, config.costs)
+            vol_stats[name] = trading.trading_stats(vol_sims[name], per_year)
     info = {
         "pair": series.pair, "source": series.source, "interval": series.interval,
         "data_first": dates[0].isoformat(), "data_last": dates[-1].isoformat(), "rows": n,
@@ -142,17 +192,54 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
         "origins": int(len(origins)), "folds": len(folds), "fit_seconds": fit_seconds,
         "bars_per_year": per_year,
         "fit_log": {m.name: m.fit_log for m in models if getattr(m, "fit_log", None)},
+        "model_settings": {m.name: {"data": m.data_config.to_dict(), "model": _net_config(m)}
+                           for m in models if hasattr(m, "data_config") and hasattr(m, "model_config")},
+        "distributions": {name: type(d).__name__ for name, d in dists.items()},
+        "calibration": config.calibration, "vol_target_sigma": vol_source,
         "notes": [trading.SWAP_NOTE,
                   "fills cross half the spread plus slippage at the signal bar's close (never the mid); "
                   "a round trip pays one full spread",
                   "DM p-values are one-sided (H1: the model is more accurate than the random walk; the verdicts "
                   "also test H1: less accurate); PT p-values one-sided (H1: the forecast signs are informative), "
                   "Newey-West over h-1 lags at step h > 1 and over H-1 lags overall; SPA p-value: does any model "
-                  "beat the random walk, corrected for trying them all (Hansen 2005; White's Reality Check)"],
+                  "beat the random walk, corrected for trying them all (Hansen 2005; White's Reality Check)",
+                  "probabilistic scores: the forecast distributions as the models give them (no recalibration); "
+                  "the intervals after online calibration (ACI, Gibbs & Candes 2021) are scored separately",
+                  "volatility terciles: the root mean square of the 20 daily returns up to each origin (known then)"],
     }
     return BacktestResult(pair=series.pair, config=config, dates=dates, close=close, origins=origins, fold=fold_of,
                           actual=actual, forecasts=preds, intervals=bands, forecast_stats=fstats, simulations=sims,
-                          trading_stats=tstats, bars_per_year=per_year, info=info, spa=spa)
+                          trading_stats=tstats, bars_per_year=per_year, info=info, spa=spa, distributions=dists,
+                          prob_stats=prob, regime=regime, calibrated_intervals=calibrated, calibration_stats=cal_stats,
+                          vol_simulations=vol_sims, vol_trading_stats=vol_stats)
+
+
+def interval_stats(bands: dict, actual: np.ndarray, regime: np.ndarray) -> dict:
+    """{level: coverage, width, interval score (overall) and coverage per volatility tercile} of a
+    model's intervals {level: (lower (N, H), upper (N, H))} against actual (N, H)."""
+    out = {}
+    for level, (lo, hi) in bands.items():
+        inside = (actual >= lo) & (actual <= hi)  # (N, H)
+        out[str(level)] = {"coverage": float(inside.mean()), "coverage_step1": float(inside[:, 0].mean()),
+                           "width": float(np.mean(hi - lo)),
+                           "interval_score": float(scores.interval_score(actual, lo, hi, float(level)).mean()),
+                           "by_volatility": scores.coverage_by_regime(inside, regime)}
+    return out
+
+
+def _net_config(model) -> dict:
+    """The trained network's configuration (a saved model's own), else the configuration it trains with."""
+    net = getattr(model, "net", None)
+    return net.forecaster_config.to_dict() if net is not None else model.model_config.to_dict()
+
+
+def _ewma_sigma(series: PriceSeries, origins: np.ndarray, start: int) -> np.ndarray:
+    """(N,) the RiskMetrics EWMA one-step volatility at each origin, started on the rows before the test."""
+    from forecaster.backtest.risk import EWMA
+
+    ewma = EWMA(1)
+    ewma.fit(History(series, start - 1))
+    return ewma.predict_distribution_many([History(series, int(t)) for t in origins]).scale[:, 0]
 
 
 def _guarded(model, what: str, call, cutoff: int, dates: pd.DatetimeIndex):

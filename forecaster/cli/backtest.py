@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
-from forecaster.configs import BACKTEST_EPOCHS, BacktestConfig, CostConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import (
+    BACKTEST_EPOCHS, CALIBRATIONS, FEATURES, BacktestConfig, CostConfig, DataConfig, ModelConfig, TrainConfig,
+)
 
 
 @app.command("backtest")
@@ -33,7 +35,18 @@ def backtest(
     d_model: int = typer.Option(ModelConfig.d_model, "--d-model", help="Mamba width when trained in the folds."),
     n_layer: int = typer.Option(ModelConfig.n_layer, "--n-layer", help="Mamba blocks when trained in the folds."),
     train_stride: int = typer.Option(DataConfig.stride, "--train-stride", help="Step between training window origins (>1: faster, fewer windows)."),
+    features: List[str] = typer.Option(list(DataConfig.features), "--feature", help=f"Mamba inputs: {', '.join(FEATURES)} (repeat)."),
+    distribution: str = typer.Option(ModelConfig.distribution, "--distribution",
+                                     help="Mamba forecast distribution: none (point), normal or student_t."),
+    revin: bool = typer.Option(ModelConfig.revin, "--revin/--no-revin", help="Normalise each input window (RevIN) and scale outputs back."),
     no_mamba: bool = typer.Option(False, "--baselines-only", help="Skip the Mamba model: baselines only."),
+    no_risk: bool = typer.Option(False, "--no-risk-models", help="Leave out the risk models (historical vol, EWMA, GARCH-t)."),
+    calibration: str = typer.Option(BacktestConfig.calibration, "--calibration",
+                                    help=f"Online recalibration of the intervals over the test: {' or '.join(CALIBRATIONS)} "
+                                         "(static: as issued)."),
+    vol_target: Optional[float] = typer.Option(None, "--vol-target", help="Also simulate positions sized to this "
+                                               "annualised volatility, e.g. 0.10 (beside unit size)."),
+    vol_cap: float = typer.Option(BacktestConfig.vol_cap, "--vol-cap", help="Most position size under --vol-target."),
     source: Optional[str] = typer.Option(None, "--source", "-s", help="ecb (default), yahoo or csv; with --model: "
                                          "the model's own source unless given (then checked to be the same series)."),
     interval: Optional[str] = typer.Option(None, "--interval", "-i", help="Bar size (default 1d, or a saved model's own)."),
@@ -48,12 +61,15 @@ def backtest(
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
 ) -> None:
-    """Walk-forward backtest of the Mamba model beside the random walk, drift, mean reversion and Ridge AR.
+    """Walk-forward backtest of the Mamba model beside the random walk, drift, mean reversion, Ridge AR
+    and the risk models (historical volatility, EWMA, GARCH(1,1)-t).
 
     Forecast statistics (MAE/RMSE/MAPE, MASE, Theil's U2, Diebold-Mariano and Pesaran-Timmermann
-    p-values) and a trading simulation after spread, commission and slippage (swap not modelled).
+    p-values), proper scores of the forecast distributions (CRPS, pinball, interval score, coverage
+    by volatility tercile, VaR tests, PIT, DM on CRPS), online-calibrated intervals, and a trading
+    simulation after spread, commission and slippage (swap not modelled).
 
-    Example: forecaster backtest EURUSD --retrain-every 0 --test-years 3 --spread-pips 0.8 --out reports/eurusd
+    Example: forecaster backtest EURUSD --folds 3 --test-years 3 --distribution student_t --revin --out reports/eurusd
     """
     from pathlib import Path
 
@@ -75,6 +91,7 @@ def backtest(
     if auto_start and not model:
         raise ForecasterError("--test-start auto takes the first date a saved model has not seen: give --model NAME "
                               "too, or a date (YYYY-MM-DD)")
+    ModelConfig(distribution=distribution).forecaster_config(len(features), 1, 1)  # a bad --distribution fails now
     folder = check_writable(Path(out or f"reports/backtest-{pair.lower().replace('/', '')}"), folder=True)
     if model:
         from forecaster import api
@@ -92,8 +109,9 @@ def backtest(
                              column=column, series=csv_series)
     info(f"data: {series.description}")
     models = lineup(series, saved=model, models_dir=models_dir, mamba=not no_mamba, horizon=horizon, lookback=lookback,
-                    data=DataConfig(stride=train_stride), model=ModelConfig(d_model=d_model, n_layer=n_layer),
-                    train=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device))
+                    data=DataConfig(stride=train_stride, features=tuple(features)),
+                    model=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin),
+                    train=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device), risk=not no_risk)
     if auto_start:
         first = next((m.first_test_start for m in models if getattr(m, "saved", False)), None)
         if first is None:
@@ -106,6 +124,7 @@ def backtest(
         folds=folds, mode=mode, window=window, signal_step=signal_step, threshold=threshold,
         costs=CostConfig(spread_pips=spread_pips, pip=pip_size(series.pair), commission_bp=commission_bp,
                          slippage_bp=slippage_bp),
+        calibration=calibration, vol_target=vol_target, vol_cap=vol_cap,
     )
     info(f"{series.pair}: {len(series.frame)} bars {series.frame.index[0].date()}..{series.frame.index[-1].date()} "
          f"({series.source}); models: {', '.join(m.name for m in models)}")
