@@ -60,6 +60,8 @@ class JsonConfig:
 FEATURES = ("log_return", "abs_return", "squared_return", "range", "body", "parkinson", "garman_klass", "day_of_week")
 OHLC_FEATURES = ("range", "body", "parkinson", "garman_klass")  # need open, high and low
 SPLITS = ("train", "val", "test")
+# named sets of pairs for a global model (`forecaster train --pairs majors`); every pair here is on the ECB's list
+PAIR_SETS = {"majors": ("EURUSD", "USDJPY", "GBPUSD", "USDCHF", "AUDUSD", "USDCAD")}
 
 
 @dataclass

@@ -7,6 +7,9 @@ demo, and the Exchange-Rate benchmark (`exchange.py`). Nothing else builds or fi
     ModelConfig --build--> MambaForecaster --fit (training.fit: the one trainer)--> best weights on validation
         --calibrate (split-conformal on the validation windows)--> Fitted --save / load--> models/<name>/
 
+fit_prepared trains on one pair; fit_pooled on several (a global model: each pair scaled by its own
+scalers, the windows of all pairs pooled); both share _fit_windows.
+
 Targets are scaled changes from the last observed value, so the untrained model (zero output)
 is the no-change forecast and the trainer's check 0 is the random walk.
 """
@@ -54,11 +57,12 @@ class Fitted:
 
     net: MambaForecaster
     config: ForecasterConfig
-    scalers: dict  # the data's scalers, fitted on the training rows (forecaster.data.Prepared.fitted)
+    scalers: dict  # the data's scalers, fitted on the training rows (forecaster.data.Prepared.fitted);
+    # a pooled model's: pair -> that pair's scalers
     calibration: dict  # split-conformal interval widths per level, from the validation windows
     result: FitResult = field(repr=False)
     gate: dict = field(default_factory=dict)  # the validation test that kept or reset the trained location
-    windows: dict = field(default_factory=dict)  # split -> number of windows
+    windows: dict = field(default_factory=dict)  # split -> number of windows (pooled: also "pairs": pair -> split -> n)
     seconds: float = 0.0
 
     @property
@@ -69,16 +73,62 @@ class Fitted:
 def fit_prepared(prep: Prepared, model: ModelConfig, train_cfg: TrainConfig, state_path: Optional[Path] = None,
                  resume: bool = False, progress: bool = True) -> Fitted:
     """Train on a prepared series' training windows, stop early and calibrate on its validation windows."""
-    train, val = prep.windows("train"), prep.windows("val")
+    fitted = _fit_windows(prep.windows("train"), prep.windows("val"), prep.n_features, prep.config.horizon, model,
+                          train_cfg, state_path, resume, progress)
+    fitted.scalers = prep.fitted()
+    return fitted
+
+
+def fit_pooled(preps: dict[str, Prepared], model: ModelConfig, train_cfg: TrainConfig,
+               state_path: Optional[Path] = None, resume: bool = False, progress: bool = True) -> Fitted:
+    """One model for several pairs (a global model): each pair prepared with its own scalers
+    (fitted on its own training rows), the training windows of all pairs pooled and shuffled
+    together, early stopping, the location gate and the interval calibration on the pooled
+    validation windows. Every pair must share the DataConfig and the features; the splits are
+    each pair's own. Fitted.scalers maps pair -> scalers, Fitted.windows["pairs"] pair -> counts."""
+    if len(preps) < 2:
+        raise ForecasterError(f"a pooled model needs two pairs or more, got {list(preps) or 'none'}")
+    first_pair, first = next(iter(preps.items()))
+    for pair, prep in preps.items():
+        if prep.config != first.config:
+            raise ForecasterError(f"{pair}'s data configuration differs from {first_pair}'s: pooled pairs share one")
+        if prep.feature_names != first.feature_names:
+            raise ForecasterError(f"{pair} gives features {prep.feature_names}, {first_pair} {first.feature_names}: "
+                                  "pooled pairs must give the same features")
+    train = {pair: prep.windows("train") for pair, prep in preps.items()}
+    val = {pair: prep.windows("val") for pair, prep in preps.items()}
+    empty = [pair for pair, w in val.items() if len(w) == 0]
+    if empty:
+        raise ForecasterError(f"the validation split of {', '.join(empty)} holds no windows: use more data or a "
+                              "smaller horizon")
+    fitted = _fit_windows(pool_windows(list(train.values())), pool_windows(list(val.values())), first.n_features,
+                          first.config.horizon, model, train_cfg, state_path, resume, progress)
+    fitted.scalers = {pair: prep.fitted() for pair, prep in preps.items()}
+    fitted.windows["pairs"] = {pair: {"train": len(train[pair]), "val": len(val[pair])} for pair in preps}
+    return fitted
+
+
+def pool_windows(sets: list[WindowSet]) -> WindowSet:
+    """Several pairs' windows as one set (x (sum N, L, C_in), y (sum N, H, 1)), in the order given;
+    the trainer shuffles them together. origin and rows keep each pair's own dates and rows."""
+    return WindowSet(x=np.concatenate([w.x for w in sets]), y=np.concatenate([w.y for w in sets]),
+                     origin=sets[0].origin.append([w.origin for w in sets[1:]]),
+                     last_close=np.concatenate([w.last_close for w in sets]),
+                     rows=np.concatenate([w.rows for w in sets]))
+
+
+def _fit_windows(train: WindowSet, val: WindowSet, n_inputs: int, horizon: int, model: ModelConfig,
+                 train_cfg: TrainConfig, state_path: Optional[Path], resume: bool, progress: bool) -> Fitted:
+    """The shared body of fit_prepared and fit_pooled: train, gate, calibrate (scalers are the caller's)."""
     if len(val) == 0:
         raise ForecasterError("the validation split holds no windows: use more data or a smaller horizon")
     began = time.perf_counter()
-    net, result = fit(model, train_cfg, train.dataset(), val.dataset(), n_inputs=prep.n_features, n_outputs=1,
-                      horizon=prep.config.horizon, state_path=state_path, resume=resume, progress=progress)
+    net, result = fit(model, train_cfg, train.dataset(), val.dataset(), n_inputs=n_inputs, n_outputs=1,
+                      horizon=horizon, state_path=state_path, resume=resume, progress=progress)
     gate = location_gate(net, val, train_cfg.gate)
     seconds = time.perf_counter() - began
     calibration = calibrate(net, val)
-    return Fitted(net=net, config=net.forecaster_config, scalers=prep.fitted(), calibration=calibration,
+    return Fitted(net=net, config=net.forecaster_config, scalers={}, calibration=calibration,
                   result=result, gate=gate, windows={"train": len(train), "val": len(val)}, seconds=seconds)
 
 

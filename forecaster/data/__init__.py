@@ -5,7 +5,7 @@
     yahoo.py      yfinance 1.x, normalised, behind cache.py (atomic, incremental, never shrinks)
     csv_files.py  users' files: yfinance CSV, MetaTrader exports, generic OHLC
     clean.py      sorting, duplicates, weekends, bad prices, OHLC repair, gaps: with a report
-    sources.py    load_series(pair, source=...) and list_pairs(source)
+    sources.py    load_series(pair, source=...), list_pairs(source), expand_pairs (named sets)
     exchange_rate.py  the Exchange-Rate benchmark's table (Lai et al. 2018), in either published format
     windows.py    DataConfig, features and targets, chronological splits, scalers fitted on
                   training rows only, windows, walk-forward folds: the one windowing path
@@ -13,14 +13,14 @@
 
 from forecaster.data.clean import CleaningReport, clean
 from forecaster.data.series import PriceSeries, parse_pair, pip_size
-from forecaster.data.sources import SOURCES, list_pairs, load_series
+from forecaster.data.sources import SOURCES, expand_pairs, list_pairs, load_series
 from forecaster.data.windows import (
     DataConfig, Fold, Prepared, WindowSet, build_features, change_windows, cumulative_returns, fit_scaler, prepare,
     split_bounds, walk_forward_folds,
 )
 
 __all__ = [
-    "CleaningReport", "clean", "PriceSeries", "parse_pair", "pip_size", "SOURCES", "list_pairs", "load_series",
+    "CleaningReport", "clean", "PriceSeries", "parse_pair", "pip_size", "SOURCES", "expand_pairs", "list_pairs", "load_series",
     "DataConfig", "Fold", "Prepared", "WindowSet", "build_features", "change_windows", "cumulative_returns",
     "fit_scaler", "prepare", "split_bounds", "walk_forward_folds",
 ]

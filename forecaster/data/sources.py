@@ -118,6 +118,31 @@ def list_pairs(source: str = "ecb") -> list[str]:
     raise ForecasterError(f"source {source!r} is unknown: accepted {', '.join(SOURCES)}")
 
 
+def expand_pairs(pairs) -> list[str]:
+    """"EURUSD,USDJPY", a named set ("majors", forecaster.configs.PAIR_SETS) or a list of either ->
+    the pairs, normalised (EUR/USD -> EURUSD), each once, in the order given."""
+    from forecaster.configs import PAIR_SETS
+
+    items = [p for part in ([pairs] if isinstance(pairs, str) else list(pairs)) for p in str(part).split(",")]
+    out: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        named = PAIR_SETS.get(item.lower())
+        if named is None:
+            try:
+                named = ["".join(parse_pair(item))]
+            except ForecasterError as exc:
+                raise ForecasterError(f"{exc}, or a named set ({', '.join(PAIR_SETS)})") from exc
+        for pair in named:
+            if pair not in out:
+                out.append(pair)
+    if not out:
+        raise ForecasterError(f"no pair in {pairs!r}: give pairs separated by commas (EURUSD,USDJPY) or a named set "
+                              f"({', '.join(PAIR_SETS)})")
+    return out
+
+
 def check_same_series(series: PriceSeries, trained: dict) -> list[str]:
     """A newer file or source standing in for the data a model was trained on must be the same series:
     the same pair and interval, holding the whole training range. trained: the model's saved
