@@ -323,8 +323,7 @@ def _train_global(pairs: list[str], asked, *, name, source, interval, start, end
     members = {}
     for pair, prep in preps.items():
         val = prep.windows("val")
-        point, _ = pipeline.forecast(fitted.net, val.x, {})
-        y = val.y[:, :, 0]
+        point, y = pipeline.point_forecast(fitted.net, val.x), val.y[:, :, 0]  # (N, H) scaled
         metrics = {"val_mse": float(np.mean((point - y) ** 2)), "val_mse_random_walk": float(np.mean(y**2)),
                    **_test_metrics(fitted, prep)}
         metrics["windows"] = {**per_pair[pair], "test": metrics.pop("test_windows")}

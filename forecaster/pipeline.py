@@ -140,7 +140,7 @@ def location_gate(net: MambaForecaster, val: WindowSet, alpha: float) -> dict:
     from forecaster.verdicts import compare_with_random_walk
 
     y = val.y[:, :, 0].astype(np.float64)  # (N, H) scaled
-    point, _ = forecast(net, val.x, {})
+    point = point_forecast(net, val.x)
     test = compare_with_random_walk(np.mean((point - y) ** 2, axis=1), np.mean(y**2, axis=1), y.shape[1],
                                     "validation", alpha=min(alpha, 0.49))
     kept = "model" if alpha >= 1 or test["dm_p_better"] < alpha else "no-change"
@@ -183,6 +183,13 @@ def forecast(net: MambaForecaster, x: np.ndarray, calibration: dict) -> tuple[np
     raw = forecast_windows(net, x)[:, :, 0]  # (N, H[, Q or P])
     pred, quantiles = _quantile_view(net, raw)
     return intervals.point_forecast(raw, cfg.quantiles, cfg.distribution), intervals.intervals(pred, calibration, quantiles)
+
+
+def point_forecast(net: MambaForecaster, x: np.ndarray) -> np.ndarray:
+    """Scaled windows x (N, L, C_in) -> the point forecast (N, H) of the first output series, in
+    scaled-target units (forecast's point, without the intervals' quantiles)."""
+    cfg = net.forecaster_config
+    return intervals.point_forecast(forecast_windows(net, x)[:, :, 0], cfg.quantiles, cfg.distribution)
 
 
 def forecast_distribution(net: MambaForecaster, x: np.ndarray, target_scale: np.ndarray):

@@ -60,7 +60,7 @@ class MambaModel:
         """A saved model; `series` (the backtest's data) tells when the model's validation data ended."""
         from forecaster import api
 
-        trained = api.load(name, models_dir)
+        trained = api.load(name, models_dir, pair=series.pair)  # a global model: that pair's scalers and splits
         data = trained.data_config
         out = cls(data, name=f"mamba:{name}")
         out.net, out.scalers = trained.model.eval(), trained.meta["scalers"]

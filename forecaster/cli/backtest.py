@@ -96,10 +96,9 @@ def backtest(
     if model:
         from forecaster import api
 
-        trained = api.load(model, models_dir)  # a missing model fails before any data is loaded
-        if pair.upper().replace("/", "") != trained.meta["pair"]:
-            raise ForecasterError(f"model {model!r} was trained on {trained.meta['pair']}, not {pair}: "
-                                  f"backtest it on {trained.meta['pair']}, or train one for {pair}")
+        # a missing model, or a pair it was not trained on, fails before any data is loaded; a global
+        # model gives the pair's member (its source, scalers and splits)
+        trained = api.load(model, models_dir, pair=pair)
         series, _ = trained.load_series(source=source, interval=interval, path=path, column=column, series=csv_series,
                                         start=start, end=end)
         for note in trained.notes:

@@ -44,13 +44,17 @@ def pairs(source: str = SourceOpt, as_json: bool = JsonOpt) -> None:
     """
     from forecaster.data import list_pairs
 
+    from forecaster.configs import PAIR_SETS
+
     items = list_pairs(source)
     if as_json:
-        emit_json({"source": source, "pairs": items})
+        emit_json({"source": source, "pairs": items, "sets": {k: list(v) for k, v in PAIR_SETS.items()}})
         return
     if source == "ecb":
         info("ECB currencies (any two make a pair, e.g. EURUSD, USDJPY, GBPUSD):")
     show_result("\n".join(items))
+    info("named sets for `forecaster train --pairs`: "
+         + "; ".join(f"{k} = {', '.join(v)}" for k, v in PAIR_SETS.items()))
 
 
 @data_app.command("fetch")

@@ -19,8 +19,11 @@ SeriesOpt = typer.Option(None, "--series", help="The series of a long CSV table 
 
 @app.command("train")
 def train(
-    pair: str = typer.Argument("EURUSD", help="Currency pair, e.g. EURUSD."),
-    name: Optional[str] = typer.Option(None, "--name", "-n", help="Model name (default: <pair>-<interval>)."),
+    pair: Optional[str] = typer.Argument(None, help="Currency pair, e.g. EURUSD (default EURUSD)."),
+    pairs: Optional[str] = typer.Option(None, "--pairs", help="Train ONE global model on several pairs: "
+                                        "EURUSD,USDJPY,GBPUSD or a named set (majors); each pair scaled on its own."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="Model name (default: <pair>-<interval>; "
+                                       "with --pairs the set's name, e.g. majors, or the pairs joined by '-')."),
     source: str = typer.Option("ecb", "--source", "-s", help="ecb (offline default), yahoo or csv."),
     interval: str = typer.Option("1d", "--interval", "-i", help="Bar size (ecb: 1d only)."),
     start: Optional[str] = typer.Option(None, "--start", "--from", help="First date of the data, YYYY-MM-DD "
@@ -58,16 +61,20 @@ def train(
     """Train a Mamba forecaster on a pair and save it; prints its validation error beside the random walk's.
 
     Example: forecaster train EURUSD --horizon 5 --epochs 20
+    A global model: forecaster train --pairs majors (then: forecaster predict USDJPY --model majors)
     (several processes: torchrun --nproc-per-node 2 -m forecaster train EURUSD --from 2010-01-01;
     gloo on CPU, nccl on GPU, each process trains on its shard of the windows, only rank 0 writes)
     """
     from forecaster import api
+    from forecaster.errors import ForecasterError
     from forecaster.training import init_distributed_from_env, is_main_process
 
+    if pair is not None and pairs is not None:
+        raise ForecasterError(f"give a pair ({pair}) or --pairs ({pairs}), not both")
     init_distributed_from_env(settings.device)
     try:
         trained = api.train(
-            pair, name=name, source=source, interval=interval, start=start, end=end, path=path, column=column,
+            pairs if pairs is not None else (pair or "EURUSD"), name=name, source=source, interval=interval, start=start, end=end, path=path, column=column,
             csv_series=csv_series, offline=offline,
             data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
             model=ModelConfig(d_model=d_model, n_layer=n_layer, d_state=d_state, quantiles=_quantiles(quantiles),
@@ -84,14 +91,21 @@ def train(
         return
     m = trained.meta["metrics"]
     summary = {"name": trained.name, "path": str(trained.folder), **m}
+    if trained.is_global:
+        summary["pairs"] = {pair: member["metrics"] for pair, member in trained.meta["members"].items()}
     if as_json:
         emit_json(summary)
         return
     gate = m["gate"]
-    fp = trained.meta["fingerprint"]
+    if trained.is_global:
+        data = f"{len(trained.pairs)} pairs, {m['windows']['train']} training windows pooled"
+    else:
+        fp = trained.meta["fingerprint"]
+        data = f"data {fp['pair']} {fp['first'][:10]} .. {fp['last'][:10]} ({fp['rows']} bars)"
+    pooled = " (pooled over the pairs)" if trained.is_global else ""
     lines = [f"saved [bold]{trained.name}[/] to {trained.folder} ({m['train_seconds']:.1f}s, best epoch {m['best_epoch']}); "
-             f"data {fp['pair']} {fp['first'][:10]} .. {fp['last'][:10]} ({fp['rows']} bars)",
-             f"validation MSE (scaled returns): model {m['val_mse']:.5f}  random walk {m['val_mse_random_walk']:.5f}"]
+             f"{data}",
+             f"validation MSE (scaled returns){pooled}: model {m['val_mse']:.5f}  random walk {m['val_mse_random_walk']:.5f}"]
     if gate["kept"] == "model":
         lines.append(f"validation: the trained forecast is {gate['text']}; kept")
     else:
@@ -102,7 +116,25 @@ def train(
                      f"{m['test_verdict']['text']}")
         lines += [f"test coverage of the {round(float(level) * 100)}% interval: {c['empirical']:.1%}"
                   for level, c in m["test_coverage"].items()]
+    if trained.is_global:
+        lines += _member_lines(trained.meta["members"])
     show(*lines)
+
+
+def _member_lines(members: dict) -> list[str]:
+    """A global model's pairs, a line each: data, test MSE beside the random walk's, the verdict, coverage."""
+    lines = ["per pair (each scaled by its own scalers), on its test split:"]
+    for pair, member in members.items():
+        fp, m = member["fingerprint"], member["metrics"]
+        head = f"  {pair} ({fp['first'][:10]} .. {fp['last'][:10]}): "
+        if "test_mse" not in m:
+            lines.append(head + "no test windows")
+            continue
+        cov = " / ".join(f"{c['empirical']:.1%}" for c in m["test_coverage"].values())
+        levels = " / ".join(f"{round(float(lv) * 100)}%" for lv in m["test_coverage"])
+        lines.append(head + f"MSE model {m['test_mse']:.5f}  random walk {m['test_mse_random_walk']:.5f} -> "
+                     f"{m['test_verdict']['text']}; coverage of the {levels} intervals {cov}")
+    return lines
 
 
 def _quantiles(text: str) -> tuple:
@@ -121,7 +153,8 @@ def _quantiles(text: str) -> tuple:
 
 @app.command("predict")
 def predict(
-    pair: Optional[str] = typer.Argument(None, help="Pair (default: the one the model was trained on)."),
+    pair: Optional[str] = typer.Argument(None, help="Pair (default: the one the model was trained on; a global "
+                                         "model's needs one of its pairs)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Name of a saved model (see `forecaster models`; "
                                         "default: PAIR-1d, the name `forecaster train PAIR` saves)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Write a forecast plot (PNG) here."),
@@ -143,6 +176,7 @@ def predict(
     is, and warns when it is more than 3 business days old.
 
     Example: forecaster predict EURUSD --model eurusd-1d --plot forecast.png
+    (a global model: forecaster predict USDJPY --model majors, with USDJPY's own scalers)
     """
     from rich.table import Table
 
@@ -163,9 +197,11 @@ def predict(
         if target is not None:
             check_writable(target)
     trained = api.load(model, models_dir)
-    if pair is not None and pair.upper().replace("/", "") != trained.meta["pair"]:
-        raise ForecasterError(f"model {model!r} was trained on {trained.meta['pair']}, not {pair}: "
-                              f"train one for {pair} first")
+    if pair is not None:
+        trained = trained.for_pair(pair)  # a global model's member; an error naming the model's pairs otherwise
+    elif trained.is_global:
+        raise ForecasterError(f"model {model!r} is a global model of {', '.join(trained.pairs)}: say which pair, "
+                              f"e.g. forecaster predict {trained.pairs[0]} --model {model}")
     series, covariates = trained.load_series(offline=offline, source=source, path=path, column=column,
                                              series=csv_series)
     info(f"data: {series.description}")
@@ -203,7 +239,7 @@ def predict(
 
 @app.command("models")
 def models(models_dir: Optional[Path] = ModelsDirOpt, as_json: bool = JsonOpt) -> None:
-    """List saved models with their pair, horizon, date range and validation score.
+    """List saved models with their pair (a global model's pairs), horizon, date range and validation score.
 
     Example: forecaster models --json
     """
@@ -220,12 +256,12 @@ def models(models_dir: Optional[Path] = ModelsDirOpt, as_json: bool = JsonOpt) -
         show(f"no saved models in {models_dir or default_models_dir()} yet: train one with `forecaster train EURUSD`")
         return
     table = Table(title="saved models", title_justify="left")
-    for col in ("name", "pair", "interval", "H", "data", "val MSE", "random walk"):
+    for col in ("name", "pairs", "interval", "H", "data", "val MSE", "random walk"):
         table.add_column(col)
     for r in rows:
         if "error" in r:
             table.add_row(r["name"], f"[red]{r['error']}[/]", "", "", "", "", "")
             continue
-        table.add_row(r["name"], r["pair"], r["interval"], str(r["horizon"]), f"{r['first'][:10]} .. {r['last'][:10]}",
+        table.add_row(r["name"], ", ".join(r["pairs"]), r["interval"], str(r["horizon"]), f"{r['first'][:10]} .. {r['last'][:10]}",
                       f"{r['val_mse']:.5f}", f"{r['val_mse_random_walk']:.5f}")
     show(table)
