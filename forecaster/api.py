@@ -367,7 +367,7 @@ def list_models(models_dir=None) -> list[dict]:
         members = meta.get("members") or {meta.get("pair"): meta}  # a global model's pairs, or the one pair
         prints = [v["fingerprint"] for v in members.values()]
         rows.append({
-            "name": folder.name, "pair": ",".join(members), "pairs": list(members),
+            "name": folder.name, "pair": ",".join(map(str, members)), "pairs": list(members),
             "interval": next(iter(members.values()))["source"].get("interval"),
             "horizon": meta["data_config"]["horizon"], "lookback": meta["data_config"]["lookback"],
             "first": min(f["first"] for f in prints), "last": max(f["last"] for f in prints),
