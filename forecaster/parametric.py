@@ -93,22 +93,14 @@ def student_t_log_pdf(z: Tensor, df: Tensor) -> Tensor:
             - (df + 1) / 2 * torch.log1p(z * z / df))
 
 
-def _student_t_ppf(q: Tensor, df: Tensor, iterations: int = 40, newton: int = 2) -> Tensor:
-    """Standard t quantile, in float64, without gradient: bisection on u = z / sqrt(df + z^2)
-    in (-1, 1) (which maps the whole line to a bounded interval), then Newton steps on z."""
+def _student_t_ppf(q: Tensor, df: Tensor) -> Tensor:
+    """Standard t quantile in float64, without gradient (scipy's, on the CPU: no differentiable t
+    quantile is needed, and a torch root-finder over the continued fraction cost seconds a call)."""
+    from scipy import stats
+
     q, df = torch.broadcast_tensors(q.double(), df.double())
-    lo, hi = torch.full_like(q, -1.0), torch.full_like(q, 1.0)
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        z = mid * torch.sqrt(df / (1 - mid * mid))
-        below = student_t_cdf(z, df) < q
-        lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-    u = (lo + hi) / 2
-    z = u * torch.sqrt(df / (1 - u * u))
-    for _ in range(newton):
-        step = (student_t_cdf(z, df) - q) / torch.exp(student_t_log_pdf(z, df))
-        z = torch.where(torch.isfinite(step), z - step, z)  # a density that underflows keeps the bisection's z
-    return z
+    z = stats.t.ppf(q.detach().cpu().numpy(), df.detach().cpu().numpy())
+    return torch.from_numpy(z).to(q.device)
 
 
 # ----------------------------------------------------------------------------- location-scale families
