@@ -47,11 +47,11 @@ def test_training_run_writes_table_and_json(small_file, tmp_path):
                                  "--n-layer", "1", "--max-epochs", "1", "--out", str(out_md)])
     assert result.exit_code == 0, result.output
     text = out_md.read_text()
-    assert "Mamba forecaster (ours)" in text and "Repeat (no change)" in text and "DLinear" in text
+    assert "Mamba forecaster (ours, gated)" in text and "Repeat (no change)" in text and "DLinear" in text
     saved = json.loads(out_md.with_suffix(".json").read_text())
     assert saved["seed"] == 1 and saved["config"]["model"]["d_model"] == 8
     assert saved["horizons"][0]["model"]["mse"] > 0
-    assert "Mamba forecaster (ours)" in result.stdout
+    assert "Mamba forecaster (ours, gated)" in result.stdout
 
 
 def test_bad_inputs_exit_1_with_a_message(tmp_path, small_file):
