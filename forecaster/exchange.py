@@ -187,6 +187,8 @@ def with_overrides(config: ExchangeConfig, **values) -> ExchangeConfig:
     return replace(config, **values, model=replace(config.model, **model_keys), train=replace(config.train, **train_keys))
 
 
+REVIN_CHOICES = {"auto": (True, False), "on": (True,), "off": (False,)}  # the --revin option's values
+
 # The configuration chosen on validation data (H=96 grid, see BENCHMARKS.md): lookback 96 and
 # d_model 64 x 2 layers had the lowest validation MSE (0.1271; Repeat 0.1282; lookback 192 never beat Repeat).
 CHOSEN = ExchangeConfig()
