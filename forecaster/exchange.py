@@ -301,8 +301,9 @@ def select_and_fit(values: np.ndarray, horizon: int, config: ExchangeConfig, dev
                    progress: bool = False) -> dict:
     """The selection of the module docstring, on training and validation rows only.
 
-    Returns {"net": fold 0's network at the chosen check (None when Repeat is kept), "kept":
-    "model" | "Repeat", "revin", "check", "epoch", "gate" (gate_test's dict), "folds" (fold dicts
+    Returns {"net": fold 0's network at the chosen check (None at check 0; also given when the
+    gate kept Repeat, so that the rejected model can be scored for the record), "kept":
+    "model" | "Repeat" (what to forecast with), "revin", "check", "epoch", "gate" (gate_test's dict), "folds" (fold dicts
     with their windows), "candidates" (one row per RevIN setting), "epochs_run" (fold 0's)}."""
     L = config.lookback
     folds = make_folds(len(values), L, horizon, fold_count(len(values), L, horizon, config))
