@@ -305,6 +305,10 @@ def select_and_fit(values: np.ndarray, horizon: int, config: ExchangeConfig, dev
     gate kept Repeat, so that the rejected model can be scored for the record), "kept":
     "model" | "Repeat" (what to forecast with), "revin", "check", "epoch", "gate" (gate_test's dict), "folds" (fold dicts
     with their windows), "candidates" (one row per RevIN setting), "epochs_run" (fold 0's)}."""
+    if config.model.distribution != "none" or config.model.quantiles:
+        raise ForecasterError(f"the Exchange-Rate benchmark scores a point forecast: distribution="
+                              f"{config.model.distribution!r}, quantiles={config.model.quantiles!r} given; accepted "
+                              "distribution='none' and no quantiles")
     L = config.lookback
     folds = make_folds(len(values), L, horizon, fold_count(len(values), L, horizon, config))
     data = [fold_windows(values, f, L, horizon) for f in folds]

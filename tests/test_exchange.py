@@ -221,6 +221,11 @@ def test_folds_are_chronological_and_never_validate_on_training_rows(horizon):
     np.testing.assert_array_equal(ex.fold_windows(later, f, L, horizon)["train"][1], w["train"][1])
 
 
+def test_selection_needs_a_point_forecast():
+    with pytest.raises(ForecasterError, match="distribution"):
+        ex.select_and_fit(np.zeros((400, 2)), 4, ex.with_overrides(_tiny(), distribution="student_t"))
+
+
 def test_too_many_folds_is_a_clear_error():
     with pytest.raises(ForecasterError, match="fewer folds"):
         ex.make_folds(400, 16, 4, 20)
@@ -270,7 +275,7 @@ def test_gate_with_few_windows_tests_the_fold_means():
 
 
 def _tiny(**selection) -> ex.ExchangeConfig:
-    return ex.ExchangeConfig(lookback=16, model=ModelConfig(d_model=8, n_layer=1, d_state=4),
+    return ex.ExchangeConfig(lookback=16, model=ModelConfig(d_model=8, n_layer=1, d_state=4, distribution="none"),
                              train=TrainConfig(lr=3e-3, weight_decay=0.0, batch_size=32, epochs=2, patience=4,
                                                schedule="constant", checks_per_epoch=2, threads=1),
                              folds=3, fold_below=100.0, **selection)
