@@ -45,9 +45,9 @@ def fit(model: ModelConfig, train_cfg: TrainConfig, train_set, val_set, *, n_inp
     config = model.forecaster_config(n_inputs, n_outputs, horizon)
     seed_everything(train_cfg.seed)
     net = build(config)
+    hook = {} if on_check is None else {"on_check": lambda row: on_check(net, row)}
     result = train_loop(net, train_set, val_set, train_cfg, config.quantiles, state_path=state_path,
-                        resume=resume, progress=progress, distribution=config.distribution,
-                        on_check=None if on_check is None else (lambda row: on_check(net, row)))
+                        resume=resume, progress=progress, distribution=config.distribution, **hook)
     return net.cpu().eval(), result
 
 
