@@ -94,8 +94,9 @@ def main() -> None:
         f"Command: `{command}`", "",
         ex.format_table(result), "",
         "Per horizon: " + "; ".join(
-            f"H={h.horizon} {h.test_windows} test windows, kept {h.kept}, RevIN {h.revin}, fold 0 trained "
-            f"{h.epochs_run} epochs, {h.seconds:.0f} s" for h in result.horizons),
+            f"H={h.horizon} {h.test_windows} test windows"
+            + ("" if h.kept is None else f", kept {h.kept}, RevIN {h.revin}, fold 0 trained {h.epochs_run} epochs")
+            + f", {h.seconds:.0f} s" for h in result.horizons),
     ])
     _finish(args.out, text, {**result.to_dict(), "command": command, "machine": machine})
 
