@@ -45,6 +45,10 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=None)
     parser.add_argument("--checks-per-epoch", type=int, default=None, help="validation checks per epoch")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--folds", type=int, default=None,
+                        help=f"rolling-origin validation folds at long horizons (default {ex.CHOSEN.folds})")
+    parser.add_argument("--revin", choices=("auto", "on", "off"), default="auto",
+                        help="RevIN: chosen on validation (auto), or fixed")
     parser.add_argument("--repeat-only", action="store_true", help="score Repeat only, train nothing")
     parser.add_argument("--select", action="store_true",
                         help="rank the lookback x size grid on VALIDATION MSE at the first horizon and stop "
@@ -59,7 +63,8 @@ def main() -> None:
         (d for d in (REPO.parent / "shared" / "data", REPO / "shared" / "data") if d.is_dir()), REPO.parent / "shared" / "data")
     config = ex.with_overrides(ex.CHOSEN, seed=args.seed, lookback=args.lookback, d_model=args.d_model,
                                n_layer=args.n_layer, epochs=args.max_epochs, lr=args.lr, weight_decay=args.weight_decay,
-                               checks_per_epoch=args.checks_per_epoch)
+                               checks_per_epoch=args.checks_per_epoch, folds=args.folds,
+                               revin_choices=ex.REVIN_CHOICES[args.revin])
     device = str(resolve_device(args.device))
     machine = f"{platform.node()} ({platform.processor() or platform.machine()}, torch {torch.__version__}, " \
               f"{torch.get_num_threads()} CPU threads" + \
@@ -89,8 +94,9 @@ def main() -> None:
         f"Command: `{command}`", "",
         ex.format_table(result), "",
         "Per horizon: " + "; ".join(
-            f"H={h.horizon} {h.test_windows} test windows, val MSE model {h.val_model_mse if h.val_model_mse is None else round(h.val_model_mse, 4)}"
-            f" vs Repeat {h.val_repeat_mse:.4f}, epochs {h.epochs_run}, {h.seconds:.0f} s" for h in result.horizons),
+            f"H={h.horizon} {h.test_windows} test windows"
+            + ("" if h.kept is None else f", kept {h.kept}, RevIN {h.revin}, fold 0 trained {h.epochs_run} epochs")
+            + f", {h.seconds:.0f} s" for h in result.horizons),
     ])
     _finish(args.out, text, {**result.to_dict(), "command": command, "machine": machine})
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -39,15 +39,18 @@ def build(config: ForecasterConfig) -> MambaForecaster:
 
 def fit(model: ModelConfig, train_cfg: TrainConfig, train_set, val_set, *, n_inputs: int, n_outputs: int,
         horizon: int, state_path: Optional[Path] = None, resume: bool = False,
-        progress: bool = True) -> tuple[MambaForecaster, FitResult]:
+        progress: bool = True,
+        on_check: Optional[Callable[[MambaForecaster, dict], None]] = None) -> tuple[MambaForecaster, FitResult]:
     """Build a forecaster (initialised from train_cfg.seed) and train it with the one trainer on
     (x (N, L, C_in), y (N, H, C_out)) windows. Returns the model (best validation weights, on the
-    CPU, in eval mode) and the trainer's record."""
+    CPU, in eval mode) and the trainer's record. on_check(net, row), if given, is called after each
+    validation check but check 0 (net on the training device, in train mode: leave it so)."""
     config = model.forecaster_config(n_inputs, n_outputs, horizon)
     seed_everything(train_cfg.seed)
     net = build(config)
+    hook = {} if on_check is None else {"on_check": lambda row: on_check(net, row)}
     result = train_loop(net, train_set, val_set, train_cfg, config.quantiles, state_path=state_path,
-                        resume=resume, progress=progress, distribution=config.distribution)
+                        resume=resume, progress=progress, distribution=config.distribution, **hook)
     return net.cpu().eval(), result
 
 

@@ -44,14 +44,19 @@ def test_training_run_writes_table_and_json(small_file, tmp_path):
     out_md = tmp_path / "res" / "exchange.md"
     result = runner.invoke(app, ["-q", "--device", "cpu", "--seed", "1", "benchmark", "exchange",
                                  "--data", str(small_file), "--horizons", "4", "--lookback", "8", "--d-model", "8",
-                                 "--n-layer", "1", "--max-epochs", "1", "--out", str(out_md)])
+                                 "--n-layer", "1", "--max-epochs", "1", "--revin", "off", "--out", str(out_md)])
     assert result.exit_code == 0, result.output
     text = out_md.read_text()
-    assert "Mamba forecaster (ours)" in text and "Repeat (no change)" in text and "DLinear" in text
+    assert "Mamba forecaster (ours, gated)" in text and "Repeat (no change)" in text and "DLinear" in text
     saved = json.loads(out_md.with_suffix(".json").read_text())
     assert saved["seed"] == 1 and saved["config"]["model"]["d_model"] == 8
-    assert saved["horizons"][0]["model"]["mse"] > 0
-    assert "Mamba forecaster (ours)" in result.stdout
+    h = saved["horizons"][0]
+    assert h["model"]["mse"] > 0 and h["kept"] in ("model", "Repeat")
+    assert h["revin"] is False and [c["revin"] for c in h["selection"]["candidates"]] == [False]  # --revin off
+    assert h["selection"]["gate"]["windows"] == sum(f["val_windows"] for f in h["selection"]["folds"])
+    assert h["verdict"]["n"] == h["test_windows"] and "window" in h["verdict"]["text"]
+    assert "gate p" in text and "last test batch" in text
+    assert "Mamba forecaster (ours, gated)" in result.stdout
 
 
 def test_bad_inputs_exit_1_with_a_message(tmp_path, small_file):
@@ -60,6 +65,8 @@ def test_bad_inputs_exit_1_with_a_message(tmp_path, small_file):
     too_long = runner.invoke(app, ["benchmark", "exchange", "--data", str(small_file), "--horizons", "500",
                                    "--lookback", "8", "--repeat-only"])
     assert too_long.exit_code == 1 and "horizon 500" in " ".join(too_long.output.split())
+    bad_revin = runner.invoke(app, ["benchmark", "exchange", "--data", str(small_file), "--revin", "maybe"])
+    assert bad_revin.exit_code == 1 and "--revin 'maybe'" in " ".join(bad_revin.output.split())
 
 
 def test_parse_horizons():
