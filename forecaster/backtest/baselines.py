@@ -90,23 +90,27 @@ class Model(Protocol):
     def predict(self, history: History) -> tuple[np.ndarray, dict]: ...
 
 
-class RandomWalk:
+class _NothingToFit:
+    """A baseline whose forecast needs no fitting: its name and horizon."""
+
+    name = ""
+
     def __init__(self, horizon: int):
-        self.name, self.horizon = "random_walk", horizon
+        self.horizon = horizon
 
     def fit(self, history: History) -> None:
         pass
+
+
+class RandomWalk(_NothingToFit):
+    name = "random_walk"
 
     def predict(self, history: History) -> tuple[np.ndarray, dict]:
         return np.zeros(self.horizon), {}
 
 
-class Drift:
-    def __init__(self, horizon: int):
-        self.name, self.horizon = "drift", horizon
-
-    def fit(self, history: History) -> None:
-        pass
+class Drift(_NothingToFit):
+    name = "drift"
 
     def predict(self, history: History) -> tuple[np.ndarray, dict]:
         p = history.log_close()
