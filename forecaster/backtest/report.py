@@ -25,27 +25,14 @@ import numpy as np
 import pandas as pd
 
 from forecaster.backtest.walkforward import BacktestResult
-from forecaster.files import atomic_write, atomic_write_text, json_text
+from forecaster.files import atomic_write, atomic_write_text, json_safe, json_text
 from forecaster.verdicts import ALPHA, spa_sentence, verdict_vs_random_walk, verdict_word
 
 RISK_MODELS = ("hist_vol", "hist_vol_empirical", "ewma", "garch_t")  # backtest.risk.default_risk_models' names
 
 
-def _clean(value):
-    """JSON-safe: NaN and infinities become null, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def metrics(result: BacktestResult) -> dict:
-    return _clean({
+    return json_safe({
         "pair": result.pair,
         "config": result.config.to_dict(),
         "data": result.info,
@@ -325,7 +312,7 @@ def print_tables(result: BacktestResult, console) -> None:
         for row in trading_table_rows(result, vol_target=True):
             table.add_row(*row)
         _print_wide(console, table)
-    m = {"probabilistic": result.prob_stats, "intervals": _clean(result.calibration_stats)}
+    m = {"probabilistic": result.prob_stats, "intervals": json_safe(result.calibration_stats)}
     for title, header, rows in prob_tables(m):
         table = Table(title=title, title_justify="left")
         for head in header:
@@ -355,5 +342,5 @@ def markdown_tables(result: BacktestResult) -> str:
     if result.vol_trading_stats:
         text += (f"\n\n**Trading sized to {result.config.vol_target:.0%} annualised volatility**\n\n"
                  + _md(["model"] + [c[0] for c in TRADING_COLUMNS], trading_table_rows(result, vol_target=True)))
-    prob = markdown_prob_tables({"probabilistic": result.prob_stats, "intervals": _clean(result.calibration_stats)})
+    prob = markdown_prob_tables({"probabilistic": result.prob_stats, "intervals": json_safe(result.calibration_stats)})
     return text + ("\n\n" + prob if prob else "") + "\n"
