@@ -163,14 +163,14 @@ class TrainedModel:
         check_forecastable(series)
         prep = self.prepare(series, covariates)
         latest = prep.latest_window()
-        point, scaled_bands = pipeline.forecast(self.model, latest.x, self.meta["calibration"])  # (1, H), {level: (1, H)}
+        point, scaled_bands, dist = pipeline.forecast_all(self.model, latest.x, self.meta["calibration"],
+                                                          prep.target_scale)  # (1, H), {level: (1, H)}, (1, H)
         last_close = float(latest.last_close[0])
         bands = {
             level: {"lower": prep.to_prices(lo, [last_close])[0], "upper": prep.to_prices(hi, [last_close])[0]}
             for level, (lo, hi) in scaled_bands.items()
         }
         coverage = {lv: v["empirical"] for lv, v in self.meta["metrics"].get("test_coverage", {}).items()}
-        dist = pipeline.forecast_distribution(self.model, latest.x, prep.target_scale)
         risk = {} if dist is None else risk_summary(dist, last_close, bars_per_year(series.frame.index), pip_size(series.pair))
         return Forecast(
             pair=series.pair, origin=latest.origin[0], last_close=last_close,

@@ -175,35 +175,53 @@ def _quantile_view(net: MambaForecaster, pred: np.ndarray) -> tuple[np.ndarray, 
 def calibrate(net: MambaForecaster, val: WindowSet) -> dict:
     """Split-conformal interval widths per level and step from the validation windows
     (conformalised quantiles for quantile and parametric heads, residuals for a point forecast)."""
-    pred, quantiles = _quantile_view(net, forecast_windows(net, val.x)[:, :, 0])  # (N, H[, Q]) scaled
+    pred, quantiles = _quantile_view(net, _forward(net, val.x))  # (N, H[, Q]) scaled
     return intervals.calibrate(pred, val.y[:, :, 0], quantiles)
 
 
 def forecast(net: MambaForecaster, x: np.ndarray, calibration: dict) -> tuple[np.ndarray, dict]:
     """Scaled windows x (N, L, C_in) -> the point forecast (N, H) and the intervals
     {level: (lower (N, H), upper (N, H))} of the first output series, in scaled-target units."""
-    cfg = net.forecaster_config
-    raw = forecast_windows(net, x)[:, :, 0]  # (N, H[, Q or P])
-    pred, quantiles = _quantile_view(net, raw)
-    return intervals.point_forecast(raw, cfg.quantiles, cfg.distribution), intervals.intervals(pred, calibration, quantiles)
+    return _point_and_bands(net, _forward(net, x), calibration)
 
 
 def point_forecast(net: MambaForecaster, x: np.ndarray) -> np.ndarray:
     """Scaled windows x (N, L, C_in) -> the point forecast (N, H) of the first output series, in
     scaled-target units (forecast's point, without the intervals' quantiles)."""
     cfg = net.forecaster_config
-    return intervals.point_forecast(forecast_windows(net, x)[:, :, 0], cfg.quantiles, cfg.distribution)
+    return intervals.point_forecast(_forward(net, x), cfg.quantiles, cfg.distribution)
 
 
 def forecast_distribution(net: MambaForecaster, x: np.ndarray, target_scale: np.ndarray):
     """Scaled windows x (N, L, C_in) -> the forecast distribution of the cumulative log returns
     (forecaster.distributions: Predictive for a parametric head, Quantiles for a quantile head;
     None for a point forecast), the scaled targets mapped back with target_scale (H,)."""
+    return _distribution(net, _forward(net, x), target_scale)
+
+
+def forecast_all(net: MambaForecaster, x: np.ndarray, calibration: dict, target_scale: np.ndarray) -> tuple:
+    """forecast's (point, bands), scaled, and forecast_distribution's distribution, from one forward pass."""
+    raw = _forward(net, x)
+    return (*_point_and_bands(net, raw, calibration), _distribution(net, raw, target_scale))
+
+
+def _forward(net: MambaForecaster, x: np.ndarray) -> np.ndarray:
+    """x (N, L, C_in) -> the raw forecast (N, H[, Q or P]) of the first output series."""
+    return forecast_windows(net, x)[:, :, 0]
+
+
+def _point_and_bands(net: MambaForecaster, raw: np.ndarray, calibration: dict) -> tuple[np.ndarray, dict]:
     cfg = net.forecaster_config
-    raw = forecast_windows(net, x)[:, :, 0].astype(np.float64)  # (N, H[, Q or P])
-    s = np.asarray(target_scale, dtype=np.float64)[None, :]  # (1, H)
+    pred, quantiles = _quantile_view(net, raw)
+    return intervals.point_forecast(raw, cfg.quantiles, cfg.distribution), intervals.intervals(pred, calibration, quantiles)
+
+
+def _distribution(net: MambaForecaster, raw: np.ndarray, target_scale: np.ndarray):
     from forecaster.distributions import Predictive, Quantiles
 
+    cfg = net.forecaster_config
+    raw = raw.astype(np.float64)
+    s = np.asarray(target_scale, dtype=np.float64)[None, :]  # (1, H)
     if cfg.distribution != "none":
         df = raw[..., 2] if cfg.distribution == "student_t" else np.inf
         return Predictive(loc=raw[..., 0] * s, scale=raw[..., 1] * s, df=df)

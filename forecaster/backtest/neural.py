@@ -15,8 +15,7 @@ them with the fitted scalers (forecaster.data.prepare with the saved scalers): n
 origin is ever read. A model with a distribution or quantile head also gives its forecast
 distribution (predict_distribution_many: forecaster.pipeline.forecast_distribution, mapped back with
 the fitted target scale). The walk-forward asks for the point forecast and the distribution of the
-same origins in turn: one forward pass answers both (the point, the conformal intervals around the
-distribution's quantiles as pipeline.forecast builds them, and the distribution), kept for the last
+same origins in turn: one forward pass (pipeline.forecast_all) answers both, kept for the last
 origins asked.
 """
 
@@ -28,7 +27,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from forecaster import intervals, pipeline
+from forecaster import pipeline
 from forecaster.backtest.baselines import History, LookAheadError
 from forecaster.data import DataConfig, PriceSeries, build_features, prepare, split_bounds
 from forecaster.errors import ForecasterError
@@ -121,23 +120,7 @@ class MambaModel:
             return self._last[1]
         x = np.stack([self._window(h) for h in histories])  # (N, L, C_in)
         scale = np.asarray(self.scalers["target_scale"], dtype=np.float64)  # (H,)
-        cfg = self.net.forecaster_config
-        if cfg.distribution == "none" and not cfg.quantiles:
-            point, bands = pipeline.forecast(self.net, x, self.calibration)  # scaled (N, H), {level: (N, H) pairs}
-            dist = None
-        else:
-            # the scaled distribution, read as pipeline.forecast reads it: the location (a parametric head)
-            # or the median head as the point, the conformal widths around its quantiles at INTERVAL_QUANTILES
-            # (a parametric head) or its own levels (a quantile head); scipy's quantiles, one forward pass
-            scaled = pipeline.forecast_distribution(self.net, x, np.ones_like(scale))
-            if cfg.distribution != "none":
-                levels = pipeline.INTERVAL_QUANTILES
-                point, pred = scaled.loc, scaled.quantile(levels)  # (N, H), (N, H, Q)
-            else:
-                levels, pred = cfg.quantiles, scaled.values  # (N, H, Q)
-                point = intervals.point_forecast(pred, levels)
-            bands = intervals.intervals(pred, self.calibration, levels)
-            dist = _rescale(scaled, scale)
+        point, bands, dist = pipeline.forecast_all(self.net, x, self.calibration, scale)  # point and bands scaled
         point = point * scale
         bands = {lv: (lo * scale, hi * scale) for lv, (lo, hi) in bands.items()}
         self._last = (keys, (point, bands, dist))
@@ -164,16 +147,6 @@ class MambaModel:
 
     def predict(self, history: History) -> tuple[np.ndarray, dict]:
         return self.predict_many([history])[0]
-
-
-def _rescale(dist, scale: np.ndarray):
-    """A distribution of scaled targets -> the same in log-return units (scale (H,) per step)."""
-    from forecaster.distributions import Predictive, Quantiles
-
-    s = scale[None, :]  # (1, H)
-    if isinstance(dist, Predictive):
-        return Predictive(dist.loc * s, dist.scale * s, dist.df)
-    return Quantiles(dist.levels, dist.values * s[..., None])
 
 
 def _seen_until(meta: dict, series: PriceSeries) -> pd.Timestamp:
