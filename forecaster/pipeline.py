@@ -29,7 +29,7 @@ from forecaster.data import Prepared, WindowSet
 from forecaster.errors import ForecasterError
 from forecaster.mamba import ForecasterConfig, MambaForecaster
 from forecaster.predict import forecast_windows
-from forecaster.training import FitResult, as_dataset, evaluate, fit as train_loop, resolve_device, seed_everything
+from forecaster.training import FitResult, fit as train_loop, seed_everything
 
 
 def build(config: ForecasterConfig) -> MambaForecaster:
@@ -228,19 +228,6 @@ def _distribution(net: MambaForecaster, raw: np.ndarray, target_scale: np.ndarra
     if cfg.quantiles:
         return Quantiles(levels=np.asarray(cfg.quantiles), values=raw * s[..., None])
     return None
-
-
-def score(net: MambaForecaster, windows, device: str = "cpu") -> dict:
-    """MSE and MAE of the point forecast, and of the no-change forecast, over windows
-    (x (N, L, C_in), y (N, H, C_out)), averaged over windows, steps and series."""
-    import torch.nn.functional as F
-
-    try:
-        cfg = net.forecaster_config
-        return evaluate(net.to(device), as_dataset(windows), F.mse_loss, cfg.quantiles, resolve_device(device),
-                        distribution=cfg.distribution)
-    finally:
-        net.cpu()
 
 
 def save(folder: Path, net: MambaForecaster, meta: dict) -> None:

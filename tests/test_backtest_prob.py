@@ -9,7 +9,7 @@ import pytest
 
 from forecaster.backtest import BacktestConfig, History, default_risk_models, run_backtest
 from forecaster.backtest import trading
-from forecaster.backtest.report import markdown_prob_tables, metrics, prob_verdicts, write_report
+from forecaster.backtest.report import markdown_prob_tables, prob_verdicts, write_report
 from forecaster.configs import ModelConfig
 from forecaster.data import DataConfig
 from forecaster.distributions import Predictive, Quantiles

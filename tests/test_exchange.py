@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from forecaster import exchange as ex, pipeline
+from forecaster import exchange as ex
 from forecaster.configs import ModelConfig, TrainConfig
 from forecaster.data import change_windows
 from forecaster.data import exchange_rate as er
 from forecaster.errors import ForecasterError
+from forecaster.predict import forecast_windows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -169,7 +170,9 @@ def test_training_loss_falls_and_beats_repeat_on_a_predictable_series():
     assert losses[-1] < losses[0]
     assert fitted.best_epoch > 0
     assert fitted.best_val_mse < ex.repeat_scores(splits["val"], 16, 4)["mse"]
-    assert pipeline.score(net, change_windows(splits["val"], 16, 4))["mse"] == pytest.approx(fitted.best_val_mse, rel=1e-5)
+    x, y = change_windows(splits["val"], 16, 4)
+    assert ex.window_losses(forecast_windows(net, np.ascontiguousarray(x)), y).mean() == pytest.approx(
+        fitted.best_val_mse, rel=1e-5)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given without CUDA")
@@ -185,8 +188,10 @@ def test_cuda_scores_match_cpu():
     splits = {"train": series[:90], "val": series[80:]}
     cfg = ex.with_overrides(ex.CHOSEN, lookback=8, d_model=8, n_layer=1, d_state=4, epochs=1)
     net, _ = ex.fit(splits, horizon=4, config=cfg, device="cuda")
-    windows = change_windows(series[80:], 8, 4)
-    assert pipeline.score(net, windows, device="cuda")["mse"] == pytest.approx(pipeline.score(net, windows)["mse"], rel=1e-4)
+    x, y = change_windows(series[80:], 8, 4)
+    x = np.ascontiguousarray(x)
+    on_cpu = ex.window_losses(forecast_windows(net, x), y).mean()
+    assert ex.window_losses(forecast_windows(net.cuda(), x), y).mean() == pytest.approx(on_cpu, rel=1e-4)
 
 
 # ---------------------------------------------------------------- selection: folds, the gate, RevIN (issue 11)
@@ -299,7 +304,6 @@ def test_selection_keeps_the_model_on_a_predictable_series():
     assert sel["revin"] == chosen["revin"] and chosen["val_mse"] < chosen["val_repeat_mse"]
     # the returned network is fold 0's at the chosen check: its validation losses are the pooled ones' last fold
     fold0 = ex.fold_windows(values, ex.make_folds(400, 16, 4, 3)[-1], 16, 4)
-    from forecaster.predict import forecast_windows
 
     x, y = fold0["val"]
     loss = ex.window_losses(forecast_windows(sel["net"], np.ascontiguousarray(x)), y).mean()
