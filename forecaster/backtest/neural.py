@@ -126,12 +126,6 @@ class MambaModel:
         self._last = (keys, (point, bands, dist))
         return self._last[1]
 
-    @property
-    def probabilistic(self) -> bool:
-        """True when the network has a distribution or quantile head (a forecast distribution to score)."""
-        cfg = self.net.forecaster_config if self.net is not None else self.model_config
-        return cfg.distribution != "none" or bool(cfg.quantiles)
-
     def predict_distribution_many(self, histories: list):
         """The forecast distribution of the cumulative log returns (N, H) at each History's origin
         (Predictive for a parametric head, Quantiles for a quantile head), or None for a point head."""
