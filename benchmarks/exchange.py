@@ -7,7 +7,7 @@ the published rows. Prints a markdown table; with --out also writes it there and
 
 The data path: --data, else $FORECASTER_EXCHANGE_DATA, else ../shared/data next to the checkout
 (or shared/data inside it, where a copy of the working tree carries one).
-The model configuration is forecaster.exchange.CHOSEN (picked on validation data with --select);
+The model configuration is forecaster.benchmarks.exchange.CHOSEN (picked on validation data with --select);
 flags override single fields. The test split is read only for the final scores.
 """
 
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import torch
 
-from forecaster import exchange as ex
+from forecaster.benchmarks import exchange as ex
 from forecaster.data.exchange_rate import DATA_ENV
-from forecaster.training import resolve_device
-from forecaster.files import atomic_write_text
+from forecaster.model.trainer import resolve_device
+from forecaster.util.files import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -25,15 +25,17 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from forecaster import checkpoint, intervals, pipeline
+from forecaster.model import checkpoint
+from forecaster.probabilistic import intervals
+from forecaster.model import estimator
 from forecaster.data import DataConfig, PriceSeries, expand_pairs, load_series, pip_size, prepare
 from forecaster.errors import ForecasterError
 from forecaster.mamba import MambaForecaster
-from forecaster.pipeline import ModelConfig
+from forecaster.model.estimator import ModelConfig
 from forecaster.backtest.trading import bars_per_year
-from forecaster.predict import Forecast, check_forecastable, future_dates, risk_summary
-from forecaster.training import FitResult, TrainConfig, is_main_process, resolve_device
-from forecaster.verdicts import compare_with_random_walk
+from forecaster.model.forecast import Forecast, check_forecastable, future_dates, risk_summary
+from forecaster.model.trainer import FitResult, TrainConfig, is_main_process, resolve_device
+from forecaster.evaluation.verdicts import compare_with_random_walk
 
 
 @dataclass
@@ -163,7 +165,7 @@ class TrainedModel:
         check_forecastable(series)
         prep = self.prepare(series, covariates)
         latest = prep.latest_window()
-        point, scaled_bands, dist = pipeline.forecast_all(self.model, latest.x, self.meta["calibration"],
+        point, scaled_bands, dist = estimator.forecast_all(self.model, latest.x, self.meta["calibration"],
                                                           prep.target_scale)  # (1, H), {level: (1, H)}, (1, H)
         last_close = float(latest.last_close[0])
         bands = {
@@ -197,12 +199,12 @@ def train(
     train_config: Optional[TrainConfig] = None, models_dir=None, resume: bool = False, save: bool = True,
     progress: bool = True, series: Union[PriceSeries, Mapping[str, PriceSeries], None] = None,
 ) -> TrainedModel:
-    """Train a Mamba forecaster on a pair (through forecaster.pipeline), score it beside the random
+    """Train a Mamba forecaster on a pair (through forecaster.model.estimator), score it beside the random
     walk on the validation and test splits, and save it under models_dir/name (rank 0 only under
     torch.distributed).
 
     pair: one pair, or several ("EURUSD,USDJPY", a list, or a named set such as "majors"): then ONE
-    global model is trained on all of them (pipeline.fit_pooled), each pair with its own scalers,
+    global model is trained on all of them (estimator.fit_pooled), each pair with its own scalers,
     and scored per pair. series: the data itself instead of loading it (a mapping pair -> series
     for a global model)."""
     data = data or DataConfig()
@@ -230,7 +232,7 @@ def train(
     folder = checkpoint.model_dir(name, models_dir)
     covariates = [spec.load(cache_dir, offline, pair=c) for c in data.covariates]
     prep = prepare(series, data, covariates)
-    fitted = pipeline.fit_prepared(prep, model, train_config, state_path=folder / checkpoint.TRAIN_STATE if save else None,
+    fitted = estimator.fit_prepared(prep, model, train_config, state_path=folder / checkpoint.TRAIN_STATE if save else None,
                                    resume=resume, progress=progress)
     result = fitted.result
     metrics = {**_fit_metrics(fitted), "windows": {**fitted.windows, "test": 0}}
@@ -244,7 +246,7 @@ def train(
         "device": str(resolve_device(train_config.device)),
     }
     if save and is_main_process():
-        pipeline.save(folder, fitted.net, meta)
+        estimator.save(folder, fitted.net, meta)
     return TrainedModel(name=name, model=fitted.net, meta=meta, folder=folder, fit_result=result)
 
 
@@ -255,7 +257,7 @@ def _several(pair) -> bool:
     return not isinstance(pair, str) or "," in pair or pair.strip().lower() in PAIR_SETS
 
 
-def _fit_metrics(fitted: pipeline.Fitted) -> dict:
+def _fit_metrics(fitted: estimator.Fitted) -> dict:
     """What training itself says: the validation MSE beside the random walk's, the gate, epochs, time."""
     result = fitted.result
     return {"val_mse": fitted.gate["val_mse"], "val_mse_random_walk": fitted.gate["val_mse_random_walk"],
@@ -263,13 +265,13 @@ def _fit_metrics(fitted: pipeline.Fitted) -> dict:
             "train_seconds": fitted.seconds, "gate": fitted.gate}
 
 
-def _test_metrics(fitted: pipeline.Fitted, prep) -> dict:
+def _test_metrics(fitted: estimator.Fitted, prep) -> dict:
     """The test split of one pair: MSE beside the random walk's, the verdict (DM test), interval coverage.
     {"test_windows": 0} when the split holds no window."""
     test = prep.windows("test")
     if not len(test):
         return {"test_windows": 0}
-    point, bands = pipeline.forecast(fitted.net, test.x, fitted.calibration)  # (N, H), {level: (N, H) pairs}
+    point, bands = estimator.forecast(fitted.net, test.x, fitted.calibration)  # (N, H), {level: (N, H) pairs}
     y = test.y[:, :, 0]
     return {
         "test_windows": len(test), "test_mse": float(np.mean((point - y) ** 2)),
@@ -316,14 +318,14 @@ def _train_global(pairs: list[str], asked, *, name, source, interval, start, end
     for pair, one in loaded.items():
         covariates = [specs[pair].load(cache_dir, offline, pair=c) for c in data.covariates]
         preps[pair] = prepare(one, data, covariates)
-    fitted = pipeline.fit_pooled(preps, model, train_config,
+    fitted = estimator.fit_pooled(preps, model, train_config,
                                  state_path=folder / checkpoint.TRAIN_STATE if save else None, resume=resume,
                                  progress=progress)
     per_pair = fitted.windows.pop("pairs")
     members = {}
     for pair, prep in preps.items():
         val = prep.windows("val")
-        point, y = pipeline.point_forecast(fitted.net, val.x), val.y[:, :, 0]  # (N, H) scaled
+        point, y = estimator.point_forecast(fitted.net, val.x), val.y[:, :, 0]  # (N, H) scaled
         metrics = {"val_mse": float(np.mean((point - y) ** 2)), "val_mse_random_walk": float(np.mean(y**2)),
                    **_test_metrics(fitted, prep)}
         metrics["windows"] = {**per_pair[pair], "test": metrics.pop("test_windows")}
@@ -338,7 +340,7 @@ def _train_global(pairs: list[str], asked, *, name, source, interval, start, end
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "device": str(resolve_device(train_config.device)),
     }
     if save and is_main_process():
-        pipeline.save(folder, fitted.net, meta)
+        estimator.save(folder, fitted.net, meta)
     return TrainedModel(name=name, model=fitted.net, meta=meta, folder=folder, fit_result=fitted.result)
 
 
@@ -347,7 +349,7 @@ def load(name: str, models_dir=None, pair: Optional[str] = None) -> TrainedModel
     global model's member, or an error naming the model's pairs). Raises ForecasterError on a
     missing, damaged or mismatched save."""
     folder = checkpoint.model_dir(name, models_dir)
-    net, meta = pipeline.load(folder)
+    net, meta = estimator.load(folder)
     trained = TrainedModel(name=name, model=net, meta=meta, folder=folder)
     return trained if pair is None else trained.for_pair(pair)
 

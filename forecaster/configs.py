@@ -1,8 +1,8 @@
 """The application's settings: one dataclass per concern, each default written once, here.
 
     DataConfig      windows: lookback, horizon, features, splits          (used by forecaster.data)
-    ModelConfig     the Mamba forecaster the product trains               (forecaster.pipeline)
-    TrainConfig     the one trainer                                       (forecaster.training)
+    ModelConfig     the Mamba forecaster the product trains               (forecaster.model.estimator)
+    TrainConfig     the one trainer                                       (forecaster.model.trainer)
     CostConfig      trading costs                                         (forecaster.backtest.trading)
     BacktestConfig  the walk-forward                                      (forecaster.backtest.walkforward)
 
@@ -197,7 +197,7 @@ class CostConfig(JsonConfig):
 
 
 MODES = ("expanding", "sliding")
-CALIBRATIONS = ("aci", "static")  # online recalibration of the intervals over the test (forecaster.intervals)
+CALIBRATIONS = ("aci", "static")  # online recalibration of the intervals over the test (forecaster.probabilistic.intervals)
 
 
 @dataclass

@@ -20,8 +20,8 @@ from typing import Optional
 from forecaster import api
 from forecaster.configs import DEMO_EPOCHS, BacktestConfig, CostConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import load_series, pip_size
-from forecaster.files import atomic_write_text, atomic_write_json, check_writable
-from forecaster.plots import plot_forecast
+from forecaster.util.files import atomic_write_text, atomic_write_json, check_writable
+from forecaster.model.plots import plot_forecast
 
 
 def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_years: float = BacktestConfig.test_years,

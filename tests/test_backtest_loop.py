@@ -35,7 +35,7 @@ def _ar1(n=1600, phi=0.35, seed=2):
 
 def _tiny_mamba(horizon: int, lookback: int = 12):
     from forecaster.backtest.neural import MambaModel
-    from forecaster.training import TrainConfig
+    from forecaster.model.trainer import TrainConfig
 
     return MambaModel(DataConfig(lookback=lookback, horizon=horizon, stride=4), TINY_MODEL,
                       TrainConfig(epochs=1, batch_size=256, device="cpu"))
@@ -197,7 +197,7 @@ def test_cli_backtest_baselines(tmp_path):
 def test_saved_model_refuses_a_test_period_it_has_seen(tmp_path):
     from forecaster import api
     from forecaster.backtest.neural import MambaModel
-    from forecaster.training import TrainConfig
+    from forecaster.model.trainer import TrainConfig
 
     series = _random_walk(600)
     api.train(series=series, name="tiny", source="ecb", data=DataConfig(lookback=12, horizon=2, split=(0.6, 0.2, 0.2)),

@@ -12,7 +12,7 @@ from forecaster.backtest import trading
 from forecaster.backtest.report import markdown_prob_tables, prob_verdicts, write_report
 from forecaster.configs import ModelConfig
 from forecaster.data import DataConfig
-from forecaster.distributions import Predictive, Quantiles
+from forecaster.probabilistic.distributions import Predictive, Quantiles
 from forecaster.errors import ForecasterError
 
 from conftest import price_series
@@ -29,7 +29,7 @@ def _garch_returns(n: int, seed: int = 0) -> np.ndarray:
 
 def _mamba(horizon: int, name: str, distribution: str = "none"):
     from forecaster.backtest.neural import MambaModel
-    from forecaster.training import TrainConfig
+    from forecaster.model.trainer import TrainConfig
 
     return MambaModel(DataConfig(lookback=12, horizon=horizon, stride=4),
                       ModelConfig(d_model=8, n_layer=1, d_state=4, distribution=distribution, revin=True),
@@ -107,13 +107,13 @@ def test_report_holds_the_probabilistic_tables_and_plots(prob_result, tmp_path):
 
 
 def test_one_forward_pass_gives_the_pipelines_point_and_intervals(prob_result):
-    from forecaster import pipeline
+    from forecaster.model import estimator
 
     series, res, models = prob_result
     mamba = models[0]
     histories = [History(series, int(t)) for t in res.origins[-30:]]
     x = np.stack([mamba._window(h) for h in histories])  # (30, L, C_in)
-    point, bands = pipeline.forecast(mamba.net, x, mamba.calibration)  # scaled
+    point, bands = estimator.forecast(mamba.net, x, mamba.calibration)  # scaled
     scale = np.asarray(mamba.scalers["target_scale"])
     out = mamba.predict_many(histories)
     np.testing.assert_allclose(np.stack([p for p, _ in out]), point * scale, rtol=1e-6, atol=1e-12)

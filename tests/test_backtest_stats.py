@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sp
 
-from forecaster.backtest import stats, trading
+from forecaster.backtest import trading
+from forecaster.evaluation import stats
 from forecaster.backtest.trading import CostConfig, Simulation
 from forecaster.errors import ForecasterError
 

@@ -5,9 +5,11 @@ import json
 import pytest
 import torch
 
-from forecaster import api, checkpoint, files
+from forecaster import api
+from forecaster.model import checkpoint
+from forecaster.util import files
 from forecaster.errors import ForecasterError
-from forecaster.files import atomic_write
+from forecaster.util.files import atomic_write
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from forecaster.cli import app
 from forecaster.errors import ForecasterError
-from forecaster.files import atomic_write_text, check_writable, json_text
+from forecaster.util.files import atomic_write_text, check_writable, json_text
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +113,7 @@ def test_data_show_reads_fred_and_long_tables(tmp_path):
 
 
 def test_benchmark_out_is_checked_before_any_work(tmp_path, monkeypatch):
-    from forecaster import exchange
+    from forecaster.benchmarks import exchange
 
     def never(*args, **kwargs):
         raise AssertionError("the benchmark ran before --out was checked")

@@ -6,9 +6,10 @@ import socket
 
 import torch
 
-from forecaster import api, checkpoint
+from forecaster import api
+from forecaster.model import checkpoint
 from forecaster.data import DataConfig, PriceSeries
-from forecaster.training import TrainConfig, init_distributed_from_env, is_main_process
+from forecaster.model.trainer import TrainConfig, init_distributed_from_env, is_main_process
 
 from conftest import TINY_MODEL, ar1_returns, price_series
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from forecaster.distributions import Empirical, Predictive, Quantiles, concat, crps_student_t
+from forecaster.probabilistic.distributions import Empirical, Predictive, Quantiles, concat, crps_student_t
 from forecaster.errors import ForecasterError
 
 

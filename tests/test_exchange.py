@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from forecaster import exchange as ex
+from forecaster.benchmarks import exchange as ex
 from forecaster.configs import ModelConfig, TrainConfig
 from forecaster.data import change_windows
 from forecaster.data import exchange_rate as er
 from forecaster.errors import ForecasterError
-from forecaster.predict import forecast_windows
+from forecaster.model.forecast import forecast_windows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -313,7 +313,7 @@ def test_selection_keeps_the_model_on_a_predictable_series():
 # ---------------------------------------------------------------- the table: annotations and verdicts
 
 def _result(skill: float) -> ex.BenchmarkResult:
-    from forecaster.verdicts import compare_with_random_walk
+    from forecaster.evaluation.verdicts import compare_with_random_walk
 
     rows = []
     for h, kept in ((96, "model"), (720, "Repeat")):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from forecaster import exchange as ex
+from forecaster.benchmarks import exchange as ex
 from forecaster.cli import app
 from forecaster.cli.benchmark import parse_horizons
 from forecaster.data.exchange_rate import load_exchange

@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import TINY_MODEL, ar1_returns, price_series
-from forecaster import api, checkpoint, pipeline
+from forecaster import api
+from forecaster.model import checkpoint
+from forecaster.model import estimator
 from forecaster.backtest import BacktestConfig, LookAheadError, run_backtest
 from forecaster.backtest.baselines import RandomWalk
 from forecaster.backtest.neural import MambaModel
@@ -17,7 +19,7 @@ from forecaster.cli import app
 from forecaster.configs import PAIR_SETS
 from forecaster.data import DataConfig, build_features, expand_pairs, prepare, split_bounds
 from forecaster.errors import ForecasterError
-from forecaster.training import TrainConfig
+from forecaster.model.trainer import TrainConfig
 
 DATA = DataConfig(lookback=12, horizon=2, split=(0.6, 0.2, 0.2))
 # gate=1 keeps the trained location, so forecasts are not all "no change" and scalers show in them
@@ -56,13 +58,13 @@ def test_expand_pairs_named_sets_and_lists():
 def test_pooled_training_uses_every_pairs_windows(monkeypatch):
     series = _pairs()
     seen = {}
-    original = pipeline.train_loop
+    original = estimator.train_loop
 
     def spy(net, train_set, val_set, *args, **kwargs):
         seen["train"], seen["val"] = train_set.tensors[0].numpy(), val_set.tensors[0].numpy()
         return original(net, train_set, val_set, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "train_loop", spy)
+    monkeypatch.setattr(estimator, "train_loop", spy)
     trained = _train(series, save=False)
     for split in ("train", "val"):
         own = {pair: prepare(s, DATA).windows(split) for pair, s in series.items()}
@@ -98,7 +100,7 @@ def test_predict_each_pair_with_its_own_scalers(saved):
         own, theirs = (glob.meta["members"][p]["scalers"] for p in (pair, other))
         for scalers, expect_equal in ((own, True), (theirs, False)):
             prep = prepare(series[pair], DATA, fitted=scalers)
-            point, _ = pipeline.forecast(glob.model, prep.latest_window().x, glob.meta["calibration"])
+            point, _ = estimator.forecast(glob.model, prep.latest_window().x, glob.meta["calibration"])
             returns = point[0] * np.asarray(scalers["target_scale"])
             assert np.allclose(forecast.returns, returns, rtol=1e-5, atol=1e-12) == expect_equal
         assert forecast.intervals["0.95"]["lower"][0] < forecast.prices[0] < forecast.intervals["0.95"]["upper"][0]

@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from forecaster.parametric import cdf, log_pdf, quantiles_from_params, stddev, student_t_cdf
+from forecaster.probabilistic.parametric import cdf, log_pdf, quantiles_from_params, stddev, student_t_cdf
 from forecaster.errors import ForecasterError
-from forecaster.losses import crps_normal, crps_student_t, distribution_loss, nll_normal, nll_student_t
+from forecaster.probabilistic.losses import crps_normal, crps_student_t, distribution_loss, nll_normal, nll_student_t
 
 CASES = [  # (loc, scale, df, y)
     (0.0, 1.0, 5.0, -3.0), (0.3, 0.5, 2.5, 0.2), (-1.0, 2.0, 3.0, 7.0), (1.0, 0.01, 30.0, 1.02),

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from forecaster.losses import distribution_loss
+from forecaster.probabilistic.losses import distribution_loss
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
 from forecaster.mamba.heads import DF_INIT, DF_MAX
 

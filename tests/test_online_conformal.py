@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from forecaster.errors import ForecasterError
-from forecaster.intervals import (
+from forecaster.probabilistic.intervals import (
     AdaptiveConformal, OnlineConformalConfig, conformal_quantile, conformalize, conformalize_bands,
     conformity_scores,
 )

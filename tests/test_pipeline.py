@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import api, pipeline
+from forecaster import api
+from forecaster.model import estimator
 from forecaster.configs import DataConfig, TrainConfig
 from forecaster.data import PriceSeries, build_features
-from forecaster.distributions import Predictive
+from forecaster.probabilistic.distributions import Predictive
 from forecaster.errors import ForecasterError
 
 from conftest import TINY_MODEL, ar1_returns, price_series
@@ -66,7 +67,7 @@ def test_parametric_head_trains_saves_and_predicts(tmp_path, family):
     wide, narrow = forecast.intervals["0.95"], forecast.intervals["0.8"]
     assert np.all(wide["upper"] - wide["lower"] > narrow["upper"] - narrow["lower"])
     prep = loaded.prepare(series)
-    dist = pipeline.forecast_distribution(loaded.model, prep.windows("test").x, prep.target_scale)
+    dist = estimator.forecast_distribution(loaded.model, prep.windows("test").x, prep.target_scale)
     assert isinstance(dist, Predictive) and dist.shape == (len(prep.windows("test")), 3)
     assert np.all(dist.scale > 0) and np.all(np.diff(dist.scale, axis=1) > 0)  # wider for later steps
 
@@ -93,7 +94,7 @@ def test_volatility_features_by_hand():
 def test_risk_summary_of_a_known_distribution():
     from scipy import stats
 
-    from forecaster.predict import RISK_LEVELS, risk_summary
+    from forecaster.model.forecast import RISK_LEVELS, risk_summary
 
     dist = Predictive(loc=np.zeros((1, 2)), scale=np.array([[0.004, 0.0057]]), df=np.inf)
     risk = risk_summary(dist, last_close=1.25, bars_per_year=260.0, pip=0.0001)

@@ -8,8 +8,8 @@ from forecaster.backtest import BacktestConfig, default_baselines, run_backtest
 from forecaster.backtest.plots import U2_SPAN, equity_figure, error_figure, forecast_figure
 from forecaster.data import PriceSeries
 from forecaster.errors import ForecasterError
-from forecaster.plots import forecast_title, pyplot
-from forecaster.predict import Forecast, business_days_since, check_forecastable, stale_note, staleness
+from forecaster.model.plots import forecast_title, pyplot
+from forecaster.model.forecast import Forecast, business_days_since, check_forecastable, stale_note, staleness
 
 
 @pytest.fixture(scope="module")

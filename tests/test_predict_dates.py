@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from forecaster.errors import ForecasterError
-from forecaster.predict import future_dates
+from forecaster.model.forecast import future_dates
 
 
 def test_daily_steps_are_business_days():
@@ -36,8 +36,8 @@ def test_unbounded_interval_ends_are_null_in_json():
 
     import numpy as np
 
-    from forecaster import intervals
-    from forecaster.predict import Forecast
+    from forecaster.probabilistic import intervals
+    from forecaster.model.forecast import Forecast
 
     rng = np.random.default_rng(0)
     cal = intervals.calibrate(rng.standard_normal((10, 2)), rng.standard_normal((10, 2)))  # 10 < 19 windows

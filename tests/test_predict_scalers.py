@@ -4,7 +4,7 @@ import numpy as np
 
 from forecaster import api
 from forecaster.data import DataConfig, PriceSeries
-from forecaster.training import TrainConfig
+from forecaster.model.trainer import TrainConfig
 
 from conftest import TINY_MODEL, price_series
 

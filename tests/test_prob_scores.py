@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from forecaster.backtest.scores import (
+from forecaster.evaluation.scores import (
     christoffersen, coverage_by_regime, interval_score, kupiec, pinball, pit_histogram, probabilistic_stats,
     trailing_volatility, volatility_from_actual,
 )
-from forecaster.distributions import Predictive
+from forecaster.probabilistic.distributions import Predictive
 from forecaster.errors import ForecasterError
 
 # T = 20 days, 4 exceedances of a 95% VaR (expected rate p = 0.05)

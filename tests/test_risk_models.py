@@ -9,9 +9,9 @@ import pytest
 from scipy import stats
 
 from forecaster.backtest import BacktestConfig, History, run_backtest
-from forecaster.backtest.risk import EWMA, GarchT, HistoricalVol, default_risk_models
+from forecaster.probabilistic.risk import EWMA, GarchT, HistoricalVol, default_risk_models
 from forecaster.data import PriceSeries
-from forecaster.distributions import Empirical, Predictive
+from forecaster.probabilistic.distributions import Empirical, Predictive
 from forecaster.errors import ForecasterError
 
 
@@ -160,7 +160,7 @@ def test_bad_settings_are_named():
 
 def _scored(series, models, first, horizon):
     """Fit on rows up to first - 1, forecast from every later origin, score with probabilistic_stats."""
-    from forecaster.backtest.scores import probabilistic_stats
+    from forecaster.evaluation.scores import probabilistic_stats
 
     rows = np.arange(first, len(series.frame) - horizon)
     dists = {}

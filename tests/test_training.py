@@ -10,11 +10,13 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from forecaster import api, checkpoint, intervals
+from forecaster import api
+from forecaster.model import checkpoint
+from forecaster.probabilistic import intervals
 from forecaster.data import DataConfig
 from forecaster.errors import ForecasterError
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
-from forecaster.training import TrainConfig, fit
+from forecaster.model.trainer import TrainConfig, fit
 
 from conftest import TINY_MODEL, ar1_returns, price_series
 
@@ -58,7 +60,7 @@ def test_same_seed_same_loss_and_resume_continues(tmp_path):
     assert [h["val_loss"] for h in a.meta["history"]] == [h["val_loss"] for h in b.meta["history"]]
 
     # an interrupted run: stop after epoch 2, then resume to 4
-    from forecaster import pipeline
+    from forecaster.model import estimator
 
     calls = []
 
@@ -67,17 +69,17 @@ def test_same_seed_same_loss_and_resume_continues(tmp_path):
         if row["epoch"] == 2:
             raise KeyboardInterrupt
 
-    original = pipeline.train_loop
+    original = estimator.train_loop
 
     def fit_with_interrupt(*args, **kwargs):
         return original(*args, **kwargs, on_check=interrupt)
 
-    pipeline.train_loop = fit_with_interrupt
+    estimator.train_loop = fit_with_interrupt
     try:
         with pytest.raises(KeyboardInterrupt):
             quick_train(tmp_path, name="c", seed=3, epochs=4)
     finally:
-        pipeline.train_loop = original
+        estimator.train_loop = original
     assert calls == [1, 2] and (tmp_path / "c" / checkpoint.TRAIN_STATE).exists()
     resumed = quick_train(tmp_path, name="c", seed=3, epochs=4, resume=True)
     assert [h["epoch"] for h in resumed.meta["history"]] == [0, 1, 2, 3, 4]

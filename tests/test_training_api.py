@@ -6,8 +6,8 @@ import torch
 
 from forecaster.errors import ForecasterError
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
-from forecaster.predict import forecast_windows
-from forecaster.training import TrainConfig, fit
+from forecaster.model.forecast import forecast_windows
+from forecaster.model.trainer import TrainConfig, fit
 
 
 def _model(seed=0, d_model=8, quantiles=()):

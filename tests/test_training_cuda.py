@@ -10,8 +10,8 @@ import torch
 from forecaster import api
 from forecaster.data import DataConfig, PriceSeries
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
-from forecaster.predict import forecast_windows
-from forecaster.training import TrainConfig, fit, resolve_device
+from forecaster.model.forecast import forecast_windows
+from forecaster.model.trainer import TrainConfig, fit, resolve_device
 
 from conftest import TINY_MODEL, price_series
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from forecaster.errors import ForecasterError
-from forecaster.verdicts import compare_with_random_walk, spa_sentence, verdict_vs_random_walk, verdict_word
+from forecaster.evaluation.verdicts import compare_with_random_walk, spa_sentence, verdict_vs_random_walk, verdict_word
 
 
 def test_each_branch_of_the_sentence():

@@ -21,7 +21,7 @@
 from forecaster.backtest.baselines import (
     Drift, History, LookAheadError, MeanReversion, RandomWalk, RidgeAR, default_baselines,
 )
-from forecaster.backtest.risk import EWMA, GarchT, HistoricalVol, default_risk_models
+from forecaster.probabilistic.risk import EWMA, GarchT, HistoricalVol, default_risk_models
 from forecaster.backtest.trading import CostConfig
 from forecaster.backtest.walkforward import BacktestConfig, BacktestResult, run_backtest
 

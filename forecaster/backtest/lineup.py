@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Optional
 
 from forecaster.backtest.baselines import default_baselines
-from forecaster.backtest.risk import default_risk_models
+from forecaster.probabilistic.risk import default_risk_models
 from forecaster.backtest.neural import MambaModel
 from forecaster.data import DataConfig, PriceSeries
 from forecaster.errors import ForecasterError
-from forecaster.pipeline import ModelConfig
-from forecaster.training import TrainConfig
+from forecaster.model.estimator import ModelConfig
+from forecaster.model.trainer import TrainConfig
 
 
 def lineup(series: PriceSeries, *, saved: Optional[str] = None, models_dir=None, data: Optional[DataConfig] = None,

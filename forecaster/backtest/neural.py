@@ -5,7 +5,7 @@ Two ways in:
     but refuses to run when the model's training or validation data reach past the training cutoff
     of the backtest (its weights would have seen the test period);
   - MambaModel(data_config, model_config, train_config): trained inside the walk-forward on each
-    fold's rows through the one pipeline (forecaster.pipeline.fit_prepared), the last `val_frac`
+    fold's rows through the one pipeline (forecaster.model.estimator.fit_prepared), the last `val_frac`
     of them for early stopping and interval calibration; scalers are fitted on the fold's
     training rows only (forecaster.data.prepare with the fold's bounds). Fold k trains with seed
     train_config.seed + k.
@@ -13,9 +13,9 @@ Two ways in:
 Prediction rebuilds the features of the last `lookback` bars from the History alone and scales
 them with the fitted scalers (forecaster.data.prepare with the saved scalers): nothing after the
 origin is ever read. A model with a distribution or quantile head also gives its forecast
-distribution (predict_distribution_many: forecaster.pipeline.forecast_distribution, mapped back with
+distribution (predict_distribution_many: forecaster.model.estimator.forecast_distribution, mapped back with
 the fitted target scale). The walk-forward asks for the point forecast and the distribution of the
-same origins in turn: one forward pass (pipeline.forecast_all) answers both, kept for the last
+same origins in turn: one forward pass (estimator.forecast_all) answers both, kept for the last
 origins asked.
 """
 
@@ -27,12 +27,12 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from forecaster import pipeline
+from forecaster.model import estimator
 from forecaster.backtest.baselines import History, LookAheadError
 from forecaster.data import DataConfig, PriceSeries, build_features, prepare, split_bounds
 from forecaster.errors import ForecasterError
-from forecaster.pipeline import ModelConfig
-from forecaster.training import TrainConfig
+from forecaster.model.estimator import ModelConfig
+from forecaster.model.trainer import TrainConfig
 
 
 class MambaModel:
@@ -88,7 +88,7 @@ class MambaModel:
         n = len(series.frame) - 1  # feature rows (the first bar has no return)
         n_val = max(int(round(n * self.val_frac)), self.horizon + 1)
         prep = prepare(series, self.data_config, bounds=(n - n_val, n, n))
-        fitted = pipeline.fit_prepared(prep, self.model_config, replace(self.train_config, seed=self.train_config.seed + self.fits),
+        fitted = estimator.fit_prepared(prep, self.model_config, replace(self.train_config, seed=self.train_config.seed + self.fits),
                                        progress=False)
         result = fitted.result
         self.fit_log.append({"cutoff": history.date.isoformat(), "train_windows": fitted.windows["train"],
@@ -120,7 +120,7 @@ class MambaModel:
             return self._last[1]
         x = np.stack([self._window(h) for h in histories])  # (N, L, C_in)
         scale = np.asarray(self.scalers["target_scale"], dtype=np.float64)  # (H,)
-        point, bands, dist = pipeline.forecast_all(self.net, x, self.calibration, scale)  # point and bands scaled
+        point, bands, dist = estimator.forecast_all(self.net, x, self.calibration, scale)  # point and bands scaled
         point = point * scale
         bands = {lv: (lo * scale, hi * scale) for lv, (lo, hi) in bands.items()}
         self._last = (keys, (point, bands, dist))

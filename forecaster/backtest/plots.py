@@ -22,7 +22,7 @@ import numpy as np
 
 from forecaster.backtest.trading import drawdown
 from forecaster.backtest.walkforward import BacktestResult
-from forecaster.plots import pyplot, save_figure
+from forecaster.model.plots import pyplot, save_figure
 
 SHOWN = 150  # origins drawn in forecast_vs_actual.png
 U2_SPAN = 0.1  # the U2 axis spans at least 1 - U2_SPAN .. 1 + U2_SPAN
@@ -161,7 +161,7 @@ def plot_pit(pair: str, prob: dict, path: Path) -> Path:
 def plot_coverage_by_tercile(pair: str, prob: dict, intervals: dict, path: Path) -> Path:
     """Coverage per volatility tercile (low, mid, high) of each model, at 80% (left) and 95% (right):
     solid bars the forecast distribution's own intervals, hatched bars the intervals after ACI."""
-    from forecaster.backtest.scores import TERCILES
+    from forecaster.evaluation.scores import TERCILES
 
     series = {}  # label -> {"80": [low, mid, high], "95": [...]}
     for name, st in prob.get("models", {}).items():

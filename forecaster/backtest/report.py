@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from forecaster.backtest.walkforward import BacktestResult
-from forecaster.files import atomic_write, atomic_write_text, json_safe, json_text
-from forecaster.verdicts import ALPHA, spa_sentence, verdict_vs_random_walk, verdict_word
+from forecaster.util.files import atomic_write, atomic_write_text, json_safe, json_text
+from forecaster.evaluation.verdicts import ALPHA, spa_sentence, verdict_vs_random_walk, verdict_word
 
 RISK_MODELS = ("hist_vol", "hist_vol_empirical", "ewma", "garch_t")  # backtest.risk.default_risk_models' names
 

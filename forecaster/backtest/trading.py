@@ -48,7 +48,7 @@ def bars_per_year(dates: pd.DatetimeIndex) -> float:
 
 
 def predictive_sigma(dist) -> np.ndarray:
-    """(N, H) standard deviation of a forecast distribution (forecaster.distributions): the exact one
+    """(N, H) standard deviation of a forecast distribution (forecaster.probabilistic.distributions): the exact one
     of a Gaussian or Student-t with df > 2, otherwise half the central 68.27% interval (the standard
     deviation of a Gaussian; finite for any form)."""
     if hasattr(dist, "std"):

@@ -33,13 +33,14 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
-from forecaster import distributions as dist_mod
-from forecaster.backtest import scores, stats, trading
+from forecaster.probabilistic import distributions as dist_mod
+from forecaster.backtest import trading
+from forecaster.evaluation import scores, stats
 from forecaster.backtest.baselines import History, LookAheadError
 from forecaster.configs import BacktestConfig
 from forecaster.data import PriceSeries, cumulative_returns, walk_forward_folds
 from forecaster.errors import ForecasterError
-from forecaster.intervals import OnlineConformalConfig, conformalize_bands
+from forecaster.probabilistic.intervals import OnlineConformalConfig, conformalize_bands
 
 @dataclass
 class BacktestResult:
@@ -58,7 +59,7 @@ class BacktestResult:
     bars_per_year: float
     info: dict  # test period, folds, fit times, notes
     spa: dict = field(default_factory=dict)  # stats.spa_vs_random_walk: does some model beat the random walk?
-    distributions: dict = field(default_factory=dict)  # model -> forecast distribution (N, H) (forecaster.distributions)
+    distributions: dict = field(default_factory=dict)  # model -> forecast distribution (N, H) (forecaster.probabilistic.distributions)
     prob_stats: dict = field(default_factory=dict)  # scores.probabilistic_stats of the distributions ({} if none)
     regime: Optional[np.ndarray] = None  # (N,) volatility known at each origin (scores.trailing_volatility)
     calibrated_intervals: dict = field(default_factory=dict)  # model -> {level: (lower, upper)} after online calibration
@@ -235,7 +236,7 @@ def _net_config(model) -> dict:
 
 def _ewma_sigma(series: PriceSeries, origins: np.ndarray, start: int) -> np.ndarray:
     """(N,) the RiskMetrics EWMA one-step volatility at each origin, started on the rows before the test."""
-    from forecaster.backtest.risk import EWMA
+    from forecaster.probabilistic.risk import EWMA
 
     ewma = EWMA(1)
     ewma.fit(History(series, start - 1))

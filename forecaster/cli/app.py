@@ -21,9 +21,9 @@ from typing import Any, Callable, Iterator, Optional
 import typer
 from typer.core import TyperGroup, TyperOption
 
-from forecaster.console import stderr, stdout
+from forecaster.util.console import stderr, stdout
 from forecaster.errors import ForecasterError
-from forecaster.files import json_text
+from forecaster.util.files import json_text
 
 
 @dataclass
@@ -144,7 +144,7 @@ def info(message: str) -> None:
 @contextmanager
 def progress_bar(label: str) -> Iterator[Optional[Callable[[int, int, str], None]]]:
     """A bar on stderr for work that reports progress(done, total, what); None under -q."""
-    from forecaster.progress import progress_bar as bar
+    from forecaster.util.progress import progress_bar as bar
 
     with bar(label, enabled=settings.verbosity >= 0) as update:
         yield update

@@ -79,8 +79,8 @@ def backtest(
     from forecaster.data import load_series, pip_size
     from forecaster.errors import ForecasterError
 
-    from forecaster.console import stdout
-    from forecaster.files import check_writable
+    from forecaster.util.console import stdout
+    from forecaster.util.files import check_writable
 
     if model and (retrain_every or folds):
         raise ForecasterError("--model backtests a saved model as it is; --retrain-every/--folds train inside the "

@@ -50,8 +50,8 @@ def exchange(
     """
     from pathlib import Path
 
-    from forecaster import exchange as ex
-    from forecaster.files import atomic_write_text, check_writable, json_text
+    from forecaster.benchmarks import exchange as ex
+    from forecaster.util.files import atomic_write_text, check_writable, json_text
 
     if out:  # before hours of work, not after
         check_writable(out)

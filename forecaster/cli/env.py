@@ -24,7 +24,7 @@ def env(as_json: bool = typer.Option(False, "--json", help="Print machine-readab
 
     from forecaster import __version__
     from forecaster.api import device_summary
-    from forecaster.checkpoint import default_models_dir
+    from forecaster.model.checkpoint import default_models_dir
     from forecaster.data import ecb
     from forecaster.data.cache import default_cache_dir
 

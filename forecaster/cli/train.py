@@ -67,7 +67,7 @@ def train(
     """
     from forecaster import api
     from forecaster.errors import ForecasterError
-    from forecaster.training import init_distributed_from_env, is_main_process
+    from forecaster.model.trainer import init_distributed_from_env, is_main_process
 
     if pair is not None and pairs is not None:
         raise ForecasterError(f"give a pair ({pair}) or --pairs ({pairs}), not both")
@@ -182,9 +182,9 @@ def predict(
 
     from forecaster import api
     from forecaster.errors import ForecasterError
-    from forecaster.files import atomic_write_text, check_writable
-    from forecaster.plots import plot_forecast
-    from forecaster.predict import stale_note
+    from forecaster.util.files import atomic_write_text, check_writable
+    from forecaster.model.plots import plot_forecast
+    from forecaster.model.forecast import stale_note
 
     if history < 1:
         raise ForecasterError(f"--history {history} is invalid: give how many bars of history to plot (1 or more)")
@@ -246,7 +246,7 @@ def models(models_dir: Optional[Path] = ModelsDirOpt, as_json: bool = JsonOpt) -
     from rich.table import Table
 
     from forecaster import api
-    from forecaster.checkpoint import default_models_dir
+    from forecaster.model.checkpoint import default_models_dir
 
     rows = api.list_models(models_dir)
     if as_json:

@@ -15,7 +15,7 @@ from typing import Optional
 import pandas as pd
 
 from forecaster.errors import ForecasterError
-from forecaster.files import atomic_write
+from forecaster.util.files import atomic_write
 
 ENV_VAR = "FORECASTER_CACHE_DIR"
 

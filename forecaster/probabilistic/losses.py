@@ -1,6 +1,6 @@
 """Training losses for the forecaster's distribution heads: closed-form CRPS and negative log-likelihood.
 
-Each loss takes `params (..., P)` (see forecaster.parametric: (loc, scale) for normal,
+Each loss takes `params (..., P)` (see forecaster.probabilistic.parametric: (loc, scale) for normal,
 (loc, scale, df) for student_t) and outcomes `y (...)`, and returns the mean over all
 elements (reduction="mean") or the per-element scores (reduction="none", e.g. for DM tests).
 Lower is better for all of them. CRPS is in the units of y; it equals the mean absolute error
@@ -25,7 +25,7 @@ import math
 import torch
 from torch import Tensor
 
-from forecaster.parametric import split, student_t_cdf, student_t_log_pdf
+from forecaster.probabilistic.parametric import split, student_t_cdf, student_t_log_pdf
 from forecaster.errors import ForecasterError
 
 REDUCTIONS = ("mean", "none")

@@ -4,7 +4,7 @@ Notation as in stats.py: N origins (in time order), H steps; `actual` (N, H) cum
 y_h = log(close_{t+h} / close_t); every score is in those units (x 1e4 for basis points).
 
 Scores (lower is better, all proper):
-    CRPS                 the distribution's own (closed form or exact, forecaster.distributions)
+    CRPS                 the distribution's own (closed form or exact, forecaster.probabilistic.distributions)
     pinball              rho_tau(y - q_tau) = max(tau u, (tau - 1) u), u = y - q_tau, averaged over
                          the levels QUANTILES (2 x the average over a dense uniform grid is the CRPS)
     interval score       Winkler / Gneiting & Raftery (2007, eq. 43) for the central interval of
@@ -40,10 +40,10 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 from scipy import special, stats as _sp
 
-from forecaster.backtest.stats import diebold_mariano
-from forecaster.distributions import Distribution
+from forecaster.evaluation.stats import diebold_mariano
+from forecaster.probabilistic.distributions import Distribution
 from forecaster.errors import ForecasterError
-from forecaster.intervals import LEVELS
+from forecaster.probabilistic.intervals import LEVELS
 
 QUANTILES = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
 VAR_LEVEL = 0.95  # one-step value-at-risk confidence

@@ -1,7 +1,7 @@
 """Predictive distributions of cumulative log returns, one per forecast origin and horizon step.
 
 Every form answers the same questions for N origins and H steps (numpy and scipy; the CRPS closed
-forms are the training losses' own, forecaster.losses, run in float64):
+forms are the training losses' own, forecaster.probabilistic.losses, run in float64):
 
     .shape                  (N, H)
     .quantile(levels)       (N, H, Q) values at the probability levels (Q,)
@@ -100,10 +100,10 @@ def crps_normal(z: np.ndarray) -> np.ndarray:
 
 def crps_student_t(z: np.ndarray, df: ArrayLike) -> np.ndarray:
     """CRPS of the standard Student-t with df > 1 degrees of freedom at z (df = inf: the normal).
-    The closed forms are the training losses' (forecaster.losses), evaluated in float64."""
+    The closed forms are the training losses' (forecaster.probabilistic.losses), evaluated in float64."""
     import torch
 
-    from forecaster import losses
+    from forecaster.probabilistic import losses
 
     z, df = np.broadcast_arrays(np.asarray(z, np.float64), np.asarray(df, np.float64))
     zt, v = torch.from_numpy(np.ascontiguousarray(z)), torch.from_numpy(np.ascontiguousarray(df))

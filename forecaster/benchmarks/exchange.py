@@ -9,7 +9,7 @@ The protocol (as in DLinear, iTransformer, PatchTST, S-Mamba...):
   - MSE and MAE on scaled values averaged over every stride-1 test window, step and channel
     (no dropped last batch: several published rows dropped it, see PUBLISHED's "last_batch").
 
-The model is the app's own, through the one pipeline (forecaster.pipeline.fit): a
+The model is the app's own, through the one pipeline (forecaster.model.estimator.fit): a
 MambaForecaster trained to predict the CHANGE from the last observed scaled value
 (forecaster.data.change_windows), so an untrained model (zero output) is the no-change
 forecast "Repeat". The test split is touched once, for the final scores.
@@ -35,7 +35,7 @@ Selection (`select_and_fit`), on validation rows only:
             validation MSE is taken.
   the gate  The chosen model leaves Repeat only if its pooled validation gain is significant:
             one-sided Diebold-Mariano p < `train.gate` (0.05) on the pooled per-window losses,
-            HAC over H-1 lags (forecaster.verdicts). When the pooled windows are fewer than 2 H
+            HAC over H-1 lags (forecaster.evaluation.verdicts). When the pooled windows are fewer than 2 H
             the HAC variance cannot be estimated (H = 720: 4 folds x 41 windows); then the test
             is a one-sided t-test on the folds' mean loss differences (disjoint blocks, about
             independent; needs >= 3 folds). Otherwise the forecast is Repeat, and the table says so.
@@ -58,13 +58,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from forecaster import pipeline
+from forecaster.model import estimator
 from forecaster.configs import JsonConfig, ModelConfig, TrainConfig
 from forecaster.data import change_windows, fit_scaler
 from forecaster.data.exchange_rate import find_data, load_exchange
 from forecaster.errors import ForecasterError
-from forecaster.predict import forecast_windows
-from forecaster.training import resolve_device
+from forecaster.model.forecast import forecast_windows
+from forecaster.model.trainer import resolve_device
 
 HORIZONS = (96, 192, 336, 720)
 DROP_LAST_BATCH = 32  # the test batch size of the published runs that dropped their last, incomplete batch
@@ -202,7 +202,7 @@ def fit(splits: dict, horizon: int, config: ExchangeConfig, device: str = "cpu",
     L = config.lookback
     train, val = (change_windows(splits[name], L, horizon) for name in ("train", "val"))
     n_channels = splits["train"].shape[1]
-    return pipeline.fit(config.model, replace(config.train, device=device), train, val, n_inputs=n_channels,
+    return estimator.fit(config.model, replace(config.train, device=device), train, val, n_inputs=n_channels,
                         n_outputs=n_channels, horizon=horizon, progress=progress, on_check=on_check)
 
 
@@ -272,7 +272,7 @@ def gate_test(loss_model: Sequence[np.ndarray], loss_repeat: Sequence[np.ndarray
     with fewer: a one-sided t-test on the K folds' mean loss differences (NaN p, so Repeat, for K < 3)."""
     from scipy import stats as sps
 
-    from forecaster.verdicts import compare_with_random_walk
+    from forecaster.evaluation.verdicts import compare_with_random_walk
 
     a, b = np.concatenate(loss_model), np.concatenate(loss_repeat)
     k, n = len(loss_model), len(a)
@@ -330,7 +330,7 @@ def select_and_fit(values: np.ndarray, horizon: int, config: ExchangeConfig, dev
                 if keep:
                     states.append({k: v.detach().cpu().clone() for k, v in net.state_dict().items()})
 
-            net, fitted = pipeline.fit(model_cfg, replace(config.train, device=device), windows["train"],
+            net, fitted = estimator.fit(model_cfg, replace(config.train, device=device), windows["train"],
                                        windows["val"], n_inputs=n_ch, n_outputs=n_ch, horizon=horizon,
                                        progress=progress, on_check=on_check)
             fold_losses.append(np.stack(losses))  # (checks, N_f)
@@ -372,7 +372,7 @@ class HorizonResult:
     kept: Optional[str] = None  # "model" or "Repeat": what the selection gate kept
     revin: Optional[bool] = None  # RevIN setting chosen on validation
     selection: dict = field(default_factory=dict)  # folds, candidates and the gate's test
-    verdict: dict = field(default_factory=dict)  # the test-split DM verdict against Repeat (forecaster.verdicts)
+    verdict: dict = field(default_factory=dict)  # the test-split DM verdict against Repeat (forecaster.evaluation.verdicts)
     ungated: Optional[dict] = None  # test scores of the chosen network had the gate not been applied
     repeat_drop_last: Optional[dict] = None  # Repeat over the windows a drop_last loader (batch 32) keeps
 
@@ -410,7 +410,7 @@ def _scores(pred: np.ndarray, y: np.ndarray) -> tuple[dict, np.ndarray]:
 def run_benchmark(data, horizons: Sequence[int] = HORIZONS, config: ExchangeConfig = CHOSEN,
                   device: str = "auto", train: bool = True, show_progress: bool = True) -> BenchmarkResult:
     """Repeat and (unless train=False) the gated Mamba forecaster at each horizon, scored on the test split."""
-    from forecaster.verdicts import compare_with_random_walk
+    from forecaster.evaluation.verdicts import compare_with_random_walk
 
     t0 = time.time()
     path = find_data(data)
@@ -482,7 +482,7 @@ def _p(p: float) -> str:
 def format_table(result: BenchmarkResult) -> str:
     """Markdown: our rows (Repeat and the gated Mamba forecaster, this run) beside the published
     rows, which of them dropped the last test batch, the selection behind each horizon and the
-    test-split verdicts against Repeat (forecaster.verdicts)."""
+    test-split verdicts against Repeat (forecaster.evaluation.verdicts)."""
     hs = [r.horizon for r in result.horizons]
     head = "| model | lookback | last test batch | source | " + " | ".join(f"H={h} MSE / MAE" for h in hs) + " |"
     lines = [head, "|" + "---|" * (4 + len(hs))]

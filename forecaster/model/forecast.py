@@ -18,7 +18,7 @@ def forecast_windows(model: torch.nn.Module, x: np.ndarray, batch_size: int = 10
 
     threads: torch CPU threads meanwhile (0 = unchanged); one by default, as in training (on a busy
     machine two threads made this 7x slower)."""
-    from forecaster.training import cpu_threads
+    from forecaster.model.trainer import cpu_threads
 
     model.eval()
     device = next(model.parameters()).device

@@ -39,9 +39,9 @@ import numpy as np
 from scipy.signal import lfilter
 
 from forecaster.backtest.baselines import History
-from forecaster.distributions import Distribution, Empirical, Predictive
+from forecaster.probabilistic.distributions import Distribution, Empirical, Predictive
 from forecaster.errors import ForecasterError
-from forecaster.intervals import LEVELS
+from forecaster.probabilistic.intervals import LEVELS
 
 WINDOW = 250  # historical volatility: returns in the rolling window (about a trading year)
 LAMBDA = 0.94  # EWMA decay for daily data (RiskMetrics 1996)

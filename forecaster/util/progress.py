@@ -16,7 +16,7 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Optional[Progress
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
-    from forecaster.console import stderr
+    from forecaster.util.console import stderr
 
     with Bar(TextColumn(label), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
              TextColumn("{task.description}"), console=stderr) as bar:

@@ -20,9 +20,10 @@ from typing import Any, Optional
 
 import torch
 
-from forecaster import __version__, files
+from forecaster import __version__
+from forecaster.util import files
 from forecaster.errors import ForecasterError
-from forecaster.files import atomic_write
+from forecaster.util.files import atomic_write
 
 FORMAT = 2  # 2: non-crossing quantile heads and RevIN that maps outputs back (format-1 weights mean other things)
 WEIGHTS, META, TRAIN_STATE = "weights.pt", "model.json", "train_state.pt"

@@ -27,8 +27,8 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from forecaster.configs import TrainConfig
 from forecaster.errors import ForecasterError
-from forecaster.intervals import point_forecast
-from forecaster.progress import progress_bar
+from forecaster.probabilistic.intervals import point_forecast
+from forecaster.util.progress import progress_bar
 
 @dataclass
 class FitResult:
@@ -72,7 +72,7 @@ def pinball_loss(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
 
 def _loss_fn(cfg: TrainConfig, quantiles: tuple, distribution: str = "none") -> Callable[[Tensor, Tensor], Tensor]:
     if distribution != "none":
-        from forecaster.losses import distribution_loss
+        from forecaster.probabilistic.losses import distribution_loss
 
         loss = cfg.loss if cfg.loss in ("crps", "nll") else "crps"
         return lambda pred, y: distribution_loss(pred, y, distribution, loss)
@@ -282,7 +282,7 @@ def _copy_state(model: nn.Module) -> dict:
 
 
 def _save_state(path, model, optimizer, scheduler, best_state, result, epoch, bad_epochs) -> None:
-    from forecaster.checkpoint import atomic_torch_save
+    from forecaster.model.checkpoint import atomic_torch_save
 
     atomic_torch_save({
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecaster.files import atomic_write
-from forecaster.predict import Forecast
+from forecaster.util.files import atomic_write
+from forecaster.model.forecast import Forecast
 
 
 def pyplot():

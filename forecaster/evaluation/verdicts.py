@@ -8,7 +8,7 @@ builds the words here, so that none can claim more than its test shows:
     indistinguishable  neither; the two-sided p-value is shown
 
 The sentence always names the p-value and how many windows (origins) of which split it rests on.
-The DM test is forecaster.backtest.stats.diebold_mariano (HAC over h-1 lags, HLN correction).
+The DM test is forecaster.evaluation.stats.diebold_mariano (HAC over h-1 lags, HLN correction).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def compare_with_random_walk(loss_model: np.ndarray, loss_random_walk: np.ndarra
 
     Returns {"verdict": "better" | "worse" | "indistinguishable", "text": the sentence, "dm_stat",
     "dm_p_better", "dm_p_worse", "n", "h", "split"}."""
-    from forecaster.backtest.stats import diebold_mariano
+    from forecaster.evaluation.stats import diebold_mariano
 
     a, b = np.asarray(loss_model, dtype=np.float64), np.asarray(loss_random_walk, dtype=np.float64)
     if a.ndim != 1 or a.shape != b.shape:

@@ -23,13 +23,14 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from forecaster import checkpoint, intervals
+from forecaster.model import checkpoint
+from forecaster.probabilistic import intervals
 from forecaster.configs import ModelConfig, TrainConfig
 from forecaster.data import Prepared, WindowSet
 from forecaster.errors import ForecasterError
 from forecaster.mamba import ForecasterConfig, MambaForecaster
-from forecaster.predict import forecast_windows
-from forecaster.training import FitResult, fit as train_loop, seed_everything
+from forecaster.model.forecast import forecast_windows
+from forecaster.model.trainer import FitResult, fit as train_loop, seed_everything
 
 
 def build(config: ForecasterConfig) -> MambaForecaster:
@@ -140,7 +141,7 @@ def location_gate(net: MambaForecaster, val: WindowSet, alpha: float) -> dict:
     windows with a one-sided DM p < alpha (squared error averaged over the H steps per window,
     HAC over H-1 lags for the overlapping windows); otherwise reset it to no change (the scale of a
     distribution head is kept). Returns the test and the decision ("model" or "no-change")."""
-    from forecaster.verdicts import compare_with_random_walk
+    from forecaster.evaluation.verdicts import compare_with_random_walk
 
     y = val.y[:, :, 0].astype(np.float64)  # (N, H) scaled
     point = point_forecast(net, val.x)
@@ -166,7 +167,7 @@ def _quantile_view(net: MambaForecaster, pred: np.ndarray) -> tuple[np.ndarray, 
         return pred, cfg.quantiles
     import torch
 
-    from forecaster.parametric import quantiles_from_params
+    from forecaster.probabilistic.parametric import quantiles_from_params
 
     q = quantiles_from_params(torch.as_tensor(pred, dtype=torch.float64), INTERVAL_QUANTILES, cfg.distribution)
     return q.numpy(), INTERVAL_QUANTILES
@@ -194,7 +195,7 @@ def point_forecast(net: MambaForecaster, x: np.ndarray) -> np.ndarray:
 
 def forecast_distribution(net: MambaForecaster, x: np.ndarray, target_scale: np.ndarray):
     """Scaled windows x (N, L, C_in) -> the forecast distribution of the cumulative log returns
-    (forecaster.distributions: Predictive for a parametric head, Quantiles for a quantile head;
+    (forecaster.probabilistic.distributions: Predictive for a parametric head, Quantiles for a quantile head;
     None for a point forecast), the scaled targets mapped back with target_scale (H,)."""
     return _distribution(net, _forward(net, x), target_scale)
 
@@ -217,7 +218,7 @@ def _point_and_bands(net: MambaForecaster, raw: np.ndarray, calibration: dict) -
 
 
 def _distribution(net: MambaForecaster, raw: np.ndarray, target_scale: np.ndarray):
-    from forecaster.distributions import Predictive, Quantiles
+    from forecaster.probabilistic.distributions import Predictive, Quantiles
 
     cfg = net.forecaster_config
     raw = raw.astype(np.float64)
