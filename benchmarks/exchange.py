@@ -25,7 +25,7 @@ import torch
 
 from forecaster.benchmarks import exchange as ex
 from forecaster.data.exchange_rate import DATA_ENV
-from forecaster.model.trainer import resolve_device
+from forecaster.model.device import resolve_device
 from forecaster.util.files import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]

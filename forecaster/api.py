@@ -1,9 +1,10 @@
-"""The Python API, mirrored by the CLI: train, load, predict.
+"""The Python API, mirrored by the CLI: train, load, predict, backtest, list.
 
     from forecaster import api
     model = api.train("EURUSD", name="eurusd")        # offline ECB data by default
     forecast = model.predict()                        # next H bars, with 80% and 95% intervals
     model = api.load("eurusd")
+    result = api.backtest("EURUSD", model="eurusd", config=BacktestConfig(test_start="auto"))
 
     glob = api.train("majors")                        # one global model across the ECB majors (or "EURUSD,USDJPY")
     forecast = api.load("majors", pair="USDJPY").predict()   # each pair through its own scalers
@@ -18,177 +19,24 @@ single-pair model (predict, backtest) reads a member the same way.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
-from typing import Mapping, Optional, Sequence, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-from forecaster.model import checkpoint
-from forecaster.probabilistic import intervals
-from forecaster.model import estimator
+from forecaster.backtest.walkforward import BacktestResult
+from forecaster.configs import BacktestConfig, ModelConfig, TrainConfig
 from forecaster.data import DataConfig, PriceSeries, expand_pairs, load_series, pip_size, prepare
+from forecaster.data.sources import SourceSpec
 from forecaster.errors import ForecasterError
-from forecaster.mamba import MambaForecaster
-from forecaster.model.estimator import ModelConfig
-from forecaster.backtest.trading import bars_per_year
-from forecaster.model.forecast import Forecast, check_forecastable, future_dates, risk_summary
-from forecaster.model.trainer import FitResult, TrainConfig, is_main_process, resolve_device
 from forecaster.evaluation.verdicts import compare_with_random_walk
-
-
-@dataclass
-class SourceSpec:
-    """Where the data comes from, saved with the model so that predict and backtest can load it again
-    from any folder: a CSV file is stored with its absolute path (and, in the model's fingerprint, the
-    hash and date range of the rows trained on)."""
-
-    pair: str = "EURUSD"
-    source: str = "ecb"
-    interval: str = "1d"
-    start: Optional[str] = None
-    end: Optional[str] = None
-    path: Optional[str] = None
-    column: Optional[str] = None  # a wide or long CSV table's price column
-    series: Optional[str] = None  # a long CSV table's series
-
-    def __post_init__(self) -> None:
-        if self.path is not None:
-            self.path = str(Path(self.path).expanduser().resolve())
-
-    def load(self, cache_dir=None, offline: bool = False, pair: Optional[str] = None) -> PriceSeries:
-        return load_series(pair or self.pair, source=self.source, interval=self.interval, start=self.start,
-                           end=self.end, path=self.path, cache_dir=cache_dir, offline=offline, column=self.column,
-                           series=self.series)
-
-
-@dataclass
-class TrainedModel:
-    name: str
-    model: MambaForecaster
-    meta: dict
-    folder: Optional[Path] = None
-    fit_result: Optional[FitResult] = field(default=None, repr=False)
-    notes: list = field(default_factory=list, repr=False)  # what load_series noticed about substitute data
-
-    @property
-    def data_config(self) -> DataConfig:
-        return DataConfig.from_dict(self.meta["data_config"])
-
-    @property
-    def quantiles(self) -> tuple:
-        return tuple(self.meta["model_config"]["quantiles"])
-
-    @property
-    def is_global(self) -> bool:
-        """Trained on several pairs at once (its meta holds "members"; a member's view does not)."""
-        return "members" in self.meta
-
-    @property
-    def pairs(self) -> list[str]:
-        """The pairs the model was trained on (one for a single-pair model)."""
-        return list(self.meta["pairs"]) if self.is_global else [self.meta["pair"]]
-
-    def for_pair(self, pair: str) -> "TrainedModel":
-        """The model as used on one of its pairs: for a global model a view whose meta reads like a
-        single-pair model's (that pair's source, scalers, fingerprint and metrics, beside the
-        shared configs and calibration); a single-pair model itself when the pair is its own.
-        ForecasterError naming the model's pairs otherwise."""
-        key = pair.upper().replace("/", "")
-        if key not in self.pairs:
-            raise ForecasterError(f"model {self.name!r} was trained on {', '.join(self.pairs)}, not {pair}: use it on "
-                                  f"{'one of those' if len(self.pairs) > 1 else self.pairs[0]}, or train one for {pair}")
-        if not self.is_global:
-            return self
-        member = self.meta["members"][key]
-        shared = {k: v for k, v in self.meta.items() if k not in ("members", "pairs")}
-        meta = {**shared, "pair": key, "source": member["source"], "scalers": member["scalers"],
-                "fingerprint": member["fingerprint"], "metrics": {**self.meta["metrics"], **member["metrics"]},
-                "global_pairs": list(self.pairs)}
-        return TrainedModel(name=self.name, model=self.model, meta=meta, folder=self.folder, fit_result=self.fit_result)
-
-    def _single(self, what: str) -> None:
-        if self.is_global:
-            raise ForecasterError(f"model {self.name!r} is a global model of {', '.join(self.pairs)}: say which pair to "
-                                  f"{what} (model.for_pair(PAIR); on the command line the PAIR argument)")
-
-    def load_series(self, cache_dir=None, offline: bool = False, latest: bool = True,
-                    **overrides) -> tuple[PriceSeries, list]:
-        """The model's data source loaded again (and its covariates). latest: up to the newest bar even
-        when training stopped at --end, so that predict forecasts from today's data. overrides (source,
-        path, column, series...) point at newer data of the same series: it is checked to be the same
-        pair and interval and to hold the training range (forecaster.data.check_same_series)."""
-        self._single("load")
-        saved = {k: v for k, v in self.meta["source"].items() if k in SourceSpec.__dataclass_fields__}
-        given = {k: v for k, v in overrides.items() if v is not None}
-        if given.get("path") and "source" not in given:
-            given["source"] = "csv"
-        if given.get("source") and given["source"] != "csv":
-            given.setdefault("path", None)
-            given.setdefault("column", None)
-            given.setdefault("series", None)
-        spec = SourceSpec(**{**saved, **given})
-        if latest and "end" not in given:
-            spec.end = None
-        if spec.source == "csv" and spec.path and not Path(spec.path).exists():
-            raise ForecasterError(f"model {self.name!r} was trained on {spec.path}, which is not there any more: "
-                                  "pass --path FILE (a newer file of the same series)")
-        series = spec.load(cache_dir, offline)
-        self.notes = []
-        if given.keys() & {"source", "path", "column", "series"}:
-            from forecaster.data.sources import check_same_series
-
-            self.notes = check_same_series(series, self.meta["fingerprint"])
-        covariates = [spec.load(cache_dir, offline, pair=c) for c in self.data_config.covariates]
-        return series, covariates
-
-    def prepare(self, series: PriceSeries, covariates: Sequence[PriceSeries] = ()):
-        """The series scaled with this model's saved scalers (never refitted)."""
-        if self.is_global:
-            return self.for_pair(series.pair).prepare(series, covariates)
-        return prepare(series, self.data_config, covariates, fitted=self.meta["scalers"])
-
-    def predict(self, series: Optional[PriceSeries] = None, covariates: Sequence[PriceSeries] = (),
-                cache_dir=None, offline: bool = False, as_of=None) -> Forecast:
-        """The next H bars after the last one in the data (or the last one on or before `as_of`:
-        the forecast the model would have made then, never called stale). A global model forecasts
-        the pair of the series given, with that pair's scalers."""
-        if self.is_global:
-            if series is None:
-                self._single("forecast")
-            return self.for_pair(series.pair).predict(series, covariates, cache_dir, offline, as_of)
-        if series is None:
-            series, covariates = self.load_series(cache_dir, offline)
-        if as_of is not None:
-            series, covariates = series.until(as_of), [c.until(as_of) for c in covariates]
-        check_forecastable(series)
-        prep = self.prepare(series, covariates)
-        latest = prep.latest_window()
-        point, scaled_bands, dist = estimator.forecast_all(self.model, latest.x, self.meta["calibration"],
-                                                          prep.target_scale)  # (1, H), {level: (1, H)}, (1, H)
-        last_close = float(latest.last_close[0])
-        bands = {
-            level: {"lower": prep.to_prices(lo, [last_close])[0], "upper": prep.to_prices(hi, [last_close])[0]}
-            for level, (lo, hi) in scaled_bands.items()
-        }
-        coverage = {lv: v["empirical"] for lv, v in self.meta["metrics"].get("test_coverage", {}).items()}
-        risk = {} if dist is None else risk_summary(dist, last_close, bars_per_year(series.frame.index), pip_size(series.pair))
-        return Forecast(
-            pair=series.pair, origin=latest.origin[0], last_close=last_close,
-            dates=future_dates(latest.origin[0], len(point[0]), series.interval),
-            returns=prep.to_returns(point)[0], prices=prep.to_prices(point, [last_close])[0],
-            intervals=bands, coverage=coverage, risk=risk, model=self.name, source=_source_label(series),
-            stale={} if as_of is not None else None,
-        )
-
-
-def _source_label(series: PriceSeries) -> str:
-    """Short words for a plot title: 'ecb', 'yahoo 1h', 'csv DEXUSEU.csv'."""
-    label = series.source
-    if series.extra.get("path"):
-        label += f" {Path(series.extra['path']).name}"
-    return label if series.interval == "1d" else f"{label} {series.interval}"
+from forecaster.model import checkpoint, estimator
+from forecaster.model.device import is_main_process, resolve_device
+from forecaster.model.forecast import Forecast  # noqa: F401  (api.Forecast: what predict returns)
+from forecaster.model.trained import TrainedModel, load_trained
+from forecaster.probabilistic import intervals
 
 
 def train(
@@ -232,22 +80,24 @@ def train(
     folder = checkpoint.model_dir(name, models_dir)
     covariates = [spec.load(cache_dir, offline, pair=c) for c in data.covariates]
     prep = prepare(series, data, covariates)
-    fitted = estimator.fit_prepared(prep, model, train_config, state_path=folder / checkpoint.TRAIN_STATE if save else None,
-                                   resume=resume, progress=progress)
-    result = fitted.result
-    metrics = {**_fit_metrics(fitted), "windows": {**fitted.windows, "test": 0}}
-    metrics.update(_test_metrics(fitted, prep))
+    trained = estimator.fit_prepared(prep, model, train_config,
+                                     state_path=folder / checkpoint.TRAIN_STATE if save else None, resume=resume,
+                                     progress=progress)
+    result = trained.fit_result
+    metrics = {**_fit_metrics(trained), "windows": {**trained.windows, "test": 0}}
+    metrics.update(_test_metrics(trained, prep))
     metrics["windows"]["test"] = metrics.pop("test_windows")
-    meta = {
-        "name": name, "pair": series.pair, "source": spec.__dict__, "model_config": fitted.config.to_dict(),
-        "data_config": data.to_dict(), "train_config": train_config.to_dict(), "scalers": fitted.scalers,
+    trained.meta = {
+        "name": name, "pair": series.pair, "source": spec.__dict__, "model_config": trained.config.to_dict(),
+        "data_config": data.to_dict(), "train_config": train_config.to_dict(), "scalers": trained.scalers,
         "fingerprint": series.fingerprint(), "metrics": metrics, "history": result.history,
-        "calibration": fitted.calibration, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "calibration": trained.calibration, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "device": str(resolve_device(train_config.device)),
     }
+    trained.name, trained.folder = name, folder
     if save and is_main_process():
-        estimator.save(folder, fitted.net, meta)
-    return TrainedModel(name=name, model=fitted.net, meta=meta, folder=folder, fit_result=result)
+        trained.save(folder)
+    return trained
 
 
 def _several(pair) -> bool:
@@ -257,21 +107,22 @@ def _several(pair) -> bool:
     return not isinstance(pair, str) or "," in pair or pair.strip().lower() in PAIR_SETS
 
 
-def _fit_metrics(fitted: estimator.Fitted) -> dict:
+def _fit_metrics(fitted: TrainedModel) -> dict:
     """What training itself says: the validation MSE beside the random walk's, the gate, epochs, time."""
-    result = fitted.result
+    result = fitted.fit_result
     return {"val_mse": fitted.gate["val_mse"], "val_mse_random_walk": fitted.gate["val_mse_random_walk"],
             "best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"],
             "train_seconds": fitted.seconds, "gate": fitted.gate}
 
 
-def _test_metrics(fitted: estimator.Fitted, prep) -> dict:
+def _test_metrics(fitted: TrainedModel, prep) -> dict:
     """The test split of one pair: MSE beside the random walk's, the verdict (DM test), interval coverage.
     {"test_windows": 0} when the split holds no window."""
     test = prep.windows("test")
     if not len(test):
         return {"test_windows": 0}
-    point, bands = estimator.forecast(fitted.net, test.x, fitted.calibration)  # (N, H), {level: (N, H) pairs}
+    out = fitted.forecast(test.x, target_scale=np.ones(prep.config.horizon))  # scaled: (N, H), {level: (N, H) pairs}
+    point, bands = out.point, out.bands
     y = test.y[:, :, 0]
     return {
         "test_windows": len(test), "test_mse": float(np.mean((point - y) ** 2)),
@@ -325,7 +176,7 @@ def _train_global(pairs: list[str], asked, *, name, source, interval, start, end
     members = {}
     for pair, prep in preps.items():
         val = prep.windows("val")
-        point, y = estimator.point_forecast(fitted.net, val.x), val.y[:, :, 0]  # (N, H) scaled
+        point, y = fitted.forecast(val.x, target_scale=np.ones(prep.config.horizon)).point, val.y[:, :, 0]  # (N, H) scaled
         metrics = {"val_mse": float(np.mean((point - y) ** 2)), "val_mse_random_walk": float(np.mean(y**2)),
                    **_test_metrics(fitted, prep)}
         metrics["windows"] = {**per_pair[pair], "test": metrics.pop("test_windows")}
@@ -333,25 +184,19 @@ def _train_global(pairs: list[str], asked, *, name, source, interval, start, end
                          "fingerprint": loaded[pair].fingerprint(), "metrics": metrics}
     metrics = {**_fit_metrics(fitted), "windows": {**fitted.windows,
                                                    "test": sum(m["metrics"]["windows"]["test"] for m in members.values())}}
-    meta = {
+    fitted.meta = {
         "name": name, "pairs": list(pairs), "members": members, "model_config": fitted.config.to_dict(),
         "data_config": data.to_dict(), "train_config": train_config.to_dict(), "metrics": metrics,
-        "history": fitted.result.history, "calibration": fitted.calibration,
+        "history": fitted.fit_result.history, "calibration": fitted.calibration,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "device": str(resolve_device(train_config.device)),
     }
+    fitted.name, fitted.folder = name, folder
     if save and is_main_process():
-        estimator.save(folder, fitted.net, meta)
-    return TrainedModel(name=name, model=fitted.net, meta=meta, folder=folder, fit_result=fitted.result)
+        fitted.save(folder)
+    return fitted
 
 
-def load(name: str, models_dir=None, pair: Optional[str] = None) -> TrainedModel:
-    """A saved model, ready to predict; with `pair`, as used on that pair (TrainedModel.for_pair: a
-    global model's member, or an error naming the model's pairs). Raises ForecasterError on a
-    missing, damaged or mismatched save."""
-    folder = checkpoint.model_dir(name, models_dir)
-    net, meta = estimator.load(folder)
-    trained = TrainedModel(name=name, model=net, meta=meta, folder=folder)
-    return trained if pair is None else trained.for_pair(pair)
+load = load_trained  # a saved model by name (forecaster.model.trained.load_trained)
 
 
 def list_models(models_dir=None) -> list[dict]:
@@ -383,3 +228,66 @@ def device_summary() -> dict:
     return {"torch": torch.__version__, "cuda": torch.cuda.is_available(),
             "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
             "auto": str(resolve_device("auto"))}
+
+
+def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
+             model: Union[str, TrainedModel, None] = None, models_dir=None, series: Optional[PriceSeries] = None,
+             source: Optional[str] = None, interval: Optional[str] = None, path: Optional[str] = None,
+             column: Optional[str] = None, csv_series: Optional[str] = None, start: Optional[str] = None,
+             end: Optional[str] = None, data: Optional[DataConfig] = None, net: Optional[ModelConfig] = None,
+             train_config: Optional[TrainConfig] = None, mamba: bool = True, risk: bool = True,
+             horizon: Optional[int] = None, lookback: Optional[int] = None,
+             progress: Optional[Callable[[int, int, str], None]] = None,
+             note: Callable[[str], None] = lambda line: None) -> BacktestResult:
+    """Walk-forward backtest of a Mamba model beside the baselines and the risk models (backtest.lineup).
+
+    model: a saved model's name (or a TrainedModel) backtested as it is, on its own source unless
+    source/path/... point at newer data of the same series; otherwise a Mamba model is trained in the
+    folds with data, net and train_config (mamba=False: baselines only). config: the walk-forward
+    (BacktestConfig(); its horizon becomes the model's, its costs' pip the pair's; test_start
+    "auto" is the first date a saved model has not seen). note(line) hears what a person should know
+    (the data used, substitute data, the auto test start)."""
+    from forecaster.backtest import run_backtest
+    from forecaster.backtest.lineup import lineup
+
+    config = config or BacktestConfig()
+    if model is not None and (config.retrain_every or config.folds):
+        raise ForecasterError("--model backtests a saved model as it is; --retrain-every/--folds train inside the "
+                              "folds: give one or the other")
+    if model is not None and not mamba:
+        raise ForecasterError("--model and --baselines-only contradict each other: give one")
+    auto_start = config.test_start is not None and config.test_start.strip().lower() == "auto"
+    if auto_start and model is None:
+        raise ForecasterError("--test-start auto takes the first date a saved model has not seen: give --model NAME "
+                              "too, or a date (YYYY-MM-DD)")
+    data = data or DataConfig()
+    (net or ModelConfig()).forecaster_config(len(data.features), 1, 1)  # a bad distribution fails now
+    trained = None
+    if model is not None:
+        # a missing model, or a pair it was not trained on, fails before any data is loaded; a global
+        # model gives the pair's member (its source, scalers and splits)
+        trained = (load(model, models_dir, pair=pair) if isinstance(model, str) else model.for_pair(pair))
+        if series is None:
+            series, _ = trained.load_series(source=source, interval=interval, path=path, column=column,
+                                            series=csv_series, start=start, end=end)
+            for line in trained.notes:
+                note(f"note: {line}")
+    elif series is None:
+        series = load_series(pair, source=source or "ecb", interval=interval or "1d", start=start, end=end, path=path,
+                             column=column, series=csv_series)
+    note(f"data: {series.description}")
+    models = lineup(series, saved=trained, mamba=mamba, horizon=horizon, lookback=lookback, data=data, model=net,
+                    train=train_config, risk=risk)
+    test_start = config.test_start
+    if auto_start:
+        first = next((m.first_test_start for m in models if m.saved), None)
+        if first is None:
+            raise ForecasterError(f"model {trained.name!r} has seen all of this data ({series.frame.index[-1].date()} "
+                                  "is its last bar): backtest it on newer data (--path) or retrain it with --end")
+        test_start = str(first.date())
+        note(f"--test-start auto: {test_start}, the first bar model {trained.name!r} has not seen")
+    config = replace(config, horizon=models[0].horizon, test_start=test_start,
+                     costs=replace(config.costs, pip=pip_size(series.pair)))
+    note(f"{series.pair}: {len(series.frame)} bars {series.frame.index[0].date()}..{series.frame.index[-1].date()} "
+         f"({series.source}); models: {', '.join(m.name for m in models)}")
+    return run_backtest(series, models, config, progress=progress)

@@ -202,7 +202,7 @@ CALIBRATIONS = ("aci", "static")  # online recalibration of the intervals over t
 
 @dataclass
 class BacktestConfig(JsonConfig):
-    horizon: int = 5  # H: steps forecast at every origin
+    horizon: Optional[int] = None  # H: steps forecast at every origin (None: the models' own)
     test_years: float = 3.0  # the test period is the last test_years of the data ...
     test_start: Optional[str] = None  # ... or starts at this date
     retrain_every: int = 0  # K origins per fold; 0 = fit once before the test period
@@ -221,7 +221,7 @@ class BacktestConfig(JsonConfig):
     def __post_init__(self) -> None:
         if isinstance(self.costs, dict):
             self.costs = CostConfig.from_dict(self.costs)
-        if not isinstance(self.horizon, int) or self.horizon < 1:
+        if self.horizon is not None and (not isinstance(self.horizon, int) or self.horizon < 1):
             raise ForecasterError(f"horizon={self.horizon!r} is invalid: accepted an integer >= 1")
         if self.test_start is None and not (isinstance(self.test_years, (int, float)) and self.test_years > 0):
             raise ForecasterError(f"test_years={self.test_years!r} is invalid: accepted a number > 0")
@@ -231,7 +231,7 @@ class BacktestConfig(JsonConfig):
             raise ForecasterError("give either folds >= 1 or retrain_every, not both")
         if self.mode not in MODES:
             raise ForecasterError(f"mode {self.mode!r} unknown: accepted {', '.join(MODES)}")
-        if not 1 <= self.signal_step <= self.horizon:
+        if not 1 <= self.signal_step <= (self.horizon or self.signal_step):
             raise ForecasterError(f"signal_step={self.signal_step!r} is invalid: accepted 1..{self.horizon}")
         if self.threshold < 0:
             raise ForecasterError(f"threshold={self.threshold!r} is invalid: accepted a number >= 0")

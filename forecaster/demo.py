@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Optional
 
 from forecaster import api
-from forecaster.configs import DEMO_EPOCHS, BacktestConfig, CostConfig, DataConfig, ModelConfig, TrainConfig
-from forecaster.data import load_series, pip_size
+from forecaster.configs import DEMO_EPOCHS, BacktestConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.data import load_series
 from forecaster.util.files import atomic_write_text, atomic_write_json, check_writable
 from forecaster.model.plots import plot_forecast
 
@@ -28,8 +28,6 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
              data: Optional[DataConfig] = None, model: Optional[ModelConfig] = None, seed: int = 0, device: str = "cpu",
              start: Optional[str] = None, progress: bool = True, progress_fn=None) -> dict:
     """Returns the summary written to out/summary.json (paths, validation and backtest headline numbers)."""
-    from forecaster.backtest import run_backtest
-    from forecaster.backtest.lineup import lineup
     from forecaster.backtest.report import verdict_lines, write_report
 
     began = time.perf_counter()
@@ -43,10 +41,8 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
         data=data, model=model, train_config=TrainConfig(epochs=epochs, seed=seed, device=device),
         models_dir=out / "models", progress=progress,
     )
-    models = lineup(series, saved=trained.name, models_dir=out / "models")
-    config = BacktestConfig(horizon=data.horizon, test_years=test_years,
-                            costs=CostConfig(pip=pip_size(series.pair)))
-    result = run_backtest(series, models, config, progress=progress_fn)
+    result = api.backtest(series.pair, BacktestConfig(test_years=test_years), model=trained, series=series,
+                          progress=progress_fn)
     report = write_report(result, out / "backtest")
     forecast = trained.predict(series)
     plot = plot_forecast(series.close.iloc[-120:], forecast, out / "forecast.png")

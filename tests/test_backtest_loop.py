@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.backtest import (
-    BacktestConfig, CostConfig, History, LookAheadError, RandomWalk, RidgeAR, default_baselines, run_backtest,
-)
+from forecaster.backtest import BacktestConfig, CostConfig, History, LookAheadError, run_backtest
+from forecaster.backtest.baselines import RandomWalk, RidgeAR, default_baselines
 from forecaster.backtest.report import forecasts_frame, markdown_tables, metrics, verdicts, write_report
 from forecaster.data import DataConfig, PriceSeries
 
@@ -100,11 +99,11 @@ class _Peeker(RandomWalk):
         if self.when == "fit":
             history.log_close(len(history) + 1)
 
-    def predict(self, history):
+    def point(self, history):
         if self.when == "predict":
             future = history.series(len(history) + 1)
-            return np.full(self.horizon, float(np.log(future.frame["close"].iloc[-1]))), {}
-        return super().predict(history)
+            return np.full(self.horizon, float(np.log(future.frame["close"].iloc[-1])))
+        return super().point(history)
 
 
 @pytest.mark.parametrize("when", ["fit", "predict"])
@@ -203,7 +202,7 @@ def test_saved_model_refuses_a_test_period_it_has_seen(tmp_path):
     api.train(series=series, name="tiny", source="ecb", data=DataConfig(lookback=12, horizon=2, split=(0.6, 0.2, 0.2)),
               model=TINY_MODEL, train_config=TrainConfig(epochs=1, device="cpu"),
               models_dir=tmp_path, progress=False)
-    model = MambaModel.from_saved("tiny", series, models_dir=tmp_path)
+    model = MambaModel.from_saved(api.load("tiny", tmp_path), series)
     # features start at row 1 (the first bar has no return): the test split begins at feature row round(599 * 0.8)
     first_unseen = series.frame.index[1 + round(599 * 0.8)]
     assert model.seen_until < first_unseen

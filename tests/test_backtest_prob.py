@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from forecaster.backtest import BacktestConfig, History, default_risk_models, run_backtest
+from forecaster.backtest import BacktestConfig, BacktestModel, History, ModelForecast, run_backtest
+from forecaster.probabilistic.risk import default_risk_models
 from forecaster.backtest import trading
 from forecaster.backtest.report import markdown_prob_tables, prob_verdicts, write_report
 from forecaster.configs import ModelConfig
@@ -36,19 +37,18 @@ def _mamba(horizon: int, name: str, distribution: str = "none"):
                       TrainConfig(epochs=1, batch_size=256, device="cpu"), name=name)
 
 
-class StaticBand:
+class StaticBand(BacktestModel):
     """Zero forecast, Gaussian intervals of the training returns' width, never adapted (a model that
     ignores volatility), for the calibration tests."""
 
-    def __init__(self, horizon: int):
-        self.name, self.horizon, self.sigma = "static_band", horizon, None
+    name = "static_band"
 
     def fit(self, history: History) -> None:
         self.sigma = float(np.std(np.diff(history.log_close())))
 
-    def predict(self, history: History):
-        s = self.sigma * np.sqrt(np.arange(1, self.horizon + 1))
-        return np.zeros(self.horizon), {0.8: (-1.2816 * s, 1.2816 * s), 0.95: (-1.96 * s, 1.96 * s)}
+    def forecast(self, histories) -> ModelForecast:
+        s = np.tile(self.sigma * np.sqrt(np.arange(1, self.horizon + 1)), (len(histories), 1))  # (N, H)
+        return ModelForecast(point=np.zeros_like(s), bands={0.8: (-1.2816 * s, 1.2816 * s), 0.95: (-1.96 * s, 1.96 * s)})
 
 
 @pytest.fixture(scope="module")
@@ -106,22 +106,22 @@ def test_report_holds_the_probabilistic_tables_and_plots(prob_result, tmp_path):
             assert f.read(4) == b"\x89PNG"
 
 
-def test_one_forward_pass_gives_the_pipelines_point_and_intervals(prob_result):
-    from forecaster.model import estimator
+def test_one_forward_pass_gives_the_estimators_point_and_intervals(prob_result):
+    from forecaster.model.inference import forecast
 
     series, res, models = prob_result
     mamba = models[0]
     histories = [History(series, int(t)) for t in res.origins[-30:]]
     x = np.stack([mamba._window(h) for h in histories])  # (30, L, C_in)
-    point, bands = estimator.forecast(mamba.net, x, mamba.calibration)  # scaled
-    scale = np.asarray(mamba.scalers["target_scale"])
-    out = mamba.predict_many(histories)
-    np.testing.assert_allclose(np.stack([p for p, _ in out]), point * scale, rtol=1e-6, atol=1e-12)
-    for level, (lo, hi) in bands.items():
-        np.testing.assert_allclose(np.stack([b[level][0] for _, b in out]), lo * scale, rtol=1e-5, atol=1e-10)
-        np.testing.assert_allclose(np.stack([b[level][1] for _, b in out]), hi * scale, rtol=1e-5, atol=1e-10)
-    dist = mamba.predict_distribution_many(histories)
-    np.testing.assert_allclose(dist.loc, np.stack([p for p, _ in out]))
+    scaled = forecast(mamba.trained.net, x, mamba.trained.calibration)  # scaled units
+    scale = np.asarray(mamba.trained.scalers["target_scale"])
+    out = mamba.forecast(histories)
+    np.testing.assert_allclose(out.point, scaled.point * scale, rtol=1e-6, atol=1e-12)
+    assert set(out.bands) == set(scaled.bands) and out.bands
+    for level, (lo, hi) in scaled.bands.items():
+        np.testing.assert_allclose(out.bands[level][0], lo * scale, rtol=1e-5, atol=1e-10)
+        np.testing.assert_allclose(out.bands[level][1], hi * scale, rtol=1e-5, atol=1e-10)
+    np.testing.assert_allclose(out.distribution.loc, out.point)
 
 
 def test_prob_verdicts_need_significance():
@@ -193,7 +193,7 @@ def test_vol_target_positions_and_predictive_sigma():
 def test_vol_targeting_hits_its_target_beside_unchanged_unit_size():
     rng = np.random.default_rng(5)
     series = price_series(np.concatenate([[0.0], rng.normal(0, 0.006, 899)]), start="2012-01-02")
-    from forecaster.backtest import RandomWalk
+    from forecaster.backtest.baselines import RandomWalk
 
     base = BacktestConfig(horizon=1, test_start=str(series.frame.index[400].date()))
     plain = run_backtest(series, [RandomWalk(1)], base)

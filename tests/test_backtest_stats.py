@@ -8,6 +8,7 @@ import pytest
 from scipy import stats as sp
 
 from forecaster.backtest import trading
+from forecaster.data.calendar import bars_per_year
 from forecaster.evaluation import stats
 from forecaster.backtest.trading import CostConfig, Simulation
 from forecaster.errors import ForecasterError
@@ -135,7 +136,7 @@ def test_trades_and_profit_factor():
 
 def test_bars_per_year_counted_from_data_and_bad_costs():
     dates = pd.bdate_range("2020-01-01", "2023-12-31")
-    assert trading.bars_per_year(dates) == pytest.approx(260.9, abs=0.5)
+    assert bars_per_year(dates) == pytest.approx(260.9, abs=0.5)
     with pytest.raises(ForecasterError, match="spread_pips"):
         CostConfig(spread_pips=-1)
     with pytest.raises(ForecasterError, match="one more close"):

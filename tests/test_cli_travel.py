@@ -129,7 +129,7 @@ def test_checks_run_before_any_work(tmp_path, monkeypatch):
 
 def test_predict_on_old_ecb_data_says_it_is_stale_and_refuses_a_ceased_currency(tmp_path):
     from forecaster.data import ecb
-    from forecaster.model.forecast import business_days_since
+    from forecaster.data.calendar import business_days_since
 
     models = tmp_path / "models"
     assert run("train", "EURUSD", "--name", "eur", "--models-dir", models, "--start", "2024-01-01", *TINY).exit_code == 0

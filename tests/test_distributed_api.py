@@ -9,7 +9,8 @@ import torch
 from forecaster import api
 from forecaster.model import checkpoint
 from forecaster.data import DataConfig, PriceSeries
-from forecaster.model.trainer import TrainConfig, init_distributed_from_env, is_main_process
+from forecaster.model.device import init_distributed_from_env, is_main_process
+from forecaster.model.trainer import TrainConfig
 
 from conftest import TINY_MODEL, ar1_returns, price_series
 
@@ -39,7 +40,7 @@ def _worker(rank, world, port, models_dir):
                             progress=False)
     finally:
         checkpoint.save = original
-    torch.save({"saves": saves, "main": is_main_process(), "state": trained.model.state_dict()},
+    torch.save({"saves": saves, "main": is_main_process(), "state": trained.net.state_dict()},
                os.path.join(models_dir, f"rank{rank}.result"))
     torch.distributed.destroy_process_group()
 
@@ -51,4 +52,4 @@ def test_torchrun_style_training_writes_once_with_identical_weights(tmp_path):
     assert all(torch.equal(r0["state"][k], r1["state"][k]) for k in r0["state"])
     assert any(torch.count_nonzero(v) for k, v in r0["state"].items() if k.startswith("head"))  # it did train
     loaded = api.load("ddp", tmp_path)  # the one save is complete and checked
-    assert all(torch.equal(loaded.model.state_dict()[k], r0["state"][k]) for k in r0["state"])
+    assert all(torch.equal(loaded.net.state_dict()[k], r0["state"][k]) for k in r0["state"])

@@ -16,7 +16,7 @@ from forecaster.configs import ModelConfig, TrainConfig
 from forecaster.data import change_windows
 from forecaster.data import exchange_rate as er
 from forecaster.errors import ForecasterError
-from forecaster.model.forecast import forecast_windows
+from forecaster.model.inference import forecast_windows
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -100,8 +100,7 @@ def test_predict_each_pair_with_its_own_scalers(saved):
         own, theirs = (glob.meta["members"][p]["scalers"] for p in (pair, other))
         for scalers, expect_equal in ((own, True), (theirs, False)):
             prep = prepare(series[pair], DATA, fitted=scalers)
-            point, _ = estimator.forecast(glob.model, prep.latest_window().x, glob.meta["calibration"])
-            returns = point[0] * np.asarray(scalers["target_scale"])
+            returns = glob.forecast(prep.latest_window().x, target_scale=scalers["target_scale"]).point[0]
             assert np.allclose(forecast.returns, returns, rtol=1e-5, atol=1e-12) == expect_equal
         assert forecast.intervals["0.95"]["lower"][0] < forecast.prices[0] < forecast.intervals["0.95"]["upper"][0]
 
@@ -147,12 +146,12 @@ def test_model_card_round_trips_and_single_models_stay_as_they_are(saved, tmp_pa
 def test_backtest_a_member_pair_from_the_saved_global_model(saved):
     models, series, _ = saved
     b = series["USDJPY"]
-    model = MambaModel.from_saved("g", b, models_dir=models)
-    assert model.scalers == api.load("g", models).meta["members"]["USDJPY"]["scalers"]
+    model = MambaModel.from_saved(api.load("g", models, pair="USDJPY"), b)
+    assert model.trained.scalers == api.load("g", models).meta["members"]["USDJPY"]["scalers"]
     # the look-ahead guard uses USDJPY's own validation end (its dates differ from EURUSD's)
     table, _ = build_features(b, DATA)
     assert model.seen_until == table.index[split_bounds(table.index, DATA.split)[1] - 1]
-    assert model.seen_until != MambaModel.from_saved("g", series["EURUSD"], models_dir=models).seen_until
+    assert model.seen_until != MambaModel.from_saved(api.load("g", models, pair="EURUSD"), series["EURUSD"]).seen_until
     with pytest.raises(LookAheadError, match="saved model"):
         run_backtest(b, [model], BacktestConfig(horizon=2, test_start=str(b.frame.index[150].date())))
     res = run_backtest(b, [RandomWalk(2), model], BacktestConfig(horizon=2, test_start=str(model.first_test_start.date())))

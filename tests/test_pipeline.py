@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from forecaster import api
-from forecaster.model import estimator
 from forecaster.configs import DataConfig, TrainConfig
 from forecaster.data import PriceSeries, build_features
 from forecaster.probabilistic.distributions import Predictive
@@ -67,7 +66,7 @@ def test_parametric_head_trains_saves_and_predicts(tmp_path, family):
     wide, narrow = forecast.intervals["0.95"], forecast.intervals["0.8"]
     assert np.all(wide["upper"] - wide["lower"] > narrow["upper"] - narrow["lower"])
     prep = loaded.prepare(series)
-    dist = estimator.forecast_distribution(loaded.model, prep.windows("test").x, prep.target_scale)
+    dist = loaded.forecast(prep.windows("test").x).distribution
     assert isinstance(dist, Predictive) and dist.shape == (len(prep.windows("test")), 3)
     assert np.all(dist.scale > 0) and np.all(np.diff(dist.scale, axis=1) > 0)  # wider for later steps
 

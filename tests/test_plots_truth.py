@@ -4,12 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.backtest import BacktestConfig, default_baselines, run_backtest
+from forecaster.backtest import BacktestConfig, run_backtest
+from forecaster.backtest.baselines import default_baselines
 from forecaster.backtest.plots import U2_SPAN, equity_figure, error_figure, forecast_figure
 from forecaster.data import PriceSeries
 from forecaster.errors import ForecasterError
-from forecaster.model.plots import forecast_title, pyplot
-from forecaster.model.forecast import Forecast, business_days_since, check_forecastable, stale_note, staleness
+from forecaster.model.plots import forecast_title
+from forecaster.util.plotting import pyplot
+from forecaster.data.calendar import business_days_since, check_forecastable, stale_note, staleness
+from forecaster.model.forecast import Forecast
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from forecaster.errors import ForecasterError
-from forecaster.model.forecast import future_dates
+from forecaster.data.calendar import future_dates
 
 
 def test_daily_steps_are_business_days():

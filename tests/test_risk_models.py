@@ -48,7 +48,7 @@ def test_ewma_and_historical_vol_match_slow_loops():
     ewma, hv = EWMA(H), HistoricalVol(H, window=60)
     ewma.fit(train)
     hv.fit(train)
-    got_e, got_h = ewma.predict_distribution_many(_histories(series, rows)), hv.predict_distribution_many(
+    got_e, got_h = ewma.distribution(_histories(series, rows)), hv.distribution(
         _histories(series, rows))
     p = np.log(series.frame["close"].to_numpy())
     start_var = np.mean(np.diff(p[: train_end + 1]) ** 2)
@@ -70,11 +70,11 @@ def test_empirical_historical_vol_quantiles_come_from_standardised_training_retu
     H = 2
     model = HistoricalVol(H, dist="empirical")
     model.fit(History(series, 1200))
-    dist = model.predict_distribution_many(_histories(series, [1300]))
+    dist = model.distribution(_histories(series, [1300]))
     assert isinstance(dist, Empirical) and dist.samples.shape == (1, H, 1000)
     z = dist.quantile([0.005, 0.995])[0, 0] / dist.scale[0, 0]
     assert z[1] > stats.norm.ppf(0.995) * 1.05 and z[0] < -stats.norm.ppf(0.995) * 1.05
-    normal = HistoricalVol(H).predict_distribution_many(_histories(series, [1300]))
+    normal = HistoricalVol(H).distribution(_histories(series, [1300]))
     np.testing.assert_allclose(normal.scale, dist.scale)
 
 
@@ -86,7 +86,7 @@ def test_garch_tracks_the_true_conditional_variance():
     model.fit(History(series, train_end))
     assert 3.0 < model.df < 15.0
     rows = np.arange(train_end, len(r) - H)
-    dist = model.predict_distribution_many(_histories(series, rows))
+    dist = model.distribution(_histories(series, rows))
     assert isinstance(dist, Predictive) and dist.shape == (len(rows), H)
     # origin row t has seen returns r[0..t-1]; the next return is r[t] with true variance true_var[t]
     step1_var = dist.std()[:, 0] ** 2
@@ -108,8 +108,8 @@ def test_no_look_ahead_a_planted_shock_moves_only_later_origins(make):
     model = make(H)
     model.fit(History(a, train_end))
     rows = np.arange(train_end, 1390)
-    before = model.predict_distribution_many(_histories(a, rows)).quantile([0.05, 0.95])
-    after = model.predict_distribution_many(_histories(b, rows)).quantile([0.05, 0.95])
+    before = model.distribution(_histories(a, rows)).quantile([0.05, 0.95])
+    after = model.distribution(_histories(b, rows)).quantile([0.05, 0.95])
     early = rows <= j + 5
     np.testing.assert_array_equal(before[early], after[early])
     assert not np.allclose(before[~early], after[~early])
@@ -120,12 +120,12 @@ def test_predict_is_zero_with_intervals_from_the_distribution():
     series = _series(r)
     for model in default_risk_models(2):
         model.fit(History(series, 600))
-        point, bands = model.predict(History(series, 700))
-        many = model.predict_many(_histories(series, [699, 700]))[1]
-        dist = model.predict_distribution(History(series, 700))
-        assert np.all(point == 0) and set(bands) == {0.8, 0.95}
+        out = model.forecast(_histories(series, [699, 700]))
+        dist = model.distribution([History(series, 700)])
+        point, bands = out.point[1], {lv: (lo[1], hi[1]) for lv, (lo, hi) in out.bands.items()}
+        assert np.all(point == 0) and set(bands) == {0.8, 0.95} and out.distribution.shape == (2, 2)
         np.testing.assert_allclose(bands[0.95][1], dist.interval(0.95)[1][0])
-        np.testing.assert_allclose(many[1][0.8][0], bands[0.8][0])
+        np.testing.assert_allclose(out.distribution.scale[1], dist.scale[0])
         assert np.all(bands[0.95][0] < bands[0.8][0]) and np.all(bands[0.8][1] < bands[0.95][1])
 
 
@@ -150,12 +150,12 @@ def test_bad_settings_are_named():
     with pytest.raises(ForecasterError, match="dist"):
         HistoricalVol(2, dist="kde")
     with pytest.raises(ForecasterError, match="before fit"):
-        GarchT(2).predict(History(_series(np.zeros(50) + 0.001), 40))
+        GarchT(2).forecast([History(_series(np.zeros(50) + 0.001), 40)])
     series = _series(np.random.default_rng(0).normal(0, 0.01, 300))
     model = EWMA(2)
     model.fit(History(series, 200))
     with pytest.raises(ForecasterError, match="at least 20 returns"):
-        model.predict(History(series, 10))
+        model.forecast([History(series, 10)])
 
 
 def _scored(series, models, first, horizon):
@@ -166,7 +166,7 @@ def _scored(series, models, first, horizon):
     dists = {}
     for m in models:
         m.fit(History(series, first - 1))
-        dists[m.name] = m.predict_distribution_many(_histories(series, rows))
+        dists[m.name] = m.distribution(_histories(series, rows))
     p = np.log(series.frame["close"].to_numpy())
     actual = p[rows[:, None] + np.arange(1, horizon + 1)] - p[rows][:, None]
     return probabilistic_stats(dists, actual)["models"]

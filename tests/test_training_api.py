@@ -6,7 +6,7 @@ import torch
 
 from forecaster.errors import ForecasterError
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
-from forecaster.model.forecast import forecast_windows
+from forecaster.model.inference import forecast_windows
 from forecaster.model.trainer import TrainConfig, fit
 
 

@@ -10,8 +10,9 @@ import torch
 from forecaster import api
 from forecaster.data import DataConfig, PriceSeries
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
-from forecaster.model.forecast import forecast_windows
-from forecaster.model.trainer import TrainConfig, fit, resolve_device
+from forecaster.model.inference import forecast_windows
+from forecaster.model.device import resolve_device
+from forecaster.model.trainer import TrainConfig, fit
 
 from conftest import TINY_MODEL, price_series
 
@@ -45,5 +46,5 @@ def test_trained_on_gpu_loads_and_predicts_on_cpu(tmp_path):
                         progress=False)
     assert trained.meta["device"].startswith("cuda")
     loaded = api.load("g", tmp_path)
-    assert not next(loaded.model.parameters()).is_cuda
+    assert not next(loaded.net.parameters()).is_cuda
     np.testing.assert_allclose(loaded.predict(series).prices, trained.predict(series).prices, rtol=1e-6)

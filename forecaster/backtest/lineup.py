@@ -11,29 +11,30 @@ from __future__ import annotations
 from typing import Optional
 
 from forecaster.backtest.baselines import default_baselines
-from forecaster.probabilistic.risk import default_risk_models
 from forecaster.backtest.neural import MambaModel
-from forecaster.data import DataConfig, PriceSeries
+from forecaster.configs import DataConfig, ModelConfig, TrainConfig
+from forecaster.data import PriceSeries
 from forecaster.errors import ForecasterError
-from forecaster.model.estimator import ModelConfig
-from forecaster.model.trainer import TrainConfig
+from forecaster.model.trained import TrainedModel
+from forecaster.probabilistic.contract import BacktestModel
+from forecaster.probabilistic.risk import default_risk_models
 
 
-def lineup(series: PriceSeries, *, saved: Optional[str] = None, models_dir=None, data: Optional[DataConfig] = None,
+def lineup(series: PriceSeries, *, saved: Optional[TrainedModel] = None, data: Optional[DataConfig] = None,
            model: Optional[ModelConfig] = None, train: Optional[TrainConfig] = None, mamba: bool = True,
-           horizon: Optional[int] = None, lookback: Optional[int] = None, risk: bool = True) -> list:
+           horizon: Optional[int] = None, lookback: Optional[int] = None, risk: bool = True) -> list[BacktestModel]:
     """The models of a backtest, the random walk first.
 
-    saved: a saved model's name, backtested as it is (its own horizon and lookback; a different
+    saved: a saved model (api.load; a global model's member for the series' pair), backtested as it is (its own horizon and lookback; a different
     horizon or lookback asked for is an error). Otherwise, unless mamba is False, a Mamba model
     trained in the folds with `data` (DataConfig() by default, its horizon and lookback replaced
-    by the ones given), `model` and `train`. risk: add the risk models (backtest.risk.default_risk_models).
+    by the ones given), `model` and `train`. risk: add the risk models (probabilistic.risk.default_risk_models).
     """
-    if saved and not mamba:
+    if saved is not None and not mamba:
         raise ForecasterError("a saved model and 'baselines only' contradict each other: give one")
     models = []
-    if saved:
-        net = MambaModel.from_saved(saved, series, models_dir)
+    if saved is not None:
+        net = MambaModel.from_saved(saved, series)
         for option, value, own in (("horizon", horizon, net.data_config.horizon),
                                    ("lookback", lookback, net.data_config.lookback)):
             if value is not None and value != own:

@@ -1,69 +1,60 @@
-"""The Mamba model behind the backtest's model interface (fit / predict on a History).
+"""The Mamba model as a BacktestModel: it wraps a TrainedModel (forecaster.model.trained).
 
 Two ways in:
-  - MambaModel.from_saved(name, series): a model saved by `forecaster train`; fit() trains nothing
-    but refuses to run when the model's training or validation data reach past the training cutoff
-    of the backtest (its weights would have seen the test period);
+  - MambaModel.from_saved(trained, series): a model saved by `forecaster train` and loaded once by
+    the caller (api.load); fit() trains nothing but refuses to run when the model's training or
+    validation data reach past the training cutoff of the backtest (its weights would have seen the
+    test period);
   - MambaModel(data_config, model_config, train_config): trained inside the walk-forward on each
-    fold's rows through the one pipeline (forecaster.model.estimator.fit_prepared), the last `val_frac`
+    fold's rows through the estimator (forecaster.model.estimator.fit_prepared), the last `val_frac`
     of them for early stopping and interval calibration; scalers are fitted on the fold's
     training rows only (forecaster.data.prepare with the fold's bounds). Fold k trains with seed
     train_config.seed + k.
 
-Prediction rebuilds the features of the last `lookback` bars from the History alone and scales
+forecast() rebuilds the features of the last `lookback` bars from each History alone and scales
 them with the fitted scalers (forecaster.data.prepare with the saved scalers): nothing after the
-origin is ever read. A model with a distribution or quantile head also gives its forecast
-distribution (predict_distribution_many: forecaster.model.estimator.forecast_distribution, mapped back with
-the fitted target scale). The walk-forward asks for the point forecast and the distribution of the
-same origins in turn: one forward pass (estimator.forecast_all) answers both, kept for the last
-origins asked.
+origin is ever read. One forward pass (TrainedModel.forecast) gives the point, the intervals and,
+for a distribution or quantile head, the forecast distribution.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-from forecaster.model import estimator
-from forecaster.backtest.baselines import History, LookAheadError
-from forecaster.data import DataConfig, PriceSeries, build_features, prepare, split_bounds
+from forecaster.configs import DataConfig, ModelConfig, TrainConfig
+from forecaster.data import PriceSeries, build_features, prepare, split_bounds
+from forecaster.data.history import History, LookAheadError
 from forecaster.errors import ForecasterError
-from forecaster.model.estimator import ModelConfig
-from forecaster.model.trainer import TrainConfig
+from forecaster.model import estimator
+from forecaster.model.trained import TrainedModel
+from forecaster.probabilistic.contract import BacktestModel, ModelForecast
 
 
-class MambaModel:
+class MambaModel(BacktestModel):
     def __init__(self, data_config: DataConfig, model_config: Optional[ModelConfig] = None,
                  train_config: Optional[TrainConfig] = None, val_frac: float = 0.15, name: str = "mamba"):
         if data_config.covariates:
             raise ForecasterError("the backtest does not support covariates yet: train a model without --covariate")
         if not 0 < val_frac < 1:
             raise ForecasterError(f"val_frac={val_frac!r} is invalid: accepted a number in (0, 1)")
+        super().__init__(data_config.horizon)
         self.name, self.data_config, self.val_frac = name, data_config, val_frac
         self.model_config, self.train_config = model_config or ModelConfig(), train_config or TrainConfig()
-        self.horizon = data_config.horizon
-        self.net = None
-        self.scalers: Optional[dict] = None
-        self.calibration: dict = {}
+        self.trained: Optional[TrainedModel] = None
         self.seen_until: Optional[pd.Timestamp] = None  # saved model: last date its training used
         self.first_test_start: Optional[pd.Timestamp] = None  # saved model: the first bar it has not seen
         self.fits = 0
-        self.fit_log: list = []  # one entry per training: validation MSE beside the random walk's (scaled)
-        self._last: Optional[tuple] = None  # (origin keys, (point, bands, distribution)) of the last prediction
 
     @classmethod
-    def from_saved(cls, name: str, series: PriceSeries, models_dir=None) -> "MambaModel":
-        """A saved model; `series` (the backtest's data) tells when the model's validation data ended."""
-        from forecaster import api
-
-        trained = api.load(name, models_dir, pair=series.pair)  # a global model: that pair's scalers and splits
-        data = trained.data_config
-        out = cls(data, name=f"mamba:{name}")
-        out.net, out.scalers = trained.model.eval(), trained.meta["scalers"]
-        out.calibration = trained.meta.get("calibration", {})
+    def from_saved(cls, trained: TrainedModel, series: PriceSeries) -> "MambaModel":
+        """A saved model (a global model's member for series.pair: trained.for_pair); `series` (the
+        backtest's data) tells when the model's validation data ended."""
+        out = cls(trained.data_config, name=f"mamba:{trained.name}")
+        out.trained = trained
         out.seen_until = _seen_until(trained.meta, series)
         after = series.frame.index[series.frame.index > out.seen_until]
         out.first_test_start = after[0] if len(after) else None
@@ -72,6 +63,16 @@ class MambaModel:
     @property
     def saved(self) -> bool:
         return self.seen_until is not None
+
+    @property
+    def probabilistic(self) -> bool:
+        cfg = self.model_config if self.trained is None else self.trained.config
+        return cfg.distribution != "none" or bool(cfg.quantiles)
+
+    def settings(self) -> dict:
+        """The data configuration and the trained network's (a saved model's own), else the one it trains with."""
+        net = self.model_config if self.trained is None else self.trained.config
+        return {"data": self.data_config.to_dict(), "model": net.to_dict()}
 
     def fit(self, history: History) -> None:
         if self.saved:
@@ -88,16 +89,15 @@ class MambaModel:
         n = len(series.frame) - 1  # feature rows (the first bar has no return)
         n_val = max(int(round(n * self.val_frac)), self.horizon + 1)
         prep = prepare(series, self.data_config, bounds=(n - n_val, n, n))
-        fitted = estimator.fit_prepared(prep, self.model_config, replace(self.train_config, seed=self.train_config.seed + self.fits),
-                                       progress=False)
-        result = fitted.result
-        self.fit_log.append({"cutoff": history.date.isoformat(), "train_windows": fitted.windows["train"],
-                             "val_windows": fitted.windows["val"], "best_epoch": result.best_epoch,
+        seed = self.train_config.seed + self.fits
+        trained = estimator.fit_prepared(prep, self.model_config, replace(self.train_config, seed=seed), progress=False)
+        result = trained.fit_result
+        self.fit_log.append({"cutoff": history.date.isoformat(), "train_windows": trained.windows["train"],
+                             "val_windows": trained.windows["val"], "best_epoch": result.best_epoch,
                              "epochs_run": result.history[-1]["epoch"], "best_val_mse": result.best_val_mse,
                              "random_walk_val_mse": result.random_walk_val_mse})
-        self.net, self.scalers, self.calibration = fitted.net, fitted.scalers, fitted.calibration
+        self.trained = trained
         self.fits += 1
-        self._last = None
 
     def _window(self, history: History) -> np.ndarray:
         """(L, C_in) scaled features of the newest lookback bars."""
@@ -105,42 +105,17 @@ class MambaModel:
         short = history.series()
         short = PriceSeries(frame=short.frame.iloc[-(L + 1):], pair=short.pair, source=short.source,
                             interval=short.interval)  # one bar more: the first bar has no log return
-        prep = prepare(short, self.data_config, fitted=self.scalers)
+        prep = prepare(short, self.data_config, fitted=self.trained.scalers)
         if len(prep.dates) < L:
             raise ForecasterError(f"origin {history.date.date()}: fewer than {L} bars of history for the lookback")
         return prep.latest_window().x[0]
 
-    def _forecast(self, histories: list) -> tuple:
-        """(point (N, H), bands {level: (lower, upper)}, distribution or None) in log-return units, from
-        one forward pass over the histories' windows; the last call's answer is kept for the same origins."""
-        if self.net is None:
-            raise ForecasterError(f"{self.name}: predict called before fit")
-        keys = tuple((h.start, h.cutoff, len(h)) for h in histories)
-        if self._last is not None and self._last[0] == keys:
-            return self._last[1]
-        x = np.stack([self._window(h) for h in histories])  # (N, L, C_in)
-        scale = np.asarray(self.scalers["target_scale"], dtype=np.float64)  # (H,)
-        point, bands, dist = estimator.forecast_all(self.net, x, self.calibration, scale)  # point and bands scaled
-        point = point * scale
-        bands = {lv: (lo * scale, hi * scale) for lv, (lo, hi) in bands.items()}
-        self._last = (keys, (point, bands, dist))
-        return self._last[1]
-
-    def predict_distribution_many(self, histories: list):
-        """The forecast distribution of the cumulative log returns (N, H) at each History's origin
-        (Predictive for a parametric head, Quantiles for a quantile head), or None for a point head."""
-        return self._forecast(histories)[2]
-
-    def predict_distribution(self, history: History):
-        return self.predict_distribution_many([history])
-
-    def predict_many(self, histories: list) -> list:
+    def forecast(self, histories: Sequence[History]) -> ModelForecast:
         """One batched forward pass for many origins, each read through its own History."""
-        point, bands, _ = self._forecast(histories)
-        return [(point[i], {lv: (lo[i], hi[i]) for lv, (lo, hi) in bands.items()}) for i in range(len(histories))]
-
-    def predict(self, history: History) -> tuple[np.ndarray, dict]:
-        return self.predict_many([history])[0]
+        if self.trained is None:
+            raise ForecasterError(f"{self.name}: predict called before fit")
+        x = np.stack([self._window(h) for h in histories])  # (N, L, C_in)
+        return self.trained.forecast(x)
 
 
 def _seen_until(meta: dict, series: PriceSeries) -> pd.Timestamp:

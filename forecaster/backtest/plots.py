@@ -22,7 +22,7 @@ import numpy as np
 
 from forecaster.backtest.trading import drawdown
 from forecaster.backtest.walkforward import BacktestResult
-from forecaster.model.plots import pyplot, save_figure
+from forecaster.util.plotting import pyplot, save_figure
 
 SHOWN = 150  # origins drawn in forecast_vs_actual.png
 U2_SPAN = 0.1  # the U2 axis spans at least 1 - U2_SPAN .. 1 + U2_SPAN

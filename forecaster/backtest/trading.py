@@ -24,7 +24,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from forecaster.configs import CostConfig
 from forecaster.errors import ForecasterError
@@ -37,14 +36,6 @@ def signals(forecast_return: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Forecast log returns (N,) -> positions (N,): +1 above threshold, -1 below -threshold, else flat."""
     f = np.asarray(forecast_return, dtype=np.float64)
     return np.where(f > threshold, 1.0, np.where(f < -threshold, -1.0, 0.0))
-
-
-def bars_per_year(dates: pd.DatetimeIndex) -> float:
-    """Bars per year counted from the data (about 260 for daily FX)."""
-    if len(dates) < 2:
-        raise ForecasterError("at least two bars are needed to count bars per year")
-    years = (dates[-1] - dates[0]).total_seconds() / (365.25 * 86400)
-    return (len(dates) - 1) / years
 
 
 def predictive_sigma(dist) -> np.ndarray:

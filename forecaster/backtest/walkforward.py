@@ -13,8 +13,9 @@ a second simulation sizes each position to that annualised volatility (trading.v
 from the model's own step-1 predictive spread, or for a point forecast from the EWMA volatility
 (risk.EWMA, fitted before the test) known at the origin; it is reported beside the unit-size one.
 
-Probabilistic forecasts: every model with predict_distribution_many (the risk models, a Mamba model
-with a distribution or quantile head) gives its forecast distribution of each fold's origins; the
+Every model is a BacktestModel (forecaster.probabilistic.contract): one forecast() call per fold gives
+the point, the intervals and, for a probabilistic model (the risk models, a Mamba model with a
+distribution or quantile head), the forecast distribution of the fold's origins; the distribution
 parts are joined after the loop and scored by scores.probabilistic_stats (CRPS, pinball, interval
 scores, coverage overall and by terciles of the volatility known at the origin, VaR tests, PIT, DM
 on CRPS of every model against every other). Online calibration (`calibration="aci"`): every
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 import numpy as np
@@ -36,11 +37,14 @@ import pandas as pd
 from forecaster.probabilistic import distributions as dist_mod
 from forecaster.backtest import trading
 from forecaster.evaluation import scores, stats
-from forecaster.backtest.baselines import History, LookAheadError
 from forecaster.configs import BacktestConfig
 from forecaster.data import PriceSeries, cumulative_returns, walk_forward_folds
+from forecaster.data.calendar import bars_per_year
+from forecaster.data.history import History, LookAheadError
 from forecaster.errors import ForecasterError
+from forecaster.probabilistic.contract import BacktestModel
 from forecaster.probabilistic.intervals import OnlineConformalConfig, conformalize_bands
+from forecaster.probabilistic.risk import EWMA
 
 @dataclass
 class BacktestResult:
@@ -89,7 +93,7 @@ def _fold_step(n_origins: int, config: BacktestConfig) -> int:
     return config.retrain_every or n_origins
 
 
-def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_train: int = 100,
+def run_backtest(series: PriceSeries, models: list[BacktestModel], config: BacktestConfig, min_train: int = 100,
                  progress: Optional[Callable[[int, int, str], None]] = None) -> BacktestResult:
     """Walk forward over the test period with every model.
 
@@ -97,6 +101,11 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
     names = [m.name for m in models]
     if len(set(names)) != len(names) or not names:
         raise ForecasterError(f"model names must be unique and non-empty, got {names}")
+    if config.horizon is None:
+        config = replace(config, horizon=models[0].horizon)
+    if any(m.horizon != config.horizon for m in models):
+        raise ForecasterError(f"every model must forecast {config.horizon} steps: "
+                              + ", ".join(f"{m.name} {m.horizon}" for m in models))
     frame = series.frame
     dates, close = frame.index, frame["close"].to_numpy(dtype=np.float64)
     n, H = len(close), config.horizon
@@ -130,26 +139,15 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
             _guarded(model, "fit", lambda: model.fit(train_history), cutoff, dates)
             fit_seconds[model.name] += time.perf_counter() - began
             done += 1
-            if hasattr(model, "predict_many"):
-                out = _guarded(model, "predict", lambda: model.predict_many(histories), int(rows[0]), dates)
-            else:
-                out = [_guarded(model, "predict", lambda h=h: model.predict(h), h.cutoff, dates) for h in histories]
-            for i, (point, band) in zip(idx, out):
-                point = np.asarray(point, dtype=np.float64)
-                if point.shape != (H,):
-                    raise ForecasterError(f"model {model.name} returned a forecast of shape {point.shape}, expected ({H},)")
-                preds[model.name][i] = point
-                for level, (lo, hi) in band.items():
-                    if level not in bands[model.name]:
-                        bands[model.name][level] = (np.full((len(origins), H), np.nan), np.full((len(origins), H), np.nan))
-                    bands[model.name][level][0][i], bands[model.name][level][1][i] = lo, hi
-            if hasattr(model, "predict_distribution_many"):
-                part = _guarded(model, "predict", lambda: model.predict_distribution_many(histories), int(rows[0]), dates)
-                if part is not None:
-                    if tuple(part.shape) != (len(rows), H):
-                        raise ForecasterError(f"model {model.name} returned a distribution of shape {part.shape}, "
-                                              f"expected ({len(rows)}, {H})")
-                    dist_parts.setdefault(model.name, []).append(part)
+            out = _guarded(model, "predict", lambda: model.forecast(histories), int(rows[0]), dates)
+            out.check(len(rows), H, model.name)
+            preds[model.name][idx] = out.point
+            for level, (lo, hi) in out.bands.items():
+                if level not in bands[model.name]:
+                    bands[model.name][level] = (np.full((len(origins), H), np.nan), np.full((len(origins), H), np.nan))
+                bands[model.name][level][0][idx], bands[model.name][level][1][idx] = lo, hi
+            if out.distribution is not None:
+                dist_parts.setdefault(model.name, []).append(out.distribution)
             if progress:
                 progress(done, total, f"fold {fold.index + 1}/{len(folds)} {model.name}")
 
@@ -170,7 +168,7 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
                         **({"aci": interval_stats(calibrated[name], actual, regime)} if name in calibrated else {})}
                  for name, b in bands.items() if b}
 
-    per_year = trading.bars_per_year(dates)
+    per_year = bars_per_year(dates)
     path = close[origins[0] : origins[-1] + 2]  # (N+1,) closes at the origins and the bar after the last
     sig = {name: trading.signals(preds[name][:, config.signal_step - 1], config.threshold) for name in preds}
     sims = {name: trading.simulate(sig[name], path, config.costs) for name in preds}
@@ -192,9 +190,8 @@ def run_backtest(series: PriceSeries, models: list, config: BacktestConfig, min_
         "test_first_origin": dates[origins[0]].isoformat(), "test_last_origin": dates[origins[-1]].isoformat(),
         "origins": int(len(origins)), "folds": len(folds), "fit_seconds": fit_seconds,
         "bars_per_year": per_year,
-        "fit_log": {m.name: m.fit_log for m in models if getattr(m, "fit_log", None)},
-        "model_settings": {m.name: {"data": m.data_config.to_dict(), "model": _net_config(m)}
-                           for m in models if hasattr(m, "data_config") and hasattr(m, "model_config")},
+        "fit_log": {m.name: m.fit_log for m in models if m.fit_log},
+        "model_settings": {m.name: m.settings() for m in models if m.settings() is not None},
         "distributions": {name: type(d).__name__ for name, d in dists.items()},
         "calibration": config.calibration, "vol_target_sigma": vol_source,
         "notes": [trading.SWAP_NOTE,
@@ -228,19 +225,11 @@ def interval_stats(bands: dict, actual: np.ndarray, regime: np.ndarray) -> dict:
     return out
 
 
-def _net_config(model) -> dict:
-    """The trained network's configuration (a saved model's own), else the configuration it trains with."""
-    net = getattr(model, "net", None)
-    return net.forecaster_config.to_dict() if net is not None else model.model_config.to_dict()
-
-
 def _ewma_sigma(series: PriceSeries, origins: np.ndarray, start: int) -> np.ndarray:
     """(N,) the RiskMetrics EWMA one-step volatility at each origin, started on the rows before the test."""
-    from forecaster.probabilistic.risk import EWMA
-
     ewma = EWMA(1)
     ewma.fit(History(series, start - 1))
-    return ewma.predict_distribution_many([History(series, int(t)) for t in origins]).scale[:, 0]
+    return ewma.distribution([History(series, int(t)) for t in origins]).scale[:, 0]
 
 
 def _guarded(model, what: str, call, cutoff: int, dates: pd.DatetimeIndex):

@@ -63,8 +63,8 @@ from forecaster.configs import JsonConfig, ModelConfig, TrainConfig
 from forecaster.data import change_windows, fit_scaler
 from forecaster.data.exchange_rate import find_data, load_exchange
 from forecaster.errors import ForecasterError
-from forecaster.model.forecast import forecast_windows
-from forecaster.model.trainer import resolve_device
+from forecaster.model.inference import forecast_windows
+from forecaster.model.device import resolve_device
 
 HORIZONS = (96, 192, 336, 720)
 DROP_LAST_BATCH = 32  # the test batch size of the published runs that dropped their last, incomplete batch

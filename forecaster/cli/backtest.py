@@ -73,62 +73,26 @@ def backtest(
     """
     from pathlib import Path
 
-    from forecaster.backtest import run_backtest
-    from forecaster.backtest.lineup import lineup
+    from forecaster import api
     from forecaster.backtest.report import print_tables, write_report
-    from forecaster.data import load_series, pip_size
-    from forecaster.errors import ForecasterError
-
     from forecaster.util.console import stdout
     from forecaster.util.files import check_writable
 
-    if model and (retrain_every or folds):
-        raise ForecasterError("--model backtests a saved model as it is; --retrain-every/--folds train inside the "
-                              "folds: give one or the other")
-    if model and no_mamba:
-        raise ForecasterError("--model and --baselines-only contradict each other: give one")
-    auto_start = test_start is not None and test_start.strip().lower() == "auto"
-    if auto_start and not model:
-        raise ForecasterError("--test-start auto takes the first date a saved model has not seen: give --model NAME "
-                              "too, or a date (YYYY-MM-DD)")
-    ModelConfig(distribution=distribution).forecaster_config(len(features), 1, 1)  # a bad --distribution fails now
     folder = check_writable(Path(out or f"reports/backtest-{pair.lower().replace('/', '')}"), folder=True)
-    if model:
-        from forecaster import api
-
-        # a missing model, or a pair it was not trained on, fails before any data is loaded; a global
-        # model gives the pair's member (its source, scalers and splits)
-        trained = api.load(model, models_dir, pair=pair)
-        series, _ = trained.load_series(source=source, interval=interval, path=path, column=column, series=csv_series,
-                                        start=start, end=end)
-        for note in trained.notes:
-            info(f"note: {note}")
-    else:
-        series = load_series(pair, source=source or "ecb", interval=interval or "1d", start=start, end=end, path=path,
-                             column=column, series=csv_series)
-    info(f"data: {series.description}")
-    models = lineup(series, saved=model, models_dir=models_dir, mamba=not no_mamba, horizon=horizon, lookback=lookback,
-                    data=DataConfig(stride=train_stride, features=tuple(features)),
-                    model=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin),
-                    train=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device), risk=not no_risk)
-    if auto_start:
-        first = next((m.first_test_start for m in models if getattr(m, "saved", False)), None)
-        if first is None:
-            raise ForecasterError(f"model {model!r} has seen all of this data ({series.frame.index[-1].date()} is its "
-                                  "last bar): backtest it on newer data (--path) or retrain it with --end")
-        test_start = str(first.date())
-        info(f"--test-start auto: {test_start}, the first bar model {model!r} has not seen")
     config = BacktestConfig(
-        horizon=models[0].horizon, test_years=test_years, test_start=test_start, retrain_every=retrain_every,
-        folds=folds, mode=mode, window=window, signal_step=signal_step, threshold=threshold,
-        costs=CostConfig(spread_pips=spread_pips, pip=pip_size(series.pair), commission_bp=commission_bp,
-                         slippage_bp=slippage_bp),
+        test_years=test_years, test_start=test_start, retrain_every=retrain_every, folds=folds, mode=mode,
+        window=window, signal_step=signal_step, threshold=threshold,
+        costs=CostConfig(spread_pips=spread_pips, commission_bp=commission_bp, slippage_bp=slippage_bp),
         calibration=calibration, vol_target=vol_target, vol_cap=vol_cap,
     )
-    info(f"{series.pair}: {len(series.frame)} bars {series.frame.index[0].date()}..{series.frame.index[-1].date()} "
-         f"({series.source}); models: {', '.join(m.name for m in models)}")
     with progress_bar("backtest") as progress:
-        result = run_backtest(series, models, config, progress=progress)
+        result = api.backtest(
+            pair, config, model=model, models_dir=models_dir, source=source, interval=interval, path=path,
+            column=column, csv_series=csv_series, start=start, end=end,
+            data=DataConfig(stride=train_stride, features=tuple(features)),
+            net=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin),
+            train_config=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device),
+            mamba=not no_mamba, risk=not no_risk, horizon=horizon, lookback=lookback, progress=progress, note=info)
     paths = write_report(result, folder, plots=not no_plots)
     info(f"report: {folder}/ ({', '.join(Path(p).name for p in paths.values())})")
     if as_json:

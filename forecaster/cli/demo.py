@@ -24,7 +24,7 @@ def demo(
     """
     from forecaster.demo import run_demo
     from forecaster.util.files import check_writable
-    from forecaster.model.forecast import stale_note
+    from forecaster.data.calendar import stale_note
 
     check_writable(out, folder=True)
     info(f"demo on {pair.upper()}: training on the ECB data before the last {test_years:g} years, then backtesting")

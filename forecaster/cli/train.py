@@ -67,7 +67,7 @@ def train(
     """
     from forecaster import api
     from forecaster.errors import ForecasterError
-    from forecaster.model.trainer import init_distributed_from_env, is_main_process
+    from forecaster.model.device import init_distributed_from_env, is_main_process
 
     if pair is not None and pairs is not None:
         raise ForecasterError(f"give a pair ({pair}) or --pairs ({pairs}), not both")
@@ -184,7 +184,7 @@ def predict(
     from forecaster.errors import ForecasterError
     from forecaster.util.files import atomic_write_text, check_writable
     from forecaster.model.plots import plot_forecast
-    from forecaster.model.forecast import stale_note
+    from forecaster.data.calendar import stale_note
 
     if history < 1:
         raise ForecasterError(f"--history {history} is invalid: give how many bars of history to plot (1 or more)")

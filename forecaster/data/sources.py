@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -169,3 +170,28 @@ def check_same_series(series: PriceSeries, trained: dict) -> list[str]:
             notes.append(f"the prices of {first.date()} .. {last.date()} differ from those the model was trained on "
                          "(revised or differently cleaned data)")
     return notes
+
+
+@dataclass
+class SourceSpec:
+    """Where the data comes from, saved with the model so that predict and backtest can load it again
+    from any folder: a CSV file is stored with its absolute path (and, in the model's fingerprint, the
+    hash and date range of the rows trained on)."""
+
+    pair: str = "EURUSD"
+    source: str = "ecb"
+    interval: str = "1d"
+    start: Optional[str] = None
+    end: Optional[str] = None
+    path: Optional[str] = None
+    column: Optional[str] = None  # a wide or long CSV table's price column
+    series: Optional[str] = None  # a long CSV table's series
+
+    def __post_init__(self) -> None:
+        if self.path is not None:
+            self.path = str(Path(self.path).expanduser().resolve())
+
+    def load(self, cache_dir=None, offline: bool = False, pair: Optional[str] = None) -> PriceSeries:
+        return load_series(pair or self.pair, source=self.source, interval=self.interval, start=self.start,
+                           end=self.end, path=self.path, cache_dir=cache_dir, offline=offline, column=self.column,
+                           series=self.series)

@@ -1,11 +1,13 @@
-"""How a Mamba forecaster is built, trained, calibrated, saved and loaded: the one path.
+"""The estimator: how a Mamba forecaster is built, trained, gated, calibrated, saved and loaded.
 
 Every caller that needs a trained model goes through this module: `api.train` and `api.load`
 (the CLI's train, predict and models), the backtest's Mamba model (`backtest/neural.py`), the
-demo, and the Exchange-Rate benchmark (`exchange.py`). Nothing else builds or fits one.
+demo, and the Exchange-Rate benchmark (`benchmarks/exchange.py`). Nothing else builds or fits one.
+It is stateless: fitting returns a TrainedModel (forecaster.model.trained), which forecasts.
 
-    ModelConfig --build--> MambaForecaster --fit (training.fit: the one trainer)--> best weights on validation
-        --calibrate (split-conformal on the validation windows)--> Fitted --save / load--> models/<name>/
+    ModelConfig --build--> MambaForecaster --fit (trainer.fit: the one trainer)--> best weights on validation
+        --location gate, calibrate (split-conformal on the validation windows)--> TrainedModel
+        --save / load--> models/<name>/
 
 fit_prepared trains on one pair; fit_pooled on several (a global model: each pair scaled by its own
 scalers, the windows of all pairs pooled); both share _fit_windows.
@@ -17,20 +19,20 @@ is the no-change forecast and the trainer's check 0 is the random walk.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
-from forecaster.model import checkpoint
 from forecaster.probabilistic import intervals
-from forecaster.configs import ModelConfig, TrainConfig
+from forecaster.configs import DataConfig, ModelConfig, TrainConfig
 from forecaster.data import Prepared, WindowSet
 from forecaster.errors import ForecasterError
 from forecaster.mamba import ForecasterConfig, MambaForecaster
-from forecaster.model.forecast import forecast_windows
-from forecaster.model.trainer import FitResult, fit as train_loop, seed_everything
+from forecaster.model.inference import forecast, quantile_view, raw_forecast
+from forecaster.model.device import seed_everything
+from forecaster.model.trained import TrainedModel
+from forecaster.model.trainer import FitResult, fit as train_loop
 
 
 def build(config: ForecasterConfig) -> MambaForecaster:
@@ -55,41 +57,20 @@ def fit(model: ModelConfig, train_cfg: TrainConfig, train_set, val_set, *, n_inp
     return net.cpu().eval(), result
 
 
-@dataclass
-class Fitted:
-    """A trained forecaster with everything needed to use it on new data."""
-
-    net: MambaForecaster
-    config: ForecasterConfig
-    scalers: dict  # the data's scalers, fitted on the training rows (forecaster.data.Prepared.fitted);
-    # a pooled model's: pair -> that pair's scalers
-    calibration: dict  # split-conformal interval widths per level, from the validation windows
-    result: FitResult = field(repr=False)
-    gate: dict = field(default_factory=dict)  # the validation test that kept or reset the trained location
-    windows: dict = field(default_factory=dict)  # split -> number of windows (pooled: also "pairs": pair -> split -> n)
-    seconds: float = 0.0
-
-    @property
-    def quantiles(self) -> tuple:
-        return self.config.quantiles
-
-
 def fit_prepared(prep: Prepared, model: ModelConfig, train_cfg: TrainConfig, state_path: Optional[Path] = None,
-                 resume: bool = False, progress: bool = True) -> Fitted:
+                 resume: bool = False, progress: bool = True) -> TrainedModel:
     """Train on a prepared series' training windows, stop early and calibrate on its validation windows."""
-    fitted = _fit_windows(prep.windows("train"), prep.windows("val"), prep.n_features, prep.config.horizon, model,
-                          train_cfg, state_path, resume, progress)
-    fitted.scalers = prep.fitted()
-    return fitted
+    return _fit_windows(prep.windows("train"), prep.windows("val"), prep.n_features, prep.config, model,
+                        train_cfg, state_path, resume, progress, scalers=prep.fitted())
 
 
 def fit_pooled(preps: dict[str, Prepared], model: ModelConfig, train_cfg: TrainConfig,
-               state_path: Optional[Path] = None, resume: bool = False, progress: bool = True) -> Fitted:
+               state_path: Optional[Path] = None, resume: bool = False, progress: bool = True) -> TrainedModel:
     """One model for several pairs (a global model): each pair prepared with its own scalers
     (fitted on its own training rows), the training windows of all pairs pooled and shuffled
     together, early stopping, the location gate and the interval calibration on the pooled
     validation windows. Every pair must share the DataConfig and the features; the splits are
-    each pair's own. Fitted.scalers maps pair -> scalers, Fitted.windows["pairs"] pair -> counts."""
+    each pair's own. The result's scalers map pair -> scalers, its windows["pairs"] pair -> counts."""
     if len(preps) < 2:
         raise ForecasterError(f"a pooled model needs two pairs or more, got {list(preps) or 'none'}")
     first_pair, first = next(iter(preps.items()))
@@ -106,8 +87,8 @@ def fit_pooled(preps: dict[str, Prepared], model: ModelConfig, train_cfg: TrainC
         raise ForecasterError(f"the validation split of {', '.join(empty)} holds no windows: use more data or a "
                               "smaller horizon")
     fitted = _fit_windows(pool_windows(list(train.values())), pool_windows(list(val.values())), first.n_features,
-                          first.config.horizon, model, train_cfg, state_path, resume, progress)
-    fitted.scalers = {pair: prep.fitted() for pair, prep in preps.items()}
+                          first.config, model, train_cfg, state_path, resume, progress,
+                          scalers={pair: prep.fitted() for pair, prep in preps.items()})
     fitted.windows["pairs"] = {pair: {"train": len(train[pair]), "val": len(val[pair])} for pair in preps}
     return fitted
 
@@ -121,19 +102,22 @@ def pool_windows(sets: list[WindowSet]) -> WindowSet:
                      rows=np.concatenate([w.rows for w in sets]))
 
 
-def _fit_windows(train: WindowSet, val: WindowSet, n_inputs: int, horizon: int, model: ModelConfig,
-                 train_cfg: TrainConfig, state_path: Optional[Path], resume: bool, progress: bool) -> Fitted:
-    """The shared body of fit_prepared and fit_pooled: train, gate, calibrate (scalers are the caller's)."""
+def _fit_windows(train: WindowSet, val: WindowSet, n_inputs: int, data: DataConfig, model: ModelConfig,
+                 train_cfg: TrainConfig, state_path: Optional[Path], resume: bool, progress: bool,
+                 scalers: dict) -> TrainedModel:
+    """The shared body of fit_prepared and fit_pooled: train, gate, calibrate."""
     if len(val) == 0:
         raise ForecasterError("the validation split holds no windows: use more data or a smaller horizon")
     began = time.perf_counter()
     net, result = fit(model, train_cfg, train.dataset(), val.dataset(), n_inputs=n_inputs, n_outputs=1,
-                      horizon=horizon, state_path=state_path, resume=resume, progress=progress)
+                      horizon=data.horizon, state_path=state_path, resume=resume, progress=progress)
     gate = location_gate(net, val, train_cfg.gate)
     seconds = time.perf_counter() - began
     calibration = calibrate(net, val)
-    return Fitted(net=net, config=net.forecaster_config, scalers={}, calibration=calibration,
-                  result=result, gate=gate, windows={"train": len(train), "val": len(val)}, seconds=seconds)
+    meta = {"data_config": data.to_dict(), "model_config": net.forecaster_config.to_dict(), "scalers": scalers,
+            "calibration": calibration}
+    return TrainedModel(net=net, meta=meta, fit_result=result, gate=gate,
+                        windows={"train": len(train), "val": len(val)}, seconds=seconds)
 
 
 def location_gate(net: MambaForecaster, val: WindowSet, alpha: float) -> dict:
@@ -144,7 +128,7 @@ def location_gate(net: MambaForecaster, val: WindowSet, alpha: float) -> dict:
     from forecaster.evaluation.verdicts import compare_with_random_walk
 
     y = val.y[:, :, 0].astype(np.float64)  # (N, H) scaled
-    point = point_forecast(net, val.x)
+    point = forecast(net, val.x, {}).point  # (N, H) scaled
     test = compare_with_random_walk(np.mean((point - y) ** 2, axis=1), np.mean(y**2, axis=1), y.shape[1],
                                     "validation", alpha=min(alpha, 0.49))
     kept = "model" if alpha >= 1 or test["dm_p_better"] < alpha else "no-change"
@@ -155,94 +139,8 @@ def location_gate(net: MambaForecaster, val: WindowSet, alpha: float) -> dict:
     return {**test, "alpha": alpha, "kept": kept, "val_mse": mse, "val_mse_random_walk": random_walk}
 
 
-# levels whose quantiles a parametric head is read at for its intervals (intervals.LEVELS' ends and the median)
-INTERVAL_QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
-
-
-def _quantile_view(net: MambaForecaster, pred: np.ndarray) -> tuple[np.ndarray, tuple]:
-    """The raw forecast (N, H[, Q or P]) as what the interval code reads: a parametric head's
-    quantiles at INTERVAL_QUANTILES, or the output as it is."""
-    cfg = net.forecaster_config
-    if cfg.distribution == "none":
-        return pred, cfg.quantiles
-    import torch
-
-    from forecaster.probabilistic.parametric import quantiles_from_params
-
-    q = quantiles_from_params(torch.as_tensor(pred, dtype=torch.float64), INTERVAL_QUANTILES, cfg.distribution)
-    return q.numpy(), INTERVAL_QUANTILES
-
-
 def calibrate(net: MambaForecaster, val: WindowSet) -> dict:
     """Split-conformal interval widths per level and step from the validation windows
     (conformalised quantiles for quantile and parametric heads, residuals for a point forecast)."""
-    pred, quantiles = _quantile_view(net, _forward(net, val.x))  # (N, H[, Q]) scaled
+    pred, quantiles = quantile_view(net, raw_forecast(net, val.x))  # (N, H[, Q]) scaled
     return intervals.calibrate(pred, val.y[:, :, 0], quantiles)
-
-
-def forecast(net: MambaForecaster, x: np.ndarray, calibration: dict) -> tuple[np.ndarray, dict]:
-    """Scaled windows x (N, L, C_in) -> the point forecast (N, H) and the intervals
-    {level: (lower (N, H), upper (N, H))} of the first output series, in scaled-target units."""
-    return _point_and_bands(net, _forward(net, x), calibration)
-
-
-def point_forecast(net: MambaForecaster, x: np.ndarray) -> np.ndarray:
-    """Scaled windows x (N, L, C_in) -> the point forecast (N, H) of the first output series, in
-    scaled-target units (forecast's point, without the intervals' quantiles)."""
-    cfg = net.forecaster_config
-    return intervals.point_forecast(_forward(net, x), cfg.quantiles, cfg.distribution)
-
-
-def forecast_distribution(net: MambaForecaster, x: np.ndarray, target_scale: np.ndarray):
-    """Scaled windows x (N, L, C_in) -> the forecast distribution of the cumulative log returns
-    (forecaster.probabilistic.distributions: Predictive for a parametric head, Quantiles for a quantile head;
-    None for a point forecast), the scaled targets mapped back with target_scale (H,)."""
-    return _distribution(net, _forward(net, x), target_scale)
-
-
-def forecast_all(net: MambaForecaster, x: np.ndarray, calibration: dict, target_scale: np.ndarray) -> tuple:
-    """forecast's (point, bands), scaled, and forecast_distribution's distribution, from one forward pass."""
-    raw = _forward(net, x)
-    return (*_point_and_bands(net, raw, calibration), _distribution(net, raw, target_scale))
-
-
-def _forward(net: MambaForecaster, x: np.ndarray) -> np.ndarray:
-    """x (N, L, C_in) -> the raw forecast (N, H[, Q or P]) of the first output series."""
-    return forecast_windows(net, x)[:, :, 0]
-
-
-def _point_and_bands(net: MambaForecaster, raw: np.ndarray, calibration: dict) -> tuple[np.ndarray, dict]:
-    cfg = net.forecaster_config
-    pred, quantiles = _quantile_view(net, raw)
-    return intervals.point_forecast(raw, cfg.quantiles, cfg.distribution), intervals.intervals(pred, calibration, quantiles)
-
-
-def _distribution(net: MambaForecaster, raw: np.ndarray, target_scale: np.ndarray):
-    from forecaster.probabilistic.distributions import Predictive, Quantiles
-
-    cfg = net.forecaster_config
-    raw = raw.astype(np.float64)
-    s = np.asarray(target_scale, dtype=np.float64)[None, :]  # (1, H)
-    if cfg.distribution != "none":
-        df = raw[..., 2] if cfg.distribution == "student_t" else np.inf
-        return Predictive(loc=raw[..., 0] * s, scale=raw[..., 1] * s, df=df)
-    if cfg.quantiles:
-        return Quantiles(levels=np.asarray(cfg.quantiles), values=raw * s[..., None])
-    return None
-
-
-def save(folder: Path, net: MambaForecaster, meta: dict) -> None:
-    """Weights and metadata (the model configuration under "model_config") into folder, atomically."""
-    checkpoint.save(folder, net.state_dict(), {**meta, "model_config": net.forecaster_config.to_dict()})
-
-
-def load(folder: Path) -> tuple[MambaForecaster, dict]:
-    """A saved forecaster (eval mode) and its metadata; ForecasterError on a missing, damaged or mismatched save."""
-    state, meta = checkpoint.load(folder)
-    try:
-        net = build(ForecasterConfig.from_dict(meta["model_config"]))
-        net.load_state_dict(state)
-    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-        raise ForecasterError(f"{folder}: the weights do not fit the saved configuration ({exc}); retrain the model") from exc
-    return net.eval(), meta
-

@@ -1,4 +1,5 @@
-"""Forecasting with a trained model: batches of windows, and the next H bars after the data."""
+"""The forecast a person reads: the next H bars after the data as prices, intervals and the
+distribution's risk summary (quantiles, volatility, value at risk)."""
 
 from __future__ import annotations
 
@@ -7,86 +8,8 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
-import torch
 
-from forecaster.errors import ForecasterError
-
-
-@torch.no_grad()
-def forecast_windows(model: torch.nn.Module, x: np.ndarray, batch_size: int = 1024, threads: int = 1) -> np.ndarray:
-    """x (N, L, C_in) scaled features -> (N, H, C_out[, Q]) scaled forecasts, as numpy.
-
-    threads: torch CPU threads meanwhile (0 = unchanged); one by default, as in training (on a busy
-    machine two threads made this 7x slower)."""
-    from forecaster.model.trainer import cpu_threads
-
-    model.eval()
-    device = next(model.parameters()).device
-    with cpu_threads(threads):
-        out = [model(torch.as_tensor(x[i : i + batch_size], device=device)).float().cpu().numpy()
-               for i in range(0, len(x), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0,))
-
-
-def future_dates(last: pd.Timestamp, steps: int, interval: str) -> pd.DatetimeIndex:
-    """The dates of the next bars after `last`, on the FX calendar the data cleaning keeps:
-    business days for daily bars; weeks and months for the long intervals; intraday bars that
-    skip Saturday and Sunday before 20:00 UTC (FX reopens on Sunday evening)."""
-    last = pd.Timestamp(last)
-    long_steps = {"1d": pd.offsets.BDay(1), "5d": pd.offsets.BDay(5), "1wk": pd.DateOffset(weeks=1),
-                  "1mo": pd.DateOffset(months=1), "3mo": pd.DateOffset(months=3)}
-    if interval in long_steps:
-        return pd.DatetimeIndex([last + long_steps[interval] * k for k in range(1, steps + 1)])
-    try:
-        step = pd.Timedelta(interval[:-1] + "min" if interval.endswith("m") else interval)
-    except ValueError as exc:
-        raise ForecasterError(f"interval {interval!r} is unknown: accepted e.g. 1m, 5m, 1h, 1d, 1wk, 1mo") from exc
-    if step <= pd.Timedelta(0):
-        raise ForecasterError(f"interval {interval!r} must be a positive duration")
-    dates, t = [], last
-    while len(dates) < steps:
-        t = t + step
-        if t.day_of_week == 5 or (t.day_of_week == 6 and t.hour < 20):
-            continue
-        dates.append(t)
-    return pd.DatetimeIndex(dates)
-
-
-STALE_AFTER_BUSINESS_DAYS = 3  # a last bar further back than this before today makes a forecast stale
-
-
-def business_days_since(last: pd.Timestamp, today: Optional[pd.Timestamp] = None) -> int:
-    """Business days from the date of `last` to today (0 when the last bar is from today or later)."""
-    today = pd.Timestamp.now() if today is None else pd.Timestamp(today)
-    begin = np.datetime64(pd.Timestamp(last).date(), "D")
-    end = np.datetime64(today.date(), "D")
-    return int(max(np.busday_count(begin, end), 0))
-
-
-def staleness(last: pd.Timestamp, today: Optional[pd.Timestamp] = None) -> Optional[dict]:
-    """None when the data is fresh; else {"last_bar", "today", "business_days"} saying how far behind it is."""
-    today = pd.Timestamp.now().normalize() if today is None else pd.Timestamp(today).normalize()
-    days = business_days_since(last, today)
-    if days <= STALE_AFTER_BUSINESS_DAYS:
-        return None
-    return {"last_bar": pd.Timestamp(last).isoformat(), "today": today.date().isoformat(), "business_days": days}
-
-
-def stale_note(stale: Optional[dict]) -> str:
-    """One line for people: '' when fresh."""
-    if not stale:
-        return ""
-    return (f"stale data: the last bar is {stale['last_bar'][:10]}, {stale['business_days']} business days before "
-            f"today ({stale['today']}); forecast dates may already have passed")
-
-
-def check_forecastable(series) -> None:
-    """Refuse to forecast a currency that is no longer quoted (the ECB stopped fixing it): its future
-    does not exist. `series` is a PriceSeries; its extra["ceased"] is set by the ECB source."""
-    ceased = getattr(series, "extra", {}).get("ceased")
-    if ceased:
-        raise ForecasterError(f"{series.pair}: {ceased['currency']} ceased to be quoted after {ceased['last']} (its "
-                              f"last ECB fix): there is nothing to forecast; backtests on its history still work")
+from forecaster.data.calendar import staleness
 
 
 @dataclass

@@ -6,26 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecaster.util.files import atomic_write
+from forecaster.util.plotting import pyplot, save_figure
 from forecaster.model.forecast import Forecast
-
-
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (files only; works without a display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig, path) -> Path:
-    """Write a figure atomically and close it."""
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
-    finally:
-        pyplot().close(fig)
 
 
 def forecast_title(forecast: Forecast) -> str:

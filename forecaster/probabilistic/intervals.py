@@ -43,7 +43,15 @@ import numpy as np
 
 from forecaster.errors import ForecasterError
 
-LEVELS = (0.8, 0.95)
+LEVELS = (0.8, 0.95)  # the central intervals every forecast gives
+QUANTILE_LEVELS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)  # the quantiles reported and scored
+
+
+def interval_quantiles(levels=LEVELS) -> tuple:
+    """The quantile levels whose values make the central intervals at `levels`, and the median:
+    (0.025, 0.1, 0.5, 0.9, 0.975) for LEVELS."""
+    ends = [round((1 - s * lv) / 2, 10) for lv in levels for s in (1, -1)]
+    return tuple(sorted({*ends, 0.5}))
 
 
 def _quantile_index(quantiles: tuple, q: float):

@@ -1,4 +1,4 @@
-"""Risk baselines: the volatility models practitioners use, behind the backtest's model interface.
+"""Risk models: the volatility models practitioners use, as forecast models (BacktestModel).
 
 Each forecasts a mean of 0 (the random walk's: no view on direction) and a predictive distribution
 of the cumulative log return y_h = log(close_{t+h} / close_t), h = 1..H, whose width follows the
@@ -24,10 +24,12 @@ steps 1..h is the sum of the per-step variances (returns uncorrelated).
 The backtest fits every model on its training History at each fold and forecasts from each origin;
 the filters here read only returns up to each origin (tests plant shocks after an origin to check).
 
-Interface beyond baselines.py (optional methods the loop may use):
-    predict_distribution_many(histories) -> Distribution (N, H)   one per History, in order
-    predict_distribution(history)        -> Distribution (1, H)
-    predict / predict_many               zeros and {0.8, 0.95} central intervals from the distribution
+Beyond the contract's fit / forecast (one distribution call per batch of origins):
+    distribution(histories)  -> Distribution (N, H), one per History, in order
+    scale_path(history)      -> (T-1,) the one-step scale known before each return of the history
+                                (sigma_k for r_k, having seen r_1..r_{k-1}), for models that use a
+                                risk model as an input or an anchor
+    params                   the fitted parameters (a dict)
 """
 
 from __future__ import annotations
@@ -38,10 +40,10 @@ from typing import Sequence
 import numpy as np
 from scipy.signal import lfilter
 
-from forecaster.backtest.baselines import History
+from forecaster.data.history import History
 from forecaster.probabilistic.distributions import Distribution, Empirical, Predictive
 from forecaster.errors import ForecasterError
-from forecaster.probabilistic.intervals import LEVELS
+from forecaster.probabilistic.contract import BacktestModel, ModelForecast
 
 WINDOW = 250  # historical volatility: returns in the rolling window (about a trading year)
 LAMBDA = 0.94  # EWMA decay for daily data (RiskMetrics 1996)
@@ -70,24 +72,15 @@ def _rolling_var(r: np.ndarray, seen: np.ndarray, window: int) -> np.ndarray:
     return (c[seen] - c[seen - n]) / n
 
 
-class _RiskModel:
-    name: str
-    horizon: int
+class _RiskModel(BacktestModel):
+    probabilistic = True
 
-    def predict_distribution_many(self, histories: Sequence[History]) -> Distribution:
+    def distribution(self, histories: Sequence[History]) -> Distribution:
         raise NotImplementedError
 
-    def predict_distribution(self, history: History) -> Distribution:
-        return self.predict_distribution_many([history])
-
-    def predict_many(self, histories: Sequence[History]) -> list:
-        dist = self.predict_distribution_many(histories)
-        bands = dist.intervals(LEVELS)  # {level: (lo (N, H), hi (N, H))}
-        zero = np.zeros(self.horizon)
-        return [(zero.copy(), {lvl: (lo[i], hi[i]) for lvl, (lo, hi) in bands.items()}) for i in range(len(histories))]
-
-    def predict(self, history: History) -> tuple[np.ndarray, dict]:
-        return self.predict_many([history])[0]
+    def forecast(self, histories: Sequence[History]) -> ModelForecast:
+        """Mean 0 (no view on direction) and the central intervals of the one distribution call."""
+        return ModelForecast.from_distribution(self.distribution(histories))
 
     def _need(self, seen: np.ndarray) -> None:
         if seen.min() < MIN_RETURNS:
@@ -107,7 +100,8 @@ class HistoricalVol(_RiskModel):
             raise ForecasterError(f"historical volatility window={window!r} invalid: accepted an integer >= 2")
         if dist not in self.DISTS:
             raise ForecasterError(f"historical volatility dist={dist!r} unknown: accepted {', '.join(self.DISTS)}")
-        self.horizon, self.window, self.dist, self.n_samples = horizon, window, dist, n_samples
+        super().__init__(horizon)
+        self.window, self.dist, self.n_samples = window, dist, n_samples
         self.name = "hist_vol" if dist == "normal" else "hist_vol_empirical"
         self.samples = None  # (H, n_samples) standardised h-step returns of the training rows
 
@@ -126,7 +120,18 @@ class HistoricalVol(_RiskModel):
         grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
         self.samples = np.quantile(z, grid, axis=0).T  # (H, M)
 
-    def predict_distribution_many(self, histories: Sequence[History]) -> Distribution:
+    @property
+    def params(self) -> dict:
+        return {"window": self.window}
+
+    def scale_path(self, history: History) -> np.ndarray:
+        """(T-1,) the root mean square of the (at most `window`) returns before each return; NaN for the first."""
+        r = np.diff(history.log_close())
+        seen = np.arange(len(r))  # returns visible before r_k
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(_rolling_var(r, seen, self.window))
+
+    def distribution(self, histories: Sequence[History]) -> Distribution:
         r, seen = _returns_at(histories)
         self._need(seen)
         sigma = np.sqrt(_rolling_var(r, seen, self.window))  # (N,)
@@ -142,7 +147,8 @@ class EWMA(_RiskModel):
     def __init__(self, horizon: int, lam: float = LAMBDA):
         if not 0 < lam < 1:
             raise ForecasterError(f"EWMA lambda={lam!r} invalid: accepted a decay in (0, 1), e.g. 0.94")
-        self.name, self.horizon, self.lam = "ewma", horizon, lam
+        super().__init__(horizon)
+        self.name, self.lam = "ewma", lam
         self.start_var = None  # variance before the first return: the mean squared training return
 
     def fit(self, history: History) -> None:
@@ -156,7 +162,18 @@ class EWMA(_RiskModel):
         lam = self.lam
         return lfilter([1.0 - lam], [1.0, -lam], r**2, zi=[lam * self.start_var])[0]
 
-    def predict_distribution_many(self, histories: Sequence[History]) -> Distribution:
+    @property
+    def params(self) -> dict:
+        return {"lambda": self.lam, "start_var": self.start_var}
+
+    def scale_path(self, history: History) -> np.ndarray:
+        """(T-1,) the EWMA standard deviation before each return of the history."""
+        if self.start_var is None:
+            raise ForecasterError("EWMA: scale_path called before fit")
+        var = self.variances(np.diff(history.log_close()))  # var[k] is for the return after r_k
+        return np.sqrt(np.concatenate([[self.start_var], var[:-1]]))
+
+    def distribution(self, histories: Sequence[History]) -> Distribution:
         if self.start_var is None:
             raise ForecasterError("EWMA: predict called before fit")
         r, seen = _returns_at(histories)
@@ -168,10 +185,10 @@ class EWMA(_RiskModel):
 
 class GarchT(_RiskModel):
     def __init__(self, horizon: int):
-        self.name, self.horizon = "garch_t", horizon
-        self.params = None  # omega, alpha[1], beta[1], nu (returns in percent)
+        super().__init__(horizon)
+        self.name = "garch_t"
+        self.fitted = None  # omega, alpha[1], beta[1], nu (returns in percent)
         self.fit_start = 0  # row where the training returns (and so the filter) begin
-        self.fit_log = []  # one entry per fit: parameters, log-likelihood, convergence (the backtest reports it)
 
     @staticmethod
     def _spec(r_pct: np.ndarray):
@@ -189,7 +206,7 @@ class GarchT(_RiskModel):
         if not np.all(np.isfinite(res.params)) or res.params.iloc[-1] <= 2.0:
             raise ForecasterError(f"GARCH(1,1) fit failed on {len(r)} training returns up to {history.date.date()}: "
                                   f"{res.optimization_result.message}")
-        self.params, self.fit_start = res.params.to_numpy(), history.start
+        self.fitted, self.fit_start = res.params.to_numpy(), history.start
         self.fit_log.append({"train_last": str(history.date.date()), "converged": bool(res.convergence_flag == 0),
                              "message": str(res.optimization_result.message),
                              "params": {k: float(v) for k, v in res.params.items()},
@@ -197,14 +214,29 @@ class GarchT(_RiskModel):
 
     @property
     def df(self) -> float:
-        return float(self.params[-1])
+        return float(self.fitted[-1])
 
-    def predict_distribution_many(self, histories: Sequence[History]) -> Distribution:
-        if self.params is None:
+    @property
+    def params(self) -> dict:
+        return self.fit_log[-1]["params"] if self.fit_log else {}
+
+    def scale_path(self, history: History) -> np.ndarray:
+        """(T-1,) the GARCH conditional standard deviation of each return of the history (filtered with
+        the fitted parameters from the training start on; NaN before it)."""
+        if self.fitted is None:
+            raise ForecasterError("GARCH: scale_path called before fit")
+        r = np.diff(history.log_close())
+        out = np.full(len(r), np.nan)
+        first = max(self.fit_start - history.start, 0)
+        out[first:] = self._spec(r[first:] * PCT).fix(self.fitted).conditional_volatility / PCT
+        return out
+
+    def distribution(self, histories: Sequence[History]) -> Distribution:
+        if self.fitted is None:
             raise ForecasterError("GARCH: predict called before fit")
         r, seen = _returns_at(histories, start=self.fit_start)
         self._need(seen)
-        fixed = self._spec(r * PCT).fix(self.params)
+        fixed = self._spec(r * PCT).fix(self.fitted)
         first = int(seen.min()) - 1  # return index of the earliest origin
         per_step = fixed.forecast(horizon=self.horizon, start=first, reindex=False).variance.to_numpy()  # (T-first, H)
         var = np.cumsum(per_step[seen - 1 - first], axis=1) / PCT**2  # (N, H) cumulative variance
