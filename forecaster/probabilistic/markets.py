@@ -201,7 +201,7 @@ class GarchMarket(GjrGarchMarket):
 class HarchMarket(_Market):
     vol: float = VOL
     lags: tuple = (1, 5, 22, 126)  # days in each component: daily, weekly, monthly, half-yearly
-    weights: tuple = (0.08, 0.18, 0.28, 0.36)  # a_k; their sum is the persistence
+    weights: tuple = (0.15, 0.20, 0.25, 0.30)  # a_k; their sum is the persistence
     df: float = 8.0  # thinner tails than DF: with long memory, t(6) innovations give 3-8% daily swings
     name: str = "harch_t"
 

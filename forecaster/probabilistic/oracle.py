@@ -32,6 +32,7 @@ Gap closed (how much of the learnable distribution a model learns, issue 19):
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -94,7 +95,7 @@ class ScaleMixture:
         q = np.atleast_1d(np.asarray(levels, dtype=np.float64))
         if not np.all((q > 0) & (q < 1)):
             raise ForecasterError(f"probability levels {q.tolist()} are invalid: accepted numbers in (0, 1)")
-        own = stats.t.ppf(q, self.df) * self.scales[..., None, :]  # (..., Q, K): the quantile lies among these
+        own = stats.t.ppf(q, self.df)[:, None] * self.scales[..., None, :]  # (..., Q, K): the quantile lies among these
         lo, hi = own.min(-1), own.max(-1)
         for _ in range(QUANTILE_ITERATIONS):
             mid = (lo + hi) / 2
@@ -150,7 +151,9 @@ class OracleScores:
 
     def precision(self, crps_histvol: np.ndarray) -> np.ndarray:
         """(H[, P]) Monte Carlo standard error / (hist-vol CRPS - oracle CRPS), both means over the origins."""
-        return self.se / np.abs(np.mean(crps_histvol, axis=0) - self.crps.mean(axis=0))
+        gap = np.abs(np.mean(crps_histvol, axis=0) - self.crps.mean(axis=0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.se == 0, 0.0, self.se / gap)  # 0 at the exact step 1
 
 
 def monte_carlo_crps(market, path, origins, horizon: int, n_paths: int = N_PATHS, seed: int = 0,
@@ -185,8 +188,6 @@ def oracle_scores(market, path, origins, horizon: int, n_paths: int = N_PATHS, s
     With crps_histvol (N, H[, P]), the per-origin CRPS of the hist_vol baseline on the same origins,
     the number of paths is raised (once, from the error measured with n_paths, up to max_paths) until
     the Monte Carlo standard error of the mean is below `tolerance` times the gap at every step."""
-    import time
-
     origins = np.asarray(origins, dtype=int)
     actual = path.targets(origins, horizon)
     exact = path.one_step[origins].crps(actual[:, 0])  # (N[, P])
