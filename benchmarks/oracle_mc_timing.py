@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from forecaster.backtest import History
-from forecaster.backtest.risk import HistoricalVol
+from forecaster.probabilistic.risk import HistoricalVol
 from forecaster.data import PriceSeries
 from forecaster.probabilistic import markets as mk
 from forecaster.probabilistic.oracle import oracle_scores
@@ -27,7 +27,7 @@ def _histvol_crps(returns: np.ndarray, targets: np.ndarray, origins: np.ndarray,
     series = PriceSeries(frame=mk.price_frame(returns), pair="EURUSD", source="simulated")
     model = HistoricalVol(horizon)
     model.fit(History(series, int(origins[0]) - 1))
-    return model.predict_distribution_many([History(series, int(t)) for t in origins]).crps(targets)  # (N, H)
+    return model.distribution([History(series, int(t)) for t in origins]).crps(targets)  # (N, H)
 
 
 def main() -> None:

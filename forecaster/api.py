@@ -35,6 +35,7 @@ from forecaster.evaluation.verdicts import compare_with_random_walk
 from forecaster.model import checkpoint, estimator
 from forecaster.model.device import is_main_process, resolve_device
 from forecaster.model.forecast import Forecast  # noqa: F401  (api.Forecast: what predict returns)
+from forecaster.model.inference import forecast
 from forecaster.model.trained import TrainedModel, load_trained
 from forecaster.probabilistic import intervals
 
@@ -76,7 +77,7 @@ def train(
                       series=csv_series)
     series = series or spec.load(cache_dir, offline)
     spec.pair, spec.source, spec.interval = series.pair, series.source, series.interval  # what was trained on
-    name = f"{series.pair.lower()}-{series.interval}" if name is None else name
+    name = checkpoint.default_model_name(series.pair, series.interval) if name is None else name
     folder = checkpoint.model_dir(name, models_dir)
     covariates = [spec.load(cache_dir, offline, pair=c) for c in data.covariates]
     prep = prepare(series, data, covariates)
@@ -121,7 +122,7 @@ def _test_metrics(fitted: TrainedModel, prep) -> dict:
     test = prep.windows("test")
     if not len(test):
         return {"test_windows": 0}
-    out = fitted.forecast(test.x, target_scale=np.ones(prep.config.horizon))  # scaled: (N, H), {level: (N, H) pairs}
+    out = forecast(fitted.net, test.x, fitted.calibration)  # scaled units: (N, H), {level: (N, H) pairs}
     point, bands = out.point, out.bands
     y = test.y[:, :, 0]
     return {
@@ -176,7 +177,7 @@ def _train_global(pairs: list[str], asked, *, name, source, interval, start, end
     members = {}
     for pair, prep in preps.items():
         val = prep.windows("val")
-        point, y = fitted.forecast(val.x, target_scale=np.ones(prep.config.horizon)).point, val.y[:, :, 0]  # (N, H) scaled
+        point, y = forecast(fitted.net, val.x, {}).point, val.y[:, :, 0]  # (N, H) scaled
         metrics = {"val_mse": float(np.mean((point - y) ** 2)), "val_mse_random_walk": float(np.mean(y**2)),
                    **_test_metrics(fitted, prep)}
         metrics["windows"] = {**per_pair[pair], "test": metrics.pop("test_windows")}
@@ -261,7 +262,7 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
         raise ForecasterError("--test-start auto takes the first date a saved model has not seen: give --model NAME "
                               "too, or a date (YYYY-MM-DD)")
     data = data or DataConfig()
-    (net or ModelConfig()).forecaster_config(len(data.features), 1, 1)  # a bad distribution fails now
+    estimator.network_config(net or ModelConfig(), len(data.features), 1, 1)  # a bad distribution fails now
     trained = None
     if model is not None:
         # a missing model, or a pair it was not trained on, fails before any data is loaded; a global

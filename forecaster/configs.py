@@ -117,18 +117,6 @@ class ModelConfig(JsonConfig):
     def __post_init__(self) -> None:
         self.quantiles = tuple(self.quantiles)
 
-    def forecaster_config(self, n_inputs: int, n_outputs: int, horizon: int):
-        """The library's ForecasterConfig for inputs of n_inputs features and n_outputs series."""
-        from forecaster.mamba import ForecasterConfig, MambaConfig
-
-        mamba = MambaConfig(d_model=self.d_model, n_layer=self.n_layer, d_state=self.d_state)
-        try:
-            return ForecasterConfig(mamba=mamba, n_inputs=n_inputs, n_outputs=n_outputs, horizon=horizon,
-                                    quantiles=self.quantiles, distribution=self.distribution, df=self.df,
-                                    revin=self.revin)
-        except ValueError as exc:  # the library's message names the field and what it accepts
-            raise ForecasterError(str(exc)) from exc
-
 
 LOSSES = ("mse", "huber", "crps", "nll")
 BACKTEST_EPOCHS = 10  # most epochs of a model trained inside the walk-forward folds (it trains once per fold)

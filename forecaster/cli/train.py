@@ -185,6 +185,7 @@ def predict(
     from forecaster.util.files import atomic_write_text, check_writable
     from forecaster.model.plots import plot_forecast
     from forecaster.data.calendar import stale_note
+    from forecaster.model.checkpoint import default_model_name
 
     if history < 1:
         raise ForecasterError(f"--history {history} is invalid: give how many bars of history to plot (1 or more)")
@@ -192,7 +193,7 @@ def predict(
         if pair is None:
             raise ForecasterError("give a pair or --model NAME: e.g. `forecaster predict EURUSD` uses the model "
                                   "`forecaster train EURUSD` saved (eurusd-1d)")
-        model = f"{pair.upper().replace('/', '').lower()}-1d"
+        model = default_model_name(pair)
     for target in (plot, csv):
         if target is not None:
             check_writable(target)

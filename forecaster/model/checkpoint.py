@@ -22,6 +22,7 @@ import torch
 
 from forecaster import __version__
 from forecaster.util import files
+from forecaster.data.series import parse_pair
 from forecaster.errors import ForecasterError
 from forecaster.util.files import atomic_write
 
@@ -37,6 +38,12 @@ def default_models_dir() -> Path:
     if (root / "pyproject.toml").is_file() and (root / "forecaster").is_dir():
         return root / "models"
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "forecaster" / "models"
+
+
+def default_model_name(pair: str, interval: str = "1d") -> str:
+    """The name `forecaster train PAIR` saves under and `forecaster predict PAIR` looks for:
+    'EUR-USD', 'eur/usd' and 'EURUSD' all give 'eurusd-1d'."""
+    return f"{''.join(parse_pair(pair)).lower()}-{interval}"
 
 
 def model_dir(name: str, models_dir: Optional[Path] = None) -> Path:

@@ -28,11 +28,22 @@ from forecaster.probabilistic import intervals
 from forecaster.configs import DataConfig, ModelConfig, TrainConfig
 from forecaster.data import Prepared, WindowSet
 from forecaster.errors import ForecasterError
-from forecaster.mamba import ForecasterConfig, MambaForecaster
+from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
 from forecaster.model.inference import forecast, quantile_view, raw_forecast
 from forecaster.model.device import seed_everything
 from forecaster.model.trained import TrainedModel
 from forecaster.model.trainer import FitResult, fit as train_loop
+
+
+def network_config(model: ModelConfig, n_inputs: int, n_outputs: int, horizon: int) -> ForecasterConfig:
+    """The library's ForecasterConfig of `model` for inputs of n_inputs features and n_outputs series."""
+    mamba = MambaConfig(d_model=model.d_model, n_layer=model.n_layer, d_state=model.d_state)
+    try:
+        return ForecasterConfig(mamba=mamba, n_inputs=n_inputs, n_outputs=n_outputs, horizon=horizon,
+                                quantiles=model.quantiles, distribution=model.distribution, df=model.df,
+                                revin=model.revin)
+    except ValueError as exc:  # the library's message names the field and what it accepts
+        raise ForecasterError(str(exc)) from exc
 
 
 def build(config: ForecasterConfig) -> MambaForecaster:
@@ -48,7 +59,7 @@ def fit(model: ModelConfig, train_cfg: TrainConfig, train_set, val_set, *, n_inp
     (x (N, L, C_in), y (N, H, C_out)) windows. Returns the model (best validation weights, on the
     CPU, in eval mode) and the trainer's record. on_check(net, row), if given, is called after each
     validation check but check 0 (net on the training device, in train mode: leave it so)."""
-    config = model.forecaster_config(n_inputs, n_outputs, horizon)
+    config = network_config(model, n_inputs, n_outputs, horizon)
     seed_everything(train_cfg.seed)
     net = build(config)
     hook = {} if on_check is None else {"on_check": lambda row: on_check(net, row)}

@@ -44,7 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from forecaster.errors import ForecasterError
-from forecaster.files import atomic_write
+from forecaster.util.files import atomic_write
 from forecaster.probabilistic.oracle import ScaleMixture
 
 BURN_IN = 1000  # returns simulated and dropped before the first one kept

@@ -18,7 +18,7 @@ Targets are the backtest's (forecaster.backtest.walkforward): the cumulative log
 y_h = log(close_{t+h} / close_t) = r_t + ... + r_{t+h-1} from origin row t (markets.py: timing).
 
 Closed forms (zero means, z = y / s):
-    one t or normal law    s * crps_student_t(z, df)                     (forecaster.distributions)
+    one t or normal law    s * crps_student_t(z, df)                     (forecaster.probabilistic.distributions)
     normal mixture         sum_k w_k A(y, s_k) - 1/2 sum_{k,l} w_k w_l E|N(0, s_k^2 + s_l^2)|,
                            A(y, s) = E|N(0, s^2) - y| = s (crps_normal(z) + 1/sqrt(pi)),
                            E|N(0, v)| = sqrt(2 v / pi)               (Grimit et al. 2006, QJRMS 132)
@@ -39,7 +39,7 @@ from typing import Optional
 import numpy as np
 from scipy import stats
 
-from forecaster.distributions import Predictive, crps_normal, crps_student_t
+from forecaster.probabilistic.distributions import Predictive, crps_normal, crps_student_t
 from forecaster.errors import ForecasterError
 
 N_PATHS = 2000  # Monte Carlo paths per origin (the default; oracle_scores raises it to reach the precision asked)

@@ -6,6 +6,7 @@ market. Daily log returns r_t = log(close_t / close_{t-1}) are assumed to have m
 variance below is a mean of squares, not of squared deviations), and the variance of a sum over
 steps 1..h is the sum of the per-step variances (returns uncorrelated).
 
+    ConstantT       a Student-t of constant scale per step fitted on the training rows (the control)
     HistoricalVol   sigma_t^2 = mean of the last `window` squared returns up to t; the h-step
                     distribution is sigma_t sqrt(h) times either a standard normal (dist="normal") or
                     the empirical distribution of standardised h-step returns on the training rows,
@@ -243,6 +244,35 @@ class GarchT(_RiskModel):
         nu = self.df
         scale = np.sqrt(var * (nu - 2.0) / nu)  # arch's t has unit variance; scipy's t has scale 1
         return Predictive(np.zeros_like(scale), scale, nu)
+
+
+class ConstantT(_RiskModel):
+    """A Student-t of constant scale per step, fitted by maximum likelihood (location 0, scipy) to the
+    overlapping h-step returns of the training rows: the reference of a market with nothing to learn
+    (the oracle benchmark's i.i.d. control)."""
+
+    name = "constant_t"
+
+    def __init__(self, horizon: int):
+        super().__init__(horizon)
+        self.fitted = None  # per step: (df, 0, scale)
+
+    def fit(self, history: History) -> None:
+        from scipy import stats
+
+        p = history.log_close()
+        self.fitted = [stats.t.fit(p[h:] - p[:-h], floc=0.0) for h in range(1, self.horizon + 1)]
+
+    @property
+    def params(self) -> dict:
+        return {} if self.fitted is None else {"df": [f[0] for f in self.fitted], "scale": [f[2] for f in self.fitted]}
+
+    def distribution(self, histories: Sequence[History]) -> Distribution:
+        if self.fitted is None:
+            raise ForecasterError("constant t: predict called before fit")
+        df, _, scale = (np.array(v) for v in zip(*self.fitted))  # (H,) each
+        shape = (len(histories), self.horizon)
+        return Predictive(np.zeros(shape), np.broadcast_to(scale, shape).copy(), np.broadcast_to(df, shape).copy())
 
 
 def default_risk_models(horizon: int) -> list:

@@ -9,11 +9,10 @@ import pytest
 from scipy import integrate, stats
 
 from forecaster.backtest import History
-from forecaster.backtest.risk import GarchT, HistoricalVol, default_risk_models
-from forecaster.backtest.scores import probabilistic_stats
+from forecaster.probabilistic.risk import ConstantT, GarchT, HistoricalVol, default_risk_models
+from forecaster.evaluation.scores import probabilistic_stats
 from forecaster.data import PriceSeries, cumulative_returns
 from forecaster.data.sources import load_series
-from forecaster.distributions import Predictive
 from forecaster.errors import ForecasterError
 from forecaster.probabilistic import markets as mk
 from forecaster.probabilistic.oracle import ScaleMixture, fair_crps, gap_closed, oracle_scores
@@ -194,31 +193,12 @@ def test_garch_t_baseline_closes_the_gap_on_a_long_garch_series():
     crps = {}
     for model in (GarchT(horizon), HistoricalVol(horizon)):
         model.fit(History(series, train_end - 1))
-        dist = model.predict_distribution_many(_histories(series, origins))
+        dist = model.distribution(_histories(series, origins))
         crps[model.name] = dist.crps(path.targets(origins, horizon))[:, 0]
     oracle = path.one_step[origins].crps(path.targets(origins, 1)[:, 0])
     closed = gap_closed(crps["hist_vol"], crps["garch_t"], oracle, axis=None)
     assert closed >= 0.9, closed
     assert np.mean(crps["hist_vol"]) > np.mean(oracle) * 1.01  # the gap is there to close
-
-
-class ConstantT:
-    """The i.i.d. market's reference: a Student-t of constant scale per step, fitted by maximum
-    likelihood (location 0) to the overlapping h-step returns of the training rows."""
-
-    name = "constant_t"
-
-    def __init__(self, horizon: int):
-        self.horizon, self.params = horizon, None
-
-    def fit(self, history) -> None:
-        p = history.log_close()
-        self.params = [stats.t.fit(p[h:] - p[:-h], floc=0.0) for h in range(1, self.horizon + 1)]  # (df, 0, scale)
-
-    def predict_distribution_many(self, histories):
-        df, _, scale = (np.array(v) for v in zip(*self.params))  # (H,) each
-        shape = (len(histories), self.horizon)
-        return Predictive(np.zeros(shape), np.broadcast_to(scale, shape), np.broadcast_to(df, shape))
 
 
 def test_no_risk_model_beats_a_constant_t_on_the_iid_market():
@@ -231,7 +211,7 @@ def test_no_risk_model_beats_a_constant_t_on_the_iid_market():
     dists = {}
     for model in models:
         model.fit(History(series, train_end - 1))
-        dists[model.name] = model.predict_distribution_many(_histories(series, origins))
+        dists[model.name] = model.distribution(_histories(series, origins))
     stats_ = probabilistic_stats(dists, path.targets(origins, horizon), against=["constant_t"])["models"]
     for name in dists:
         if name == "constant_t":
