@@ -23,7 +23,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence, Union
 
-import numpy as np
 import torch
 
 from forecaster.backtest.walkforward import BacktestResult
@@ -31,7 +30,7 @@ from forecaster.configs import BacktestConfig, ModelConfig, TrainConfig
 from forecaster.data import DataConfig, PriceSeries, expand_pairs, load_series, pip_size, prepare
 from forecaster.data.sources import SourceSpec
 from forecaster.errors import ForecasterError
-from forecaster.evaluation.verdicts import compare_with_random_walk
+from forecaster.evaluation.verdicts import point_vs_random_walk
 from forecaster.model import checkpoint, estimator
 from forecaster.model.device import is_main_process, resolve_device
 from forecaster.model.forecast import Forecast  # noqa: F401  (api.Forecast: what predict returns)
@@ -125,11 +124,10 @@ def _test_metrics(fitted: TrainedModel, prep) -> dict:
     out = forecast(fitted.net, test.x, fitted.calibration)  # scaled units: (N, H), {level: (N, H) pairs}
     point, bands = out.point, out.bands
     y = test.y[:, :, 0]
+    verdict = point_vs_random_walk(point, y, "test")
     return {
-        "test_windows": len(test), "test_mse": float(np.mean((point - y) ** 2)),
-        "test_mse_random_walk": float(np.mean(y**2)),
-        "test_verdict": compare_with_random_walk(np.mean((point - y) ** 2, axis=1), np.mean(y**2, axis=1),
-                                                 prep.config.horizon, "test"),
+        "test_windows": len(test), "test_mse": verdict.pop("mse"), "test_mse_random_walk": verdict.pop("mse_random_walk"),
+        "test_verdict": verdict,
         "test_coverage": {
             level: {"nominal": float(level), "empirical": intervals.coverage(y, lo, hi), "mean_width": intervals.width(lo, hi)}
             for level, (lo, hi) in bands.items()
@@ -177,8 +175,8 @@ def _train_global(pairs: list[str], asked, *, name, source, interval, start, end
     members = {}
     for pair, prep in preps.items():
         val = prep.windows("val")
-        point, y = forecast(fitted.net, val.x, {}).point, val.y[:, :, 0]  # (N, H) scaled
-        metrics = {"val_mse": float(np.mean((point - y) ** 2)), "val_mse_random_walk": float(np.mean(y**2)),
+        val_verdict = point_vs_random_walk(forecast(fitted.net, val.x, {}).point, val.y[:, :, 0], "validation")
+        metrics = {"val_mse": val_verdict["mse"], "val_mse_random_walk": val_verdict["mse_random_walk"],
                    **_test_metrics(fitted, prep)}
         metrics["windows"] = {**per_pair[pair], "test": metrics.pop("test_windows")}
         members[pair] = {"source": specs[pair].__dict__, "scalers": fitted.scalers[pair],

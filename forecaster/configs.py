@@ -25,6 +25,9 @@ from typing import Optional
 from forecaster.errors import ForecasterError
 
 
+ALPHA = 0.05  # the significance level: a one-sided DM p below it earns "better" or "worse"; the gates use it
+
+
 def _plain(value):
     if is_dataclass(value) and hasattr(value, "to_dict"):
         return value.to_dict()
@@ -137,7 +140,7 @@ class TrainConfig(JsonConfig):
     patience: int = 4  # validation checks without improvement before stopping
     loss: str = "crps"  # point forecasts: mse | huber (crps and nll mean mse); distribution heads: crps | nll
     # (mse and huber mean crps); quantile heads always use the pinball loss
-    gate: float = 0.05  # keep the trained location only if its validation gain over the no-change forecast has
+    gate: float = ALPHA  # keep the trained location only if its validation gain over the no-change forecast has
     # DM p < gate (one-sided, HAC); otherwise the location is reset to no change (1 = keep any trained model)
     huber_delta: float = 1.0
     seed: int = 0

@@ -22,11 +22,11 @@ import numpy as np
 
 from forecaster.backtest.trading import drawdown
 from forecaster.backtest.walkforward import BacktestResult
+from forecaster.configs import ALPHA
 from forecaster.util.plotting import pyplot, save_figure
 
 SHOWN = 150  # origins drawn in forecast_vs_actual.png
 U2_SPAN = 0.1  # the U2 axis spans at least 1 - U2_SPAN .. 1 + U2_SPAN
-SIGNIFICANT = 0.05  # DM p-value below which a model beats the random walk
 
 
 def write_plots(result: BacktestResult, out: Path) -> dict:
@@ -57,7 +57,7 @@ def equity_label(result: BacktestResult, name: str, equity) -> str:
     p = _dm_p(result, name)
     if not np.isfinite(p):
         return label + ", DM p n/a"
-    return label + f", DM p {p:.2f}" + ("" if p < SIGNIFICANT else " (not significant)")
+    return label + f", DM p {p:.2f}" + ("" if p < ALPHA else " (not significant)")
 
 
 def equity_figure(result: BacktestResult):
@@ -75,7 +75,7 @@ def equity_figure(result: BacktestResult):
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     fig.text(0.01, 0.005, "DM p: Diebold-Mariano test of the forecasts against the random walk's (one-sided; "
-             f"below {SIGNIFICANT} = significantly better)", fontsize=7, color="0.35")
+             f"below {ALPHA} = significantly better)", fontsize=7, color="0.35")
     return fig
 
 
@@ -99,9 +99,9 @@ def error_figure(result: BacktestResult):
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.set_xticks(range(1, result.config.horizon + 1))
-    winners = [n for n in result.forecast_stats if n != "random_walk" and _dm_p(result, n) < SIGNIFICANT]
-    note = (f"significantly better than the random walk (DM p < {SIGNIFICANT}): {', '.join(winners)}" if winners else
-            f"no model beats the random walk significantly (every DM p >= {SIGNIFICANT}): the differences are noise")
+    winners = [n for n in result.forecast_stats if n != "random_walk" and _dm_p(result, n) < ALPHA]
+    note = (f"significantly better than the random walk (DM p < {ALPHA}): {', '.join(winners)}" if winners else
+            f"no model beats the random walk significantly (every DM p >= {ALPHA}): the differences are noise")
     fig.suptitle(f"{result.pair}: forecast error by horizon step\n{note}", fontsize=10)
     fig.tight_layout()
     return fig

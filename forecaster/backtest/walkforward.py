@@ -43,7 +43,7 @@ from forecaster.data.calendar import bars_per_year
 from forecaster.data.history import History, LookAheadError
 from forecaster.errors import ForecasterError
 from forecaster.probabilistic.contract import BacktestModel
-from forecaster.probabilistic.intervals import OnlineConformalConfig, conformalize_bands
+from forecaster.probabilistic.intervals import OnlineConformalConfig, conformalize_bands, inside
 from forecaster.probabilistic.risk import EWMA
 
 @dataclass
@@ -217,11 +217,11 @@ def interval_stats(bands: dict, actual: np.ndarray, regime: np.ndarray) -> dict:
     model's intervals {level: (lower (N, H), upper (N, H))} against actual (N, H)."""
     out = {}
     for level, (lo, hi) in bands.items():
-        inside = (actual >= lo) & (actual <= hi)  # (N, H)
-        out[str(level)] = {"coverage": float(inside.mean()), "coverage_step1": float(inside[:, 0].mean()),
+        ins = inside(actual, lo, hi)  # (N, H)
+        out[str(level)] = {"coverage": float(ins.mean()), "coverage_step1": float(ins[:, 0].mean()),
                            "width": float(np.mean(hi - lo)),
                            "interval_score": float(scores.interval_score(actual, lo, hi, float(level)).mean()),
-                           "by_volatility": scores.coverage_by_regime(inside, regime)}
+                           "by_volatility": scores.coverage_by_regime(ins, regime)}
     return out
 
 

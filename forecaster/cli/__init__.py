@@ -1,4 +1,6 @@
-"""The `forecaster` command line: one Typer app, each command group in a module of its own."""
+"""The `forecaster` command line: one Typer app, each command group in a module of its own
+(options.py holds the options several commands share). The CLI only parses, calls forecaster.api
+(or a benchmark) and prints; the library begins below it. It is the top layer: nothing imports it."""
 
 from forecaster.cli.app import app
 

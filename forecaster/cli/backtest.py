@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
+from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt
 from forecaster.configs import (
     BACKTEST_EPOCHS, CALIBRATIONS, FEATURES, BacktestConfig, CostConfig, DataConfig, ModelConfig, TrainConfig,
 )
@@ -50,16 +52,16 @@ def backtest(
     source: Optional[str] = typer.Option(None, "--source", "-s", help="ecb (default), yahoo or csv; with --model: "
                                          "the model's own source unless given (then checked to be the same series)."),
     interval: Optional[str] = typer.Option(None, "--interval", "-i", help="Bar size (default 1d, or a saved model's own)."),
-    start: Optional[str] = typer.Option(None, "--start", help="First date of the data, YYYY-MM-DD."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last date of the data, YYYY-MM-DD."),
+    start: Optional[str] = StartOpt,
+    end: Optional[str] = EndOpt,
     path: Optional[str] = typer.Option(None, "--path", help="A CSV file (source csv); with --model, a newer file of "
                                        "the series it was trained on."),
-    column: Optional[str] = typer.Option(None, "--column", help="The price column of a wide or long CSV table."),
-    csv_series: Optional[str] = typer.Option(None, "--series", help="The series of a long CSV table."),
-    models_dir: Optional[str] = typer.Option(None, "--models-dir", help="Where saved models live (default models/)."),
+    column: Optional[str] = ColumnOpt,
+    csv_series: Optional[str] = SeriesOpt,
+    models_dir: Optional[Path] = ModelsDirOpt,
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Report folder (default reports/backtest-PAIR)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Walk-forward backtest of the Mamba model beside the random walk, drift, mean reversion, Ridge AR
     and the risk models (historical volatility, EWMA, GARCH(1,1)-t).
@@ -71,8 +73,6 @@ def backtest(
 
     Example: forecaster backtest EURUSD --folds 3 --test-years 3 --distribution student_t --revin --out reports/eurusd
     """
-    from pathlib import Path
-
     from forecaster import api
     from forecaster.backtest.report import print_tables, write_report
     from forecaster.util.console import stdout

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, settings
+from forecaster.cli.options import JsonOpt
 from forecaster.errors import ForecasterError
 
 benchmark_app = typer.Typer(help="Accuracy benchmarks beside published results.", no_args_is_help=True)
@@ -37,7 +38,7 @@ def exchange(
     revin: str = typer.Option("auto", "--revin", help="RevIN: auto (chosen on validation), on or off."),
     repeat_only: bool = typer.Option(False, "--repeat-only", help="Score the no-change forecast only; train nothing."),
     out: Optional[str] = typer.Option(None, "--out", help="Also write the markdown table here (JSON beside it)."),
-    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Score Repeat and the Mamba forecaster on Exchange-Rate, beside the published tables.
 

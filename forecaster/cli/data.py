@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, show as show_result
+from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, SeriesOpt, StartOpt
 
 data_app = typer.Typer(help="List, fetch and inspect currency-pair series.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -14,16 +15,11 @@ app.add_typer(data_app, name="data")
 SourceOpt = typer.Option("ecb", "--source", "-s", help="ecb (default: refreshed when online, else the bundled "
                          "copy), yahoo (yfinance + cache) or csv.")
 IntervalOpt = typer.Option("1d", "--interval", "-i", help="Bar size: 1d; yahoo also 1h, 30m, 15m, 5m, 1m ...")
-StartOpt = typer.Option(None, "--start", help="First date, YYYY-MM-DD.")
-EndOpt = typer.Option(None, "--end", help="Last date, YYYY-MM-DD.")
 PathOpt = typer.Option(None, "--path", help="A CSV file (source csv): yfinance, MetaTrader, OHLC, FRED, long or wide table.")
-ColumnOpt = typer.Option(None, "--column", help="The price column of a wide or long CSV table (e.g. USD, DEXUSEU).")
-SeriesOpt = typer.Option(None, "--series", help="The series of a long CSV table (rows whose currency/symbol is this).")
 CacheOpt = typer.Option(None, "--cache-dir", help="Price cache folder (default: data/cache in a checkout, "
                         "else ~/.cache/forecaster; env FORECASTER_CACHE_DIR).")
 OfflineOpt = typer.Option(False, "--offline", help="Never touch the network: the cache (yahoo), or the cache or "
                           "bundled copy (ecb). Env FORECASTER_OFFLINE=1 does the same.")
-JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 
 
 def series_summary(series) -> dict:

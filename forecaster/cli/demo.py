@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings, show
+from forecaster.cli.options import JsonOpt
 from forecaster.configs import DEMO_EPOCHS, BacktestConfig
 
 
@@ -16,7 +17,7 @@ def demo(
     out: Path = typer.Option(Path("demo"), "--out", "-o", help="Folder for the model, reports and plots."),
     epochs: int = typer.Option(DEMO_EPOCHS, "--epochs", help="Most training epochs (early stopping usually ends sooner)."),
     test_years: float = typer.Option(BacktestConfig.test_years, "--test-years", help="Backtest over the last years of the data."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    as_json: bool = JsonOpt,
 ) -> None:
     """Train a small model, backtest it beside the baselines, forecast the next bars; all offline.
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import typer
-
 from forecaster.cli.app import app, emit_json, show
+from forecaster.cli.options import JsonOpt
 
 
 @app.command("env")
-def env(as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")) -> None:
+def env(as_json: bool = JsonOpt) -> None:
     """Show versions, compute devices, and the cache and model folders.
 
     Example: forecaster env --json

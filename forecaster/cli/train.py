@@ -8,13 +8,9 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, settings, show
+from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt
 from forecaster.configs import FEATURES, LOSSES, DataConfig, ModelConfig, TrainConfig
 
-ModelsDirOpt = typer.Option(None, "--models-dir", help="Where models live (default: models/ in a checkout, "
-                            "else ~/.local/share/forecaster/models; env FORECASTER_MODELS_DIR).")
-JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
-ColumnOpt = typer.Option(None, "--column", help="The price column of a wide or long CSV table (e.g. USD, DEXUSEU).")
-SeriesOpt = typer.Option(None, "--series", help="The series of a long CSV table (rows whose currency/symbol is this).")
 
 
 @app.command("train")
@@ -28,7 +24,7 @@ def train(
     interval: str = typer.Option("1d", "--interval", "-i", help="Bar size (ecb: 1d only)."),
     start: Optional[str] = typer.Option(None, "--start", "--from", help="First date of the data, YYYY-MM-DD "
                                         "(under torchrun write --from: torchrun takes --start for its --start-method)."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last date of the data, YYYY-MM-DD."),
+    end: Optional[str] = EndOpt,
     path: Optional[str] = typer.Option(None, "--path", help="CSV file (source csv): yfinance, MetaTrader, OHLC, FRED, "
                                        "long or wide table."),
     column: Optional[str] = ColumnOpt,

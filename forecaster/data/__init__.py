@@ -8,19 +8,25 @@
     sources.py    load_series(pair, source=...), list_pairs(source), expand_pairs (named sets)
     exchange_rate.py  the Exchange-Rate benchmark's table (Lai et al. 2018), in either published format
     windows.py    DataConfig, features and targets, chronological splits, scalers fitted on
-                  training rows only, windows, walk-forward folds: the one windowing path
+                  training rows only, windows, walk-forward folds, trailing mean squares: the one
+                  windowing path
+    history.py    History: what a model may see at a bar (one pair or several on common dates),
+                  the look-ahead guard
+    calendar.py   the FX calendar of future bars, bars per year, staleness, ceased currencies
+
+May import: the ground (errors, configs, util) only; it knows no model.
 """
 
 from forecaster.data.clean import CleaningReport, clean
 from forecaster.data.series import PriceSeries, parse_pair, pip_size
 from forecaster.data.sources import SOURCES, expand_pairs, list_pairs, load_series
 from forecaster.data.windows import (
-    DataConfig, Fold, Prepared, WindowSet, build_features, change_windows, cumulative_returns, fit_scaler, prepare,
+    DataConfig, Fold, Prepared, WindowSet, build_features, change_windows, cumulative_returns, trailing_mean_square, fit_scaler, prepare,
     split_bounds, walk_forward_folds,
 )
 
 __all__ = [
     "CleaningReport", "clean", "PriceSeries", "parse_pair", "pip_size", "SOURCES", "expand_pairs", "list_pairs", "load_series",
-    "DataConfig", "Fold", "Prepared", "WindowSet", "build_features", "change_windows", "cumulative_returns",
+    "DataConfig", "Fold", "Prepared", "WindowSet", "build_features", "change_windows", "cumulative_returns", "trailing_mean_square",
     "fit_scaler", "prepare", "split_bounds", "walk_forward_folds",
 ]

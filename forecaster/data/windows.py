@@ -153,6 +153,21 @@ def cumulative_returns(log_close: np.ndarray, origins: np.ndarray, horizon: int)
     return future - log_close[origins][:, None]
 
 
+def trailing_mean_square(x: np.ndarray, ends: np.ndarray, window: int, partial: bool = False) -> np.ndarray:
+    """(N,) the mean of x_{k-window}^2 .. x_{k-1}^2 for each k in ends: the last `window` values before
+    position k (a rolling volatility when x are returns). Where fewer than `window` exist: NaN, or
+    with partial=True the mean over the min(window, k) there are."""
+    c = np.concatenate([[0.0], np.cumsum(np.asarray(x, dtype=np.float64) ** 2)])  # (T+1,)
+    ends = np.asarray(ends, dtype=int)
+    if partial:
+        n = np.minimum(window, ends)
+        return (c[ends] - c[ends - n]) / n
+    out = np.full(len(ends), np.nan)
+    ok = ends >= window
+    out[ok] = (c[ends[ok]] - c[ends[ok] - window]) / window
+    return out
+
+
 def change_windows(values: np.ndarray, lookback: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Every stride-1 window of a (rows, C) table: x (N, L, C) = rows t-L+1..t and y (N, H, C) =
     rows t+1..t+H minus row t (the change from the last observed value: 0 = no change)."""

@@ -6,7 +6,7 @@ y_h = log(close_{t+h} / close_t); every score is in those units (x 1e4 for basis
 Scores (lower is better, all proper):
     CRPS                 the distribution's own (closed form or exact, forecaster.probabilistic.distributions)
     pinball              rho_tau(y - q_tau) = max(tau u, (tau - 1) u), u = y - q_tau, averaged over
-                         the levels QUANTILES (2 x the average over a dense uniform grid is the CRPS)
+                         the levels QUANTILE_LEVELS (2 x the average over a dense uniform grid is the CRPS)
     interval score       Winkler / Gneiting & Raftery (2007, eq. 43) for the central interval of
                          coverage a, alpha = 1 - a: (u - l) + 2/alpha (l - y) 1{y < l} + 2/alpha (y - u) 1{y > u}
 
@@ -41,11 +41,11 @@ import numpy as np
 from scipy import special, stats as _sp
 
 from forecaster.evaluation.stats import diebold_mariano
-from forecaster.probabilistic.distributions import Distribution
+from forecaster.data.windows import trailing_mean_square
+from forecaster.probabilistic.distributions import Distribution, pinball
 from forecaster.errors import ForecasterError
-from forecaster.probabilistic.intervals import LEVELS
+from forecaster.probabilistic.intervals import LEVELS, QUANTILE_LEVELS, inside
 
-QUANTILES = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)
 VAR_LEVEL = 0.95  # one-step value-at-risk confidence
 PIT_BINS = 10
 VOL_WINDOW = 20  # daily returns in the realised-volatility regime measure at each origin
@@ -53,13 +53,6 @@ TERCILES = ("low", "mid", "high")
 
 
 # ----------------------------------------------------------------------------- scores
-
-def pinball(y: np.ndarray, q: np.ndarray, levels: Sequence[float]) -> np.ndarray:
-    """y (N, H), q (N, H, Q) at levels (Q,) -> (N, H, Q) pinball losses."""
-    tau = np.asarray(levels, dtype=np.float64)
-    u = np.asarray(y)[..., None] - q
-    return np.maximum(tau * u, (tau - 1.0) * u)
-
 
 def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> np.ndarray:
     """(N, H) Winkler score of the central interval [lower, upper] of coverage `level`."""
@@ -130,13 +123,8 @@ def pit_histogram(u: np.ndarray, bins: int = PIT_BINS) -> dict:
 def trailing_volatility(log_close: np.ndarray, origins: np.ndarray, window: int = VOL_WINDOW) -> np.ndarray:
     """(N,) root mean square of the last `window` daily log returns up to each origin row (NaN where
     fewer than `window` returns exist)."""
-    r = np.diff(np.asarray(log_close, dtype=np.float64))
-    c = np.concatenate([[0.0], np.cumsum(r**2)])
-    origins = np.asarray(origins, dtype=int)  # origin row t has seen r_1..r_t: c[t] holds their sum
-    out = np.full(len(origins), np.nan)
-    ok = origins >= window
-    out[ok] = np.sqrt((c[origins[ok]] - c[origins[ok] - window]) / window)
-    return out
+    r = np.diff(np.asarray(log_close, dtype=np.float64))  # origin row t has seen r_1..r_t = r[:t]
+    return np.sqrt(trailing_mean_square(r, origins, window))
 
 
 def volatility_from_actual(actual: np.ndarray, window: int = VOL_WINDOW) -> np.ndarray:
@@ -144,12 +132,7 @@ def volatility_from_actual(actual: np.ndarray, window: int = VOL_WINDOW) -> np.n
     return into origin k+1's bar, so origin i has seen actual[i-window .. i-1, 0]. (N,), NaN for the
     first `window` origins (pass trailing_volatility from the prices to cover them)."""
     y1 = np.asarray(actual, dtype=np.float64)[:, 0]
-    c = np.concatenate([[0.0], np.cumsum(y1**2)])
-    i = np.arange(len(y1))
-    out = np.full(len(y1), np.nan)
-    ok = i >= window
-    out[ok] = np.sqrt((c[i[ok]] - c[i[ok] - window]) / window)
-    return out
+    return np.sqrt(trailing_mean_square(y1, np.arange(len(y1)), window))
 
 
 def tercile_edges(regime: np.ndarray) -> tuple[float, float]:
@@ -185,7 +168,7 @@ def _scores(dist: Distribution, actual: np.ndarray, quantiles, levels) -> dict:
         lo, hi = dist.interval(level)
         pct = round(level * 100)
         out[f"interval_score_{pct}"] = interval_score(actual, lo, hi, level)
-        out[f"inside_{pct}"] = (actual >= lo) & (actual <= hi)
+        out[f"inside_{pct}"] = inside(actual, lo, hi)
         out[f"width_{pct}"] = hi - lo
     return out
 
@@ -196,7 +179,7 @@ def _dm_both(loss: np.ndarray, other: np.ndarray, h: int) -> dict:
 
 
 def probabilistic_stats(dists: Mapping[str, Distribution], actual: np.ndarray,
-                        regime: Optional[np.ndarray] = None, quantiles: Sequence[float] = QUANTILES,
+                        regime: Optional[np.ndarray] = None, quantiles: Sequence[float] = QUANTILE_LEVELS,
                         levels: Sequence[float] = LEVELS, var_level: float = VAR_LEVEL,
                         against: Optional[Sequence[str]] = None) -> dict:
     """Scores and calibration of every model's predictive distribution on the same origins.

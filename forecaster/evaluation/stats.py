@@ -30,6 +30,7 @@ import numpy as np
 from scipy import stats as _sp
 
 from forecaster.errors import ForecasterError
+from forecaster.probabilistic.intervals import inside
 
 
 def mae(err: np.ndarray) -> float:
@@ -266,13 +267,13 @@ def forecast_stats(pred: np.ndarray, actual: np.ndarray, last_close: np.ndarray,
     overall.update(diebold_mariano(sq.mean(axis=1), sq_rw.mean(axis=1), horizon))
     if intervals:
         for level, (lo, hi) in intervals.items():
-            inside = (actual >= lo) & (actual <= hi)
+            ins = inside(actual, lo, hi)
             pct = round(float(level) * 100)
             width = base * (np.exp(hi) - np.exp(lo))  # price width
-            overall[f"coverage_{pct}"] = float(inside.mean())
+            overall[f"coverage_{pct}"] = float(ins.mean())
             overall[f"width_{pct}"] = float(width.mean())
             for h, row in enumerate(steps):
-                row[f"coverage_{pct}"] = float(inside[:, h].mean())
+                row[f"coverage_{pct}"] = float(ins[:, h].mean())
                 row[f"width_{pct}"] = float(width[:, h].mean())
     return {"overall": overall, "per_step": steps, "n_origins": int(n)}
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 import numpy as np
 
+from forecaster.configs import ALPHA
 from forecaster.errors import ForecasterError
 
-ALPHA = 0.05  # the level below which a one-sided DM p-value earns "better" or "worse"
 WORDS = ("better", "worse", "indistinguishable")
 
 
@@ -83,6 +83,15 @@ def compare_with_random_walk(loss_model: np.ndarray, loss_random_walk: np.ndarra
             "text": verdict_vs_random_walk(dm["dm_p"], dm["dm_p_worse"], len(a), split, alpha),
             "dm_stat": dm["dm_stat"], "dm_p_better": dm["dm_p"], "dm_p_worse": dm["dm_p_worse"],
             "n": int(len(a)), "h": int(h), "split": split}
+
+
+def point_vs_random_walk(point: np.ndarray, y: np.ndarray, split: str, alpha: float = ALPHA) -> dict:
+    """A point forecast (N, H) of targets y (N, H) beside the no-change forecast (0): the MSE of each
+    ("mse", "mse_random_walk") and compare_with_random_walk on the per-window MSE over the H steps
+    (HAC over the H-1 steps by which consecutive windows overlap)."""
+    err, base = (point - y) ** 2, y**2
+    return {"mse": float(np.mean(err)), "mse_random_walk": float(np.mean(base)),
+            **compare_with_random_walk(np.mean(err, axis=1), np.mean(base, axis=1), y.shape[1], split, alpha)}
 
 
 def _p(p: float) -> str:

@@ -9,6 +9,8 @@ Module tree (Gu & Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective
     block.py    RMSNorm and the pre-norm residual Block (mixer pluggable)
     encoder.py  MambaEncoder (stack + final norm), InferenceCache, param_groups
     heads.py    MambaForCausalLM, MambaForSequenceClassification, MambaForFeatureExtraction, MambaForecaster
+
+May import: torch (and triton, on the GPU path only). Nothing else of forecaster.
 """
 
 from forecaster.mamba.block import Block, RMSNorm

@@ -28,6 +28,7 @@ from forecaster.probabilistic import intervals
 from forecaster.configs import DataConfig, ModelConfig, TrainConfig
 from forecaster.data import Prepared, WindowSet
 from forecaster.errors import ForecasterError
+from forecaster.evaluation.verdicts import point_vs_random_walk
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster
 from forecaster.model.inference import forecast, quantile_view, raw_forecast
 from forecaster.model.device import seed_everything
@@ -136,18 +137,15 @@ def location_gate(net: MambaForecaster, val: WindowSet, alpha: float) -> dict:
     windows with a one-sided DM p < alpha (squared error averaged over the H steps per window,
     HAC over H-1 lags for the overlapping windows); otherwise reset it to no change (the scale of a
     distribution head is kept). Returns the test and the decision ("model" or "no-change")."""
-    from forecaster.evaluation.verdicts import compare_with_random_walk
-
     y = val.y[:, :, 0].astype(np.float64)  # (N, H) scaled
     point = forecast(net, val.x, {}).point  # (N, H) scaled
-    test = compare_with_random_walk(np.mean((point - y) ** 2, axis=1), np.mean(y**2, axis=1), y.shape[1],
-                                    "validation", alpha=min(alpha, 0.49))
+    test = point_vs_random_walk(point, y, "validation", alpha=min(alpha, 0.49))
+    mse, random_walk = test.pop("mse"), test.pop("mse_random_walk")
     kept = "model" if alpha >= 1 or test["dm_p_better"] < alpha else "no-change"
     if kept == "no-change":
         net.reset_location()
-    random_walk = float(np.mean(y**2))
-    mse = float(np.mean((point - y) ** 2)) if kept == "model" else random_walk
-    return {**test, "alpha": alpha, "kept": kept, "val_mse": mse, "val_mse_random_walk": random_walk}
+    return {**test, "alpha": alpha, "kept": kept, "val_mse": mse if kept == "model" else random_walk,
+            "val_mse_random_walk": random_walk}
 
 
 def calibrate(net: MambaForecaster, val: WindowSet) -> dict:

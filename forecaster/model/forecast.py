@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.calendar import staleness
+from forecaster.probabilistic.intervals import QUANTILE_LEVELS
 
 
 @dataclass
@@ -62,19 +63,18 @@ class Forecast:
         }
 
 
-RISK_LEVELS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975)  # quantiles a forecast reports
 
 
 def risk_summary(dist, last_close: float, bars_per_year: float, pip: float) -> dict:
     """What a trader reads off one origin's forecast distribution (distributions.Predictive or
     Quantiles of shape (1, H), cumulative log returns):
-        quantiles            {level: (H,) prices} at RISK_LEVELS
+        quantiles            {level: (H,) prices} at QUANTILE_LEVELS
         volatility_annual    the one-step standard deviation x sqrt(bars per year) (Quantiles: from
                              the 16% and 84% quantiles, half their distance, as for a normal)
         var_95_1d            the one-step 95% value at risk of a long and of a short position of one
                              unit, in percent of the price and in pips (from the 5% and 95% quantiles)
     """
-    q = dist.quantile(RISK_LEVELS)[0]  # (H, Q) log returns
+    q = dist.quantile(QUANTILE_LEVELS)[0]  # (H, Q) log returns
     if hasattr(dist, "std"):
         std1 = float(dist.std()[0, 0])
     else:
@@ -83,7 +83,7 @@ def risk_summary(dist, last_close: float, bars_per_year: float, pip: float) -> d
     q05, q95 = dist.quantile([0.05, 0.95])[0, 0]
     long_loss, short_loss = 1 - np.exp(q05), np.exp(q95) - 1  # fractions of the price
     return {
-        "quantiles": {str(lv): last_close * np.exp(q[:, i]) for i, lv in enumerate(RISK_LEVELS)},
+        "quantiles": {str(lv): last_close * np.exp(q[:, i]) for i, lv in enumerate(QUANTILE_LEVELS)},
         "volatility_annual": std1 * float(np.sqrt(bars_per_year)),
         "var_95_1d": {side: {"percent": 100 * loss, "pips": last_close * loss / pip}
                       for side, loss in (("long", float(long_loss)), ("short", float(short_loss)))},

@@ -11,9 +11,9 @@ import torch
 from forecaster.model.device import cpu_threads
 from forecaster.probabilistic import intervals
 from forecaster.probabilistic.contract import ModelForecast
-from forecaster.probabilistic.distributions import Predictive, Quantiles
+from forecaster.probabilistic.distributions import Quantiles
+from forecaster.probabilistic.families import family
 from forecaster.probabilistic.intervals import interval_quantiles
-from forecaster.probabilistic.parametric import quantiles_from_params
 
 
 @torch.no_grad()
@@ -43,8 +43,7 @@ def quantile_view(net, raw: np.ndarray) -> tuple[np.ndarray, tuple]:
     if cfg.distribution == "none":
         return raw, cfg.quantiles
     levels = interval_quantiles()
-    q = quantiles_from_params(torch.as_tensor(raw, dtype=torch.float64), levels, cfg.distribution)
-    return q.numpy(), levels
+    return family(cfg.distribution).quantiles(torch.as_tensor(raw, dtype=torch.float64), levels).numpy(), levels
 
 
 def forecast(net, x: np.ndarray, calibration: dict, target_scale: Optional[np.ndarray] = None) -> ModelForecast:
@@ -65,11 +64,9 @@ def forecast(net, x: np.ndarray, calibration: dict, target_scale: Optional[np.nd
 
 
 def _distribution(cfg, raw: np.ndarray, target_scale: np.ndarray):
-    raw = raw.astype(np.float64)
-    s = target_scale[None, :]  # (1, H)
+    """The forecast distribution of a parametric or quantile head (None for a point head)."""
     if cfg.distribution != "none":
-        df = raw[..., 2] if cfg.distribution == "student_t" else np.inf
-        return Predictive(loc=raw[..., 0] * s, scale=raw[..., 1] * s, df=df)
+        return family(cfg.distribution).predictive(raw, target_scale)
     if cfg.quantiles:
-        return Quantiles(levels=np.asarray(cfg.quantiles), values=raw * s[..., None])
+        return Quantiles(levels=np.asarray(cfg.quantiles), values=raw.astype(np.float64) * target_scale[None, :, None])
     return None

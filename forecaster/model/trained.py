@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from forecaster.configs import DataConfig
-from forecaster.data import PriceSeries, pip_size, prepare
+from forecaster.data import PriceSeries, parse_pair, pip_size, prepare
 from forecaster.data.calendar import bars_per_year, check_forecastable, future_dates
 from forecaster.data.sources import SourceSpec
 from forecaster.errors import ForecasterError
@@ -97,7 +97,7 @@ class TrainedModel:
         single-pair model's (that pair's source, scalers, fingerprint and metrics, beside the
         shared configs and calibration); a single-pair model itself when the pair is its own.
         ForecasterError naming the model's pairs otherwise."""
-        key = pair.upper().replace("/", "")
+        key = "".join(parse_pair(pair))
         if key not in self.pairs:
             raise ForecasterError(f"model {self.name!r} was trained on {', '.join(self.pairs)}, not {pair}: use it on "
                                   f"{'one of those' if len(self.pairs) > 1 else self.pairs[0]}, or train one for {pair}")

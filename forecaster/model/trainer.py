@@ -26,6 +26,8 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from forecaster.configs import TrainConfig
 from forecaster.errors import ForecasterError
 from forecaster.probabilistic.intervals import point_forecast
+from forecaster.probabilistic.families import family
+from forecaster.probabilistic.losses import pinball_loss
 from forecaster.model.device import _distributed, cpu_threads, is_main_process, resolve_device, seed_everything
 from forecaster.util.progress import progress_bar
 
@@ -39,18 +41,10 @@ class FitResult:
     stopped_early: bool = False
 
 
-def pinball_loss(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
-    """pred (B, H, C, Q), target (B, H, C), quantiles (Q,) -> mean quantile (pinball) loss."""
-    diff = target[..., None] - pred
-    return torch.maximum(quantiles * diff, (quantiles - 1) * diff).mean()
-
-
 def _loss_fn(cfg: TrainConfig, quantiles: tuple, distribution: str = "none") -> Callable[[Tensor, Tensor], Tensor]:
     if distribution != "none":
-        from forecaster.probabilistic.losses import distribution_loss
-
         loss = cfg.loss if cfg.loss in ("crps", "nll") else "crps"
-        return lambda pred, y: distribution_loss(pred, y, distribution, loss)
+        return lambda pred, y: family(distribution).loss(pred, y, loss)
     if quantiles:
         q = torch.tensor(quantiles)
         return lambda pred, y: pinball_loss(pred, y, q.to(pred.device, pred.dtype))

@@ -93,6 +93,13 @@ class _Base:
 
 # ----------------------------------------------------------------------------- closed forms
 
+def pinball(y: np.ndarray, q: np.ndarray, levels) -> np.ndarray:
+    """y (N, H), q (N, H, Q) at levels tau (Q,) -> (N, H, Q) pinball losses max(tau u, (tau - 1) u), u = y - q."""
+    tau = np.asarray(levels, dtype=np.float64)
+    u = np.asarray(y)[..., None] - q
+    return np.maximum(tau * u, (tau - 1.0) * u)
+
+
 def crps_normal(z: np.ndarray) -> np.ndarray:
     """CRPS of the standard normal at z."""
     return crps_student_t(z, np.inf)
@@ -312,8 +319,7 @@ class Quantiles(_Base):
         y = self._outcomes(y)
         tau = (np.arange(CRPS_GRID) + 0.5) / CRPS_GRID  # (K,)
         q = self.quantile(np.clip(tau, self.levels[0], self.levels[-1]))  # (N, H, K)
-        u = y[..., None] - q
-        return 2.0 * np.mean(np.maximum(tau * u, (tau - 1.0) * u), axis=-1)
+        return 2.0 * np.mean(pinball(y, q, tau), axis=-1)
 
 
 Distribution = Union[Predictive, Empirical, Quantiles]

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forecaster.configs import CALIBRATIONS
 from forecaster.errors import ForecasterError
 
 LEVELS = (0.8, 0.95)  # the central intervals every forecast gives
@@ -110,9 +111,14 @@ def intervals(pred: np.ndarray, calibration: dict, quantiles: tuple = ()) -> dic
     return out
 
 
+def inside(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Whether each target lies in [lower, upper] (same shape)."""
+    return (y >= lower) & (y <= upper)
+
+
 def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     """Share of targets inside [lower, upper]."""
-    return float(np.mean((y >= lower) & (y <= upper)))
+    return float(np.mean(inside(y, lower, upper)))
 
 
 def width(lower: np.ndarray, upper: np.ndarray) -> float:
@@ -121,7 +127,6 @@ def width(lower: np.ndarray, upper: np.ndarray) -> float:
 
 # ----------------------------------------------------------------------------- online (walk-forward)
 
-ONLINE_METHODS = ("aci", "static")
 
 
 @dataclass
@@ -132,8 +137,8 @@ class OnlineConformalConfig:
     min_scores: int = 20  # before this many realised scores, the model's own interval (factor 1)
 
     def __post_init__(self) -> None:
-        if self.method not in ONLINE_METHODS:
-            raise ForecasterError(f"conformal method {self.method!r} unknown: accepted {', '.join(ONLINE_METHODS)}")
+        if self.method not in CALIBRATIONS:
+            raise ForecasterError(f"conformal method {self.method!r} unknown: accepted {', '.join(CALIBRATIONS)}")
         if not 0 <= self.gamma < 1:
             raise ForecasterError(f"ACI gamma={self.gamma!r} invalid: accepted a step size in [0, 1), e.g. 0.005")
         if self.window < 0 or self.min_scores < 1:

@@ -32,6 +32,13 @@ REDUCTIONS = ("mean", "none")
 LOSSES = ("crps", "nll")
 
 
+def pinball_loss(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
+    """pred (B, H, C, Q), target (B, H, C), quantiles (Q,) -> mean quantile (pinball) loss, the
+    training loss of a quantile head (its numpy twin: distributions.pinball)."""
+    diff = target[..., None] - pred
+    return torch.maximum(quantiles * diff, (quantiles - 1) * diff).mean()
+
+
 def _reduce(scores: Tensor, reduction: str) -> Tensor:
     if reduction not in REDUCTIONS:
         raise ForecasterError(f"reduction={reduction!r} is invalid: accepted one of {REDUCTIONS}")

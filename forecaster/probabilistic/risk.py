@@ -42,6 +42,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from forecaster.data.history import History
+from forecaster.data.windows import trailing_mean_square
 from forecaster.probabilistic.distributions import Distribution, Empirical, Predictive
 from forecaster.errors import ForecasterError
 from forecaster.probabilistic.contract import BacktestModel, ModelForecast
@@ -68,9 +69,7 @@ def _returns_at(histories: Sequence[History], start: int = 0) -> tuple[np.ndarra
 
 def _rolling_var(r: np.ndarray, seen: np.ndarray, window: int) -> np.ndarray:
     """Mean of the last min(window, k) squared returns among the first k, for each k in seen."""
-    c = np.concatenate([[0.0], np.cumsum(r**2)])  # (T+1,)
-    n = np.minimum(window, seen)
-    return (c[seen] - c[seen - n]) / n
+    return trailing_mean_square(r, seen, window, partial=True)
 
 
 class _RiskModel(BacktestModel):

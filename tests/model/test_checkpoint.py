@@ -55,3 +55,12 @@ def test_listing_shows_an_unfinished_save_as_an_error(tmp_path):
     rows = api.list_models(tmp_path)
     assert rows == [{"name": "half", "error": rows[0]["error"]}] and "interrupted" in rows[0]["error"]
     assert api.list_models(tmp_path / "none") == []
+
+
+def test_train_and_predict_share_one_default_model_name(tmp_path):
+    from forecaster.model.checkpoint import default_model_name
+
+    assert default_model_name("EUR-USD") == default_model_name("eur/usd") == default_model_name("EURUSD") == "eurusd-1d"
+    assert default_model_name("USDJPY", "1h") == "usdjpy-1h"
+    with pytest.raises(ForecasterError, match="not a currency pair"):
+        default_model_name("EURO")

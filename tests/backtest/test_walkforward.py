@@ -11,6 +11,7 @@ from forecaster.backtest import BacktestConfig, CostConfig, History, LookAheadEr
 from forecaster.backtest.baselines import RandomWalk, RidgeAR, default_baselines
 from forecaster.backtest.report import forecasts_frame, markdown_tables, metrics, verdicts, write_report
 from forecaster.data import DataConfig, PriceSeries
+from forecaster.errors import ForecasterError
 
 from conftest import TINY_MODEL, price_series
 
@@ -113,16 +114,6 @@ def test_planted_look_ahead_trips_the_guard(when):
         run_backtest(series, [RandomWalk(2), _Peeker(2, when)], BacktestConfig(horizon=2, test_start="2011-01-03"))
 
 
-def test_history_holds_nothing_after_its_cutoff():
-    series = _random_walk(100)
-    h = History(series, cutoff=49)
-    assert len(h) == 50 and h.date == series.frame.index[49]
-    np.testing.assert_allclose(h.log_close(), np.log(series.frame["close"].to_numpy()[:50]))
-    assert len(h.series().frame) == 50 and h.tail(5)[-1] == h.log_close()[-1]
-    with pytest.raises(LookAheadError):
-        h.log_close(51)
-
-
 def test_costs_lower_returns_and_config_round_trip():
     series = _ar1(900)
     free = run_backtest(series, [RidgeAR(1)], BacktestConfig(horizon=1, test_years=1, costs=CostConfig(spread_pips=0)))
@@ -211,3 +202,45 @@ def test_saved_model_refuses_a_test_period_it_has_seen(tmp_path):
     res = run_backtest(series, [RandomWalk(2), model], BacktestConfig(horizon=2, test_start=str(first_unseen.date())))
     assert res.info["origins"] == 600 - 1 - 2 - (1 + round(599 * 0.8)) + 1
     assert np.isfinite(res.forecast_stats["mamba:tiny"]["overall"]["rmse"])
+
+
+def test_each_model_is_asked_once_per_fold_and_risk_distributions_are_computed_once(monkeypatch):
+    from forecaster.probabilistic import risk
+
+    series = _random_walk(900)
+    calls = {"forecast": 0, "distribution": 0}
+    original_forecast, original_dist = risk.EWMA.forecast, risk.EWMA.distribution
+
+    def counted_forecast(self, histories):
+        calls["forecast"] += 1
+        return original_forecast(self, histories)
+
+    def counted_dist(self, histories):
+        calls["distribution"] += 1
+        return original_dist(self, histories)
+
+    monkeypatch.setattr(risk.EWMA, "forecast", counted_forecast)
+    monkeypatch.setattr(risk.EWMA, "distribution", counted_dist)
+    folds = 3
+    res = run_backtest(series, [RandomWalk(2), risk.EWMA(2)],
+                       BacktestConfig(horizon=2, test_start=str(series.frame.index[600].date()), folds=folds))
+    assert res.info["folds"] == folds
+    assert calls == {"forecast": folds, "distribution": folds}  # the forecast and its distribution: one call a fold
+    assert res.distributions["ewma"].shape == res.actual.shape
+    np.testing.assert_array_equal(res.forecasts["ewma"], 0.0)
+
+
+def test_a_forecast_of_the_wrong_shape_is_named():
+    from forecaster.backtest import ModelForecast, PointModel
+
+    class Short(PointModel):
+        name = "short"
+
+        def forecast(self, histories):
+            return ModelForecast(point=np.zeros((len(histories), self.horizon - 1)))
+
+    series = _random_walk(300)
+    with pytest.raises(ForecasterError, match="model short returned a forecast of shape"):
+        run_backtest(series, [Short(3)], BacktestConfig(horizon=3, test_start=str(series.frame.index[250].date())))
+    with pytest.raises(ForecasterError, match="every model must forecast 3 steps"):
+        run_backtest(series, [RandomWalk(3), Short(2)], BacktestConfig(test_start=str(series.frame.index[250].date())))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from forecaster.probabilistic.distributions import Empirical, Predictive, Quantiles, concat, crps_student_t
+from forecaster.probabilistic.distributions import Empirical, Predictive, Quantiles, concat
 from forecaster.errors import ForecasterError
 
 
@@ -28,13 +28,6 @@ def test_closed_form_crps_matches_the_integral(df):
         span = 400 * scale[0, h]  # heavy tails of df = 2.5 decay slowly; (1 - F)^2 ~ x^-5 is integrable
         want = _crps_integral(cdf, y[0, h], loc[0, h] - span, loc[0, h] + span)
         assert got[0, h] == pytest.approx(want, rel=1e-5)
-
-
-def test_student_t_crps_matches_the_scoringrules_reference_value():
-    # R scoringRules' own test: crps_t(-3, df = 5) = 2.33875895, and the location-scale identities
-    assert crps_student_t(np.array([-3.0]), 5.0)[0] == pytest.approx(2.33875895, abs=1e-8)
-    d = Predictive(np.array([[0.1]]), np.array([[0.9]]), 5.0)
-    assert d.crps(np.array([[-3 * 0.9 + 0.1]]))[0, 0] == pytest.approx(2.33875895 * 0.9, abs=1e-8)
 
 
 def test_student_t_quantiles_and_cdf_match_scipy():

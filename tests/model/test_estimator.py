@@ -93,7 +93,8 @@ def test_volatility_features_by_hand():
 def test_risk_summary_of_a_known_distribution():
     from scipy import stats
 
-    from forecaster.model.forecast import RISK_LEVELS, risk_summary
+    from forecaster.model.forecast import risk_summary
+    from forecaster.probabilistic.intervals import QUANTILE_LEVELS
 
     dist = Predictive(loc=np.zeros((1, 2)), scale=np.array([[0.004, 0.0057]]), df=np.inf)
     risk = risk_summary(dist, last_close=1.25, bars_per_year=260.0, pip=0.0001)
@@ -102,5 +103,5 @@ def test_risk_summary_of_a_known_distribution():
     assert risk["var_95_1d"]["long"]["percent"] == pytest.approx(100 * (1 - np.exp(q05)))
     assert risk["var_95_1d"]["long"]["pips"] == pytest.approx(1.25 * (1 - np.exp(q05)) / 0.0001)
     assert risk["var_95_1d"]["short"]["percent"] > risk["var_95_1d"]["long"]["percent"]  # exp is convex
-    prices = np.array([risk["quantiles"][str(lv)] for lv in RISK_LEVELS])  # (Q, H)
-    assert np.all(np.diff(prices, axis=0) > 0) and prices[RISK_LEVELS.index(0.5), 0] == pytest.approx(1.25)
+    prices = np.array([risk["quantiles"][str(lv)] for lv in QUANTILE_LEVELS])  # (Q, H)
+    assert np.all(np.diff(prices, axis=0) > 0) and prices[QUANTILE_LEVELS.index(0.5), 0] == pytest.approx(1.25)

@@ -11,7 +11,7 @@ import torch
 
 from forecaster.mamba import ForecasterConfig, MambaConfig, MambaForecaster, selective_scan, selective_scan_ref
 from forecaster.mamba.scan import resolve_impl, use_scan_impl
-from test_mamba_scan import _inputs, _rel, _run, _seed
+from test_scan import _inputs, _rel, _run, _seed
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

@@ -17,7 +17,7 @@ from forecaster.errors import ForecasterError
 from forecaster.util.files import atomic_write_text, check_writable, json_text
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_data_show_table_goes_to_stdout_and_notes_to_stderr():

@@ -54,7 +54,7 @@ def test_data_fetch_through_a_yfinance_double(tmp_path, monkeypatch):
     import pandas as pd
 
     from forecaster.data import yahoo
-    from tests.test_data import FakeDownload, fake_yf_failure, fake_yf_frame
+    from tests.data.test_data_sources import FakeDownload, fake_yf_failure, fake_yf_frame
 
     monkeypatch.setattr(yahoo, "_download", FakeDownload(fake_yf_frame(pd.bdate_range("2024-01-01", periods=40)),
                                                          fake_yf_failure()))

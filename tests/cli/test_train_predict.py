@@ -102,3 +102,13 @@ def test_predict_starts_from_the_newest_bar_even_if_training_ended_earlier(tmp_p
     result = runner.invoke(app, ["predict", "--model", "old", "--models-dir", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["origin"] > "2023-01-01"
+
+
+def test_predict_finds_the_model_train_saved_whatever_the_pair_spelling(tmp_path):
+    trained = runner.invoke(app, ["-q", "train", "EUR-USD", "--models-dir", str(tmp_path), *TINY, "--epochs", "1"])
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "eurusd-1d" / "model.json").exists()
+    for spelling in ("EUR-USD", "eur/usd", "EURUSD"):
+        result = runner.invoke(app, ["predict", spelling, "--models-dir", str(tmp_path), "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["pair"] == "EURUSD"

@@ -18,7 +18,7 @@ from forecaster.data import exchange_rate as er
 from forecaster.errors import ForecasterError
 from forecaster.model.inference import forecast_windows
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _shared(name: str) -> Path:

@@ -1,0 +1,13 @@
+"""Options that several commands share, each declared once (the commands differ only where they say so)."""
+
+from __future__ import annotations
+
+import typer
+
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+ModelsDirOpt = typer.Option(None, "--models-dir", help="Where models live (default: models/ in a checkout, "
+                            "else ~/.local/share/forecaster/models; env FORECASTER_MODELS_DIR).")
+StartOpt = typer.Option(None, "--start", help="First date of the data, YYYY-MM-DD.")
+EndOpt = typer.Option(None, "--end", help="Last date of the data, YYYY-MM-DD.")
+ColumnOpt = typer.Option(None, "--column", help="The price column of a wide or long CSV table (e.g. USD, DEXUSEU).")
+SeriesOpt = typer.Option(None, "--series", help="The series of a long CSV table (rows whose currency/symbol is this).")
