@@ -58,7 +58,8 @@ BWD_BLOCK_D, BWD_WARPS = 16, 2
 BWD_PREFETCH = False  # read the next chunk's inputs while computing this one (more registers)
 # Which kernel pair: 1 = (T, Db, Nb) tiles (state across lanes), 2 = (T, Db) tiles walked over n.
 LAYOUT = 2
-CHUNK2, FWD2_BLOCK_D, FWD2_WARPS, BWD2_BLOCK_D, BWD2_WARPS = 8, 32, 1, 32, 1
+CHUNK2, FWD2_BLOCK_D, FWD2_WARPS, BWD2_BLOCK_D, BWD2_WARPS = 4, 64, 1, 64, 1
+NG_MAX = 2  # state components unrolled together
 # Triton's reverse associative_scan hands the combine function (later segment, earlier segment);
 # `reverse_scan_calls_later_first()` checks it on the device (tests/test_scan_triton.py).
 REVERSE_LATER_FIRST = True
@@ -416,16 +417,20 @@ def _scan2_fwd_kernel(
     sB_b, sB_l, sB_n, sC_b, sC_l, sC_n,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_H0: tl.constexpr,
     SOFTPLUS: tl.constexpr, SAVE_STATES: tl.constexpr,
-    N: tl.constexpr, NP: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr,
+    N: tl.constexpr, NP: tl.constexpr, NG: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr,
 ):
     pid_b = tl.program_id(0).to(tl.int64)
     pid_d = tl.program_id(1)
     offs_t = tl.arange(0, CHUNK)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    # the compiler is told the channels come in contiguous pairs only: its loads are then 2 wide
+    # whatever the dtype, lanes run along the channels alone (2 per thread), and each thread keeps
+    # all T steps and all n (wider vectors would split the lanes over time)
+    offs_d = tl.max_contiguous(pid_d * BLOCK_D + tl.arange(0, BLOCK_D), 2)
     offs_n = tl.arange(0, NP)
     mask_d = offs_d < DIM
     m_nd = (offs_n < N)[:, None] & mask_d[None, :]
     nd = offs_d[None, :] * N + offs_n[:, None]  # (NP, Db) offsets into a (d, n) matrix
+    saved = offs_n[:, None] * DIM + offs_d[None, :]  # (NP, Db) offsets into the saved (n, d) states
 
     u_ptr += pid_b * su_b
     delta_ptr += pid_b * sdl_b
@@ -434,7 +439,6 @@ def _scan2_fwd_kernel(
     B_ptr += pid_b * sB_b
     C_ptr += pid_b * sC_b
 
-    A = tl.load(A_ptr + nd, mask=m_nd, other=0.0).to(tl.float32)  # (NP, Db)
     bias = tl.zeros((BLOCK_D,), tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
@@ -448,7 +452,7 @@ def _scan2_fwd_kernel(
 
     for k in range(0, n_chunks):
         if SAVE_STATES:
-            tl.store(states_ptr + (pid_b * n_chunks + k) * DIM * N + nd, h, mask=m_nd)
+            tl.store(states_ptr + (pid_b * n_chunks + k) * DIM * N + saved, h, mask=m_nd)
         t = k * CHUNK + offs_t
         mask_t = t < L
         m_td = mask_t[:, None] & mask_d[None, :]
@@ -457,10 +461,13 @@ def _scan2_fwd_kernel(
         raw, dt = _step_sizes(raw, bias, m_td, HAS_BIAS, SOFTPLUS)
         dtu = dt * u
         y = u * Dskip[None, :]
-        for n in tl.static_range(N):
+        for g in range(0, N // NG):
+          for j in tl.static_range(NG):
+            n = g * NG + j
             b_n = tl.load(B_ptr + t * sB_l + n * sB_n, mask=mask_t, other=0.0).to(tl.float32)  # (T,)
             c_n = tl.load(C_ptr + t * sC_l + n * sC_n, mask=mask_t, other=0.0).to(tl.float32)
-            dA = tl.exp(dt * _row(A, offs_n, n)[None, :])  # (T, Db)
+            a_n = tl.load(A_ptr + offs_d * N + n, mask=mask_d, other=0.0).to(tl.float32)  # (Db,)
+            dA = tl.exp(dt * a_n[None, :])  # (T, Db)
             x = dtu * b_n[:, None]
             x = tl.where(first, x + dA * _row(h, offs_n, n)[None, :], x)  # the state entering the chunk
             _P, hs = tl.associative_scan((dA, x), 0, _decay_combine)  # h_t, (T, Db)
@@ -483,16 +490,20 @@ def _scan2_bwd_kernel(
     sB_b, sB_l, sB_n, sC_b, sC_l, sC_n,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_GHT: tl.constexpr,
     SOFTPLUS: tl.constexpr, REV_LATER_FIRST: tl.constexpr,
-    N: tl.constexpr, NP: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr,
+    N: tl.constexpr, NP: tl.constexpr, NG: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr,
 ):
     pid_b = tl.program_id(0).to(tl.int64)
     pid_d = tl.program_id(1)
     offs_t = tl.arange(0, CHUNK)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    # the compiler is told the channels come in contiguous pairs only: its loads are then 2 wide
+    # whatever the dtype, lanes run along the channels alone (2 per thread), and each thread keeps
+    # all T steps and all n (wider vectors would split the lanes over time)
+    offs_d = tl.max_contiguous(pid_d * BLOCK_D + tl.arange(0, BLOCK_D), 2)
     offs_n = tl.arange(0, NP)
     mask_d = offs_d < DIM
     m_nd = (offs_n < N)[:, None] & mask_d[None, :]
     nd = offs_d[None, :] * N + offs_n[:, None]  # (NP, Db)
+    saved = offs_n[:, None] * DIM + offs_d[None, :]  # (NP, Db) offsets into the saved (n, d) states
 
     u_ptr += pid_b * su_b
     delta_ptr += pid_b * sdl_b
@@ -507,7 +518,6 @@ def _scan2_bwd_kernel(
     dB_ptr += part
     dC_ptr += part
 
-    A = tl.load(A_ptr + nd, mask=m_nd, other=0.0).to(tl.float32)  # (NP, Db)
     bias = tl.zeros((BLOCK_D,), tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
@@ -518,8 +528,8 @@ def _scan2_bwd_kernel(
     if HAS_GHT:
         carry = tl.load(ghT_ptr + pid_b * DIM * N + nd, mask=m_nd, other=0.0).to(tl.float32)
     g_A = tl.zeros((NP, BLOCK_D), tl.float32)
-    g_D = tl.zeros((CHUNK, BLOCK_D), tl.float32)  # summed over time after the loop
-    g_bias = tl.zeros((CHUNK, BLOCK_D), tl.float32)
+    g_D = tl.zeros((BLOCK_D,), tl.float32)
+    g_bias = tl.zeros((BLOCK_D,), tl.float32)
     first = offs_t[:, None] == 0
     last = offs_t[:, None] == CHUNK - 1
 
@@ -540,8 +550,8 @@ def _scan2_bwd_kernel(
         raw_n = tl.load(delta_ptr + (t + 1)[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_nd_t,
                         other=0.0).to(tl.float32)
         gy = tl.load(gout_ptr + t[:, None] * sg_l + offs_d[None, :] * sg_d, mask=m_td, other=0.0).to(tl.float32)
-        h_in = tl.load(states_ptr + (pid_b * n_chunks + k) * DIM * N + nd, mask=m_nd, other=0.0)  # (NP, Db)
-        raw, dt = _step_sizes(raw, bias, m_td, HAS_BIAS, SOFTPLUS)
+        h_in = tl.load(states_ptr + (pid_b * n_chunks + k) * DIM * N + saved, mask=m_nd, other=0.0)  # (NP, Db)
+        _r, dt = _step_sizes(raw, bias, m_td, HAS_BIAS, SOFTPLUS)
         _rp, dt_p = _step_sizes(raw_p, bias, m_pd, HAS_BIAS, SOFTPLUS)
         _rn, dt_n = _step_sizes(raw_n, bias, m_nd_t, HAS_BIAS, SOFTPLUS)
         dtu = dt * u
@@ -551,10 +561,13 @@ def _scan2_bwd_kernel(
         if HAS_Z:
             z = tl.load(z_ptr + t[:, None] * sz_l + offs_d[None, :] * sz_d, mask=m_td, other=0.0).to(tl.float32)
             pre = u * Dskip[None, :]
-            for n in tl.static_range(N):
+            for g in range(0, N // NG):
+              for j in tl.static_range(NG):
+                n = g * NG + j
                 b_n = tl.load(B_ptr + t * sB_l + n * sB_n, mask=mask_t, other=0.0).to(tl.float32)  # (T,)
                 c_n = tl.load(C_ptr + t * sC_l + n * sC_n, mask=mask_t, other=0.0).to(tl.float32)
-                dA = tl.exp(dt * _row(A, offs_n, n)[None, :])
+                a_n = tl.load(A_ptr + offs_d * N + n, mask=mask_d, other=0.0).to(tl.float32)  # (Db,)
+                dA = tl.exp(dt * a_n[None, :])
                 x = dtu * b_n[:, None]
                 x = tl.where(first, x + dA * _row(h_in, offs_n, n)[None, :], x)
                 _P, hs = tl.associative_scan((dA, x), 0, _decay_combine)
@@ -564,12 +577,14 @@ def _scan2_bwd_kernel(
             tl.store(dz_ptr + t[:, None] * DIM + offs_d[None, :], g_z, mask=m_td)
             gy = gy * z * sig
         if HAS_D:
-            g_D += gy * u
+            g_D += tl.sum(gy * u, axis=0)
 
         g_dt = tl.zeros((CHUNK, BLOCK_D), tl.float32)
         lam_B = tl.zeros((CHUNK, BLOCK_D), tl.float32)
-        for n in tl.static_range(N):
-            a_n = _row(A, offs_n, n)[None, :]
+        for g in range(0, N // NG):
+          for j in tl.static_range(NG):
+            n = g * NG + j
+            a_n = tl.load(A_ptr + offs_d * N + n, mask=mask_d, other=0.0).to(tl.float32)[None, :]  # (1, Db)
             b_n = tl.load(B_ptr + t * sB_l + n * sB_n, mask=mask_t, other=0.0).to(tl.float32)  # (T,)
             b_p = tl.load(B_ptr + tp * sB_l + n * sB_n, mask=okp, other=0.0).to(tl.float32)
             c_n = tl.load(C_ptr + t * sC_l + n * sC_n, mask=mask_t, other=0.0).to(tl.float32)
@@ -598,18 +613,21 @@ def _scan2_bwd_kernel(
         if HAS_D:
             g_u += gy * Dskip[None, :]
         tl.store(du_ptr + t[:, None] * DIM + offs_d[None, :], g_u, mask=m_td)
-        if SOFTPLUS:
+        if SOFTPLUS:  # delta read again (a cache hit) rather than kept through the loop over n
+            raw = tl.load(delta_ptr + t[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_td, other=0.0).to(tl.float32)
+            if HAS_BIAS:
+                raw = raw + bias[None, :]
             g_dt = g_dt * _sigmoid(raw)
         g_dt = tl.where(m_td, g_dt, 0.0)
-        g_bias += g_dt
+        g_bias += tl.sum(g_dt, axis=0)
         tl.store(ddelta_ptr + t[:, None] * DIM + offs_d[None, :], g_dt, mask=m_td)
 
     tl.store(dh0_ptr + pid_b * DIM * N + nd, carry, mask=m_nd)
     tl.store(dA_ptr + pid_b * DIM * N + nd, g_A, mask=m_nd)
     if HAS_D:
-        tl.store(dD_ptr + pid_b * DIM + offs_d, tl.sum(g_D, axis=0), mask=mask_d)
+        tl.store(dD_ptr + pid_b * DIM + offs_d, g_D, mask=mask_d)
     if HAS_BIAS:
-        tl.store(dbias_ptr + pid_b * DIM + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
+        tl.store(dbias_ptr + pid_b * DIM + offs_d, g_bias, mask=mask_d)
 
 
 @triton.jit
@@ -666,7 +684,7 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
             *u.stride(), *delta.stride(), *_strides3(z), *out.stride(), *B.stride(), *C.stride(),
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
             HAS_H0=initial_state is not None, SOFTPLUS=bool(delta_softplus), SAVE_STATES=save_states,
-            N=n, NP=triton.next_power_of_2(n), CHUNK=chunk, BLOCK_D=block_d, num_warps=warps,
+            N=n, NP=triton.next_power_of_2(n), NG=_group(n), CHUNK=chunk, BLOCK_D=block_d, num_warps=warps,
         )
         return out, hT, (states if save_states else None)
     _scan_fwd_kernel[grid](
@@ -730,7 +748,7 @@ class _TritonScan(torch.autograd.Function):
                 *u.stride(), *delta.stride(), *_strides3(z), *g_out.stride(), *B.stride(), *C.stride(),
                 HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
                 HAS_GHT=g_final is not None, SOFTPLUS=ctx.delta_softplus, REV_LATER_FIRST=REVERSE_LATER_FIRST,
-                N=n, NP=triton.next_power_of_2(n), CHUNK=chunk, BLOCK_D=block_d, num_warps=BWD2_WARPS,
+                N=n, NP=triton.next_power_of_2(n), NG=_group(n), CHUNK=chunk, BLOCK_D=block_d, num_warps=BWD2_WARPS,
             )
         else:
           _scan_bwd_kernel[(batch, n_dblocks)](
@@ -753,6 +771,14 @@ class _TritonScan(torch.autograd.Function):
         g_bias = None if delta_bias is None else g_bias_part.sum(0).to(delta_bias.dtype)
         g_h0 = g_h0 if ctx.has_h0 else None
         return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None, None
+
+
+def _group(n: int) -> int:
+    """State components walked together (unrolled) in the layout-2 kernels: NG_MAX or a divisor of n."""
+    g = min(NG_MAX, n)
+    while n % g:
+        g -= 1
+    return g
 
 
 def _fwd_warps() -> int:
