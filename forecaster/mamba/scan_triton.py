@@ -56,10 +56,10 @@ from torch.autograd.function import once_differentiable
 FWD_CHUNK, FWD_BLOCK_D, FWD_WARPS = 8, 32, 4
 BWD_BLOCK_D, BWD_WARPS = 16, 2
 BWD_PREFETCH = False  # read the next chunk's inputs while computing this one (more registers)
-# Which kernel pair: 1 = (T, Db, Nb) tiles (state across lanes), 2 = (T, Db) tiles walked over n.
-LAYOUT = 2
-CHUNK2, FWD2_BLOCK_D, FWD2_WARPS, BWD2_BLOCK_D, BWD2_WARPS = 4, 64, 1, 64, 1
-NG_MAX = 2  # state components unrolled together
+# 16-bit inputs are widened to float32 before the kernels (autograd narrows the gradients back):
+# on an H200 the kernels' 16-bit code ran at half their float32 speed (issue 22, BENCHMARKS.md),
+# more than the extra pass over the inputs costs. False runs the kernels on the 16-bit inputs.
+WIDEN_16BIT = True
 # Triton's reverse associative_scan hands the combine function (later segment, earlier segment);
 # `reverse_scan_calls_later_first()` checks it on the device (tests/test_scan_triton.py).
 REVERSE_LATER_FIRST = True
@@ -372,264 +372,6 @@ def _scan_bwd_kernel(
         tl.store(dbias_ptr + pid_b * DIM + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
 
 
-# --- Layout 2: channels across lanes, time and the state index inside each thread -----------------
-# Tiles are (T, Db): each thread holds the T steps of its channels, and the n state components are
-# walked one at a time (tl.static_range), as mamba-ssm walks them. The recurrence along the chunk
-# is then a scan inside each thread, and the sums over n (y, ddt, du) are register additions; only
-# dB and dC (sums over the channels) cross lanes. (NP, Db) tiles (A, the state, its adjoint, dA's
-# gradient) keep n inside the thread too, so picking row n folds to a register (the -0.0 fill
-# makes the masked additions exact identities).
-
-
-@triton.jit
-def _row(x, offs_n, n):
-    """Row n of an (NP, Db) tile: (Db,)."""
-    return tl.sum(tl.where(offs_n[:, None] == n, x, -0.0), axis=0)
-
-
-@triton.jit
-def _set_row(x, offs_n, n, row):
-    return tl.where(offs_n[:, None] == n, row[None, :], x)
-
-
-@triton.jit
-def _at(x, offs_t, t0):
-    """Row t0 of a (T, Db) tile: (Db,)."""
-    return tl.sum(tl.where(offs_t[:, None] == t0, x, -0.0), axis=0)
-
-
-@triton.jit
-def _step_sizes(raw, bias, m_td, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
-    if HAS_BIAS:
-        raw = raw + bias[None, :]
-    dt = raw
-    if SOFTPLUS:
-        dt = _softplus(raw)
-    return raw, tl.where(m_td, dt, 0.0)
-
-
-@triton.jit
-def _scan2_fwd_kernel(
-    u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, h0_ptr,
-    out_ptr, hT_ptr, states_ptr,
-    L, DIM, n_chunks,
-    su_b, su_l, su_d, sdl_b, sdl_l, sdl_d, sz_b, sz_l, sz_d, so_b, so_l, so_d,
-    sB_b, sB_l, sB_n, sC_b, sC_l, sC_n,
-    HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_H0: tl.constexpr,
-    SOFTPLUS: tl.constexpr, SAVE_STATES: tl.constexpr,
-    N: tl.constexpr, NP: tl.constexpr, NG: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr,
-):
-    pid_b = tl.program_id(0).to(tl.int64)
-    pid_d = tl.program_id(1)
-    offs_t = tl.arange(0, CHUNK)
-    # the compiler is told the channels come in contiguous pairs only: its loads are then 2 wide
-    # whatever the dtype, lanes run along the channels alone (2 per thread), and each thread keeps
-    # all T steps and all n (wider vectors would split the lanes over time)
-    offs_d = tl.max_contiguous(pid_d * BLOCK_D + tl.arange(0, BLOCK_D), 2)
-    offs_n = tl.arange(0, NP)
-    mask_d = offs_d < DIM
-    m_nd = (offs_n < N)[:, None] & mask_d[None, :]
-    nd = offs_d[None, :] * N + offs_n[:, None]  # (NP, Db) offsets into a (d, n) matrix
-    saved = offs_n[:, None] * DIM + offs_d[None, :]  # (NP, Db) offsets into the saved (n, d) states
-
-    u_ptr += pid_b * su_b
-    delta_ptr += pid_b * sdl_b
-    z_ptr += pid_b * sz_b
-    out_ptr += pid_b * so_b
-    B_ptr += pid_b * sB_b
-    C_ptr += pid_b * sC_b
-
-    bias = tl.zeros((BLOCK_D,), tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    Dskip = tl.zeros((BLOCK_D,), tl.float32)
-    if HAS_D:
-        Dskip = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    h = tl.zeros((NP, BLOCK_D), tl.float32)  # (NP, Db)
-    if HAS_H0:
-        h = tl.load(h0_ptr + pid_b * DIM * N + nd, mask=m_nd, other=0.0).to(tl.float32)
-    first = offs_t[:, None] == 0
-
-    for k in range(0, n_chunks):
-        if SAVE_STATES:
-            tl.store(states_ptr + (pid_b * n_chunks + k) * DIM * N + saved, h, mask=m_nd)
-        t = k * CHUNK + offs_t
-        mask_t = t < L
-        m_td = mask_t[:, None] & mask_d[None, :]
-        u = tl.load(u_ptr + t[:, None] * su_l + offs_d[None, :] * su_d, mask=m_td, other=0.0).to(tl.float32)
-        raw = tl.load(delta_ptr + t[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_td, other=0.0).to(tl.float32)
-        raw, dt = _step_sizes(raw, bias, m_td, HAS_BIAS, SOFTPLUS)
-        dtu = dt * u
-        y = u * Dskip[None, :]
-        for g in range(0, N // NG):
-          for j in tl.static_range(NG):
-            n = g * NG + j
-            b_n = tl.load(B_ptr + t * sB_l + n * sB_n, mask=mask_t, other=0.0).to(tl.float32)  # (T,)
-            c_n = tl.load(C_ptr + t * sC_l + n * sC_n, mask=mask_t, other=0.0).to(tl.float32)
-            a_n = tl.load(A_ptr + offs_d * N + n, mask=mask_d, other=0.0).to(tl.float32)  # (Db,)
-            dA = tl.exp(dt * a_n[None, :])  # (T, Db)
-            x = dtu * b_n[:, None]
-            x = tl.where(first, x + dA * _row(h, offs_n, n)[None, :], x)  # the state entering the chunk
-            _P, hs = tl.associative_scan((dA, x), 0, _decay_combine)  # h_t, (T, Db)
-            y += hs * c_n[:, None]
-            h = _set_row(h, offs_n, n, _at(hs, offs_t, CHUNK - 1))
-        if HAS_Z:
-            z = tl.load(z_ptr + t[:, None] * sz_l + offs_d[None, :] * sz_d, mask=m_td, other=0.0).to(tl.float32)
-            y = y * z * _sigmoid(z)
-        tl.store(out_ptr + t[:, None] * so_l + offs_d[None, :] * so_d, y, mask=m_td)
-
-    tl.store(hT_ptr + pid_b * DIM * N + nd, h, mask=m_nd)
-
-
-@triton.jit
-def _scan2_bwd_kernel(
-    u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, states_ptr, gout_ptr, ghT_ptr,
-    du_ptr, ddelta_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
-    L, DIM, n_chunks, n_dblocks,
-    su_b, su_l, su_d, sdl_b, sdl_l, sdl_d, sz_b, sz_l, sz_d, sg_b, sg_l, sg_d,
-    sB_b, sB_l, sB_n, sC_b, sC_l, sC_n,
-    HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_GHT: tl.constexpr,
-    SOFTPLUS: tl.constexpr, REV_LATER_FIRST: tl.constexpr,
-    N: tl.constexpr, NP: tl.constexpr, NG: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr,
-):
-    pid_b = tl.program_id(0).to(tl.int64)
-    pid_d = tl.program_id(1)
-    offs_t = tl.arange(0, CHUNK)
-    # the compiler is told the channels come in contiguous pairs only: its loads are then 2 wide
-    # whatever the dtype, lanes run along the channels alone (2 per thread), and each thread keeps
-    # all T steps and all n (wider vectors would split the lanes over time)
-    offs_d = tl.max_contiguous(pid_d * BLOCK_D + tl.arange(0, BLOCK_D), 2)
-    offs_n = tl.arange(0, NP)
-    mask_d = offs_d < DIM
-    m_nd = (offs_n < N)[:, None] & mask_d[None, :]
-    nd = offs_d[None, :] * N + offs_n[:, None]  # (NP, Db)
-    saved = offs_n[:, None] * DIM + offs_d[None, :]  # (NP, Db) offsets into the saved (n, d) states
-
-    u_ptr += pid_b * su_b
-    delta_ptr += pid_b * sdl_b
-    z_ptr += pid_b * sz_b
-    gout_ptr += pid_b * sg_b
-    B_ptr += pid_b * sB_b
-    C_ptr += pid_b * sC_b
-    du_ptr += pid_b * L * DIM  # du, ddelta, dz: contiguous (b, l, d)
-    ddelta_ptr += pid_b * L * DIM
-    dz_ptr += pid_b * L * DIM
-    part = (pid_b * n_dblocks + pid_d) * L * N  # dB, dC partials: (b, n_dblocks, l, n)
-    dB_ptr += part
-    dC_ptr += part
-
-    bias = tl.zeros((BLOCK_D,), tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    Dskip = tl.zeros((BLOCK_D,), tl.float32)
-    if HAS_D:
-        Dskip = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    carry = tl.zeros((NP, BLOCK_D), tl.float32)  # dA_{t+1} lam_{t+1} after the chunk; dLoss/dh_L at the end
-    if HAS_GHT:
-        carry = tl.load(ghT_ptr + pid_b * DIM * N + nd, mask=m_nd, other=0.0).to(tl.float32)
-    g_A = tl.zeros((NP, BLOCK_D), tl.float32)
-    g_D = tl.zeros((BLOCK_D,), tl.float32)
-    g_bias = tl.zeros((BLOCK_D,), tl.float32)
-    first = offs_t[:, None] == 0
-    last = offs_t[:, None] == CHUNK - 1
-
-    for i in range(0, n_chunks):
-        k = n_chunks - 1 - i
-        t = k * CHUNK + offs_t
-        mask_t = t < L
-        m_td = mask_t[:, None] & mask_d[None, :]
-        tp = t - 1
-        okp = (offs_t > 0) & mask_t
-        m_pd = okp[:, None] & mask_d[None, :]
-        okn = t + 1 < L
-        m_nd_t = okn[:, None] & mask_d[None, :]
-        u = tl.load(u_ptr + t[:, None] * su_l + offs_d[None, :] * su_d, mask=m_td, other=0.0).to(tl.float32)
-        raw = tl.load(delta_ptr + t[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_td, other=0.0).to(tl.float32)
-        u_p = tl.load(u_ptr + tp[:, None] * su_l + offs_d[None, :] * su_d, mask=m_pd, other=0.0).to(tl.float32)
-        raw_p = tl.load(delta_ptr + tp[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_pd, other=0.0).to(tl.float32)
-        raw_n = tl.load(delta_ptr + (t + 1)[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_nd_t,
-                        other=0.0).to(tl.float32)
-        gy = tl.load(gout_ptr + t[:, None] * sg_l + offs_d[None, :] * sg_d, mask=m_td, other=0.0).to(tl.float32)
-        h_in = tl.load(states_ptr + (pid_b * n_chunks + k) * DIM * N + saved, mask=m_nd, other=0.0)  # (NP, Db)
-        _r, dt = _step_sizes(raw, bias, m_td, HAS_BIAS, SOFTPLUS)
-        _rp, dt_p = _step_sizes(raw_p, bias, m_pd, HAS_BIAS, SOFTPLUS)
-        _rn, dt_n = _step_sizes(raw_n, bias, m_nd_t, HAS_BIAS, SOFTPLUS)
-        dtu = dt * u
-        dtu_p = dt_p * u_p
-
-        # out = (y + D u) * silu(z): the gate needs y, so the chunk's states are recomputed once for it
-        if HAS_Z:
-            z = tl.load(z_ptr + t[:, None] * sz_l + offs_d[None, :] * sz_d, mask=m_td, other=0.0).to(tl.float32)
-            pre = u * Dskip[None, :]
-            for g in range(0, N // NG):
-              for j in tl.static_range(NG):
-                n = g * NG + j
-                b_n = tl.load(B_ptr + t * sB_l + n * sB_n, mask=mask_t, other=0.0).to(tl.float32)  # (T,)
-                c_n = tl.load(C_ptr + t * sC_l + n * sC_n, mask=mask_t, other=0.0).to(tl.float32)
-                a_n = tl.load(A_ptr + offs_d * N + n, mask=mask_d, other=0.0).to(tl.float32)  # (Db,)
-                dA = tl.exp(dt * a_n[None, :])
-                x = dtu * b_n[:, None]
-                x = tl.where(first, x + dA * _row(h_in, offs_n, n)[None, :], x)
-                _P, hs = tl.associative_scan((dA, x), 0, _decay_combine)
-                pre += hs * c_n[:, None]
-            sig = _sigmoid(z)
-            g_z = gy * pre * sig * (1.0 + z * (1.0 - sig))
-            tl.store(dz_ptr + t[:, None] * DIM + offs_d[None, :], g_z, mask=m_td)
-            gy = gy * z * sig
-        if HAS_D:
-            g_D += tl.sum(gy * u, axis=0)
-
-        g_dt = tl.zeros((CHUNK, BLOCK_D), tl.float32)
-        lam_B = tl.zeros((CHUNK, BLOCK_D), tl.float32)
-        for g in range(0, N // NG):
-          for j in tl.static_range(NG):
-            n = g * NG + j
-            a_n = tl.load(A_ptr + offs_d * N + n, mask=mask_d, other=0.0).to(tl.float32)[None, :]  # (1, Db)
-            b_n = tl.load(B_ptr + t * sB_l + n * sB_n, mask=mask_t, other=0.0).to(tl.float32)  # (T,)
-            b_p = tl.load(B_ptr + tp * sB_l + n * sB_n, mask=okp, other=0.0).to(tl.float32)
-            c_n = tl.load(C_ptr + t * sC_l + n * sC_n, mask=mask_t, other=0.0).to(tl.float32)
-            # V_t = dA_t h_{t-1} = dA_t (V_{t-1} + dBu_{t-1}), the entering state in the first row's place
-            dA = tl.exp(dt * a_n)  # (T, Db)
-            xp = tl.where(first, _row(h_in, offs_n, n)[None, :], dtu_p * b_p[:, None])
-            _P, V = tl.associative_scan((dA, dA * xp), 0, _decay_combine)
-            hs = V + dtu * b_n[:, None]
-            # lam_t = C_t gy_t + dA_{t+1} lam_{t+1}, the carry entering at the last row
-            a_next = tl.exp(dt_n * a_n)
-            x = gy * c_n[:, None] + tl.where(last, _row(carry, offs_n, n)[None, :], 0.0)
-            if REV_LATER_FIRST:
-                _a, lam = tl.associative_scan((a_next, x), 0, _adjoint_combine_later_first, reverse=True)
-            else:
-                _a, lam = tl.associative_scan((a_next, x), 0, _adjoint_combine_earlier_first, reverse=True)
-            carry = _set_row(carry, offs_n, n, _at(dA * lam, offs_t, 0))
-            w = lam * V
-            g_A = _set_row(g_A, offs_n, n, _row(g_A, offs_n, n) + tl.sum(w * dt, axis=0))
-            g_dt += w * a_n
-            lam_B += lam * b_n[:, None]
-            g_Bn, g_Cn = tl.reduce((lam * dtu, gy * hs), 1, _add2)  # (T,): sums over this block's channels
-            tl.store(dB_ptr + t * N + n, g_Bn, mask=mask_t)
-            tl.store(dC_ptr + t * N + n, g_Cn, mask=mask_t)
-        g_dt += lam_B * u
-        g_u = lam_B * dt
-        if HAS_D:
-            g_u += gy * Dskip[None, :]
-        tl.store(du_ptr + t[:, None] * DIM + offs_d[None, :], g_u, mask=m_td)
-        if SOFTPLUS:  # delta read again (a cache hit) rather than kept through the loop over n
-            raw = tl.load(delta_ptr + t[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_td, other=0.0).to(tl.float32)
-            if HAS_BIAS:
-                raw = raw + bias[None, :]
-            g_dt = g_dt * _sigmoid(raw)
-        g_dt = tl.where(m_td, g_dt, 0.0)
-        g_bias += tl.sum(g_dt, axis=0)
-        tl.store(ddelta_ptr + t[:, None] * DIM + offs_d[None, :], g_dt, mask=m_td)
-
-    tl.store(dh0_ptr + pid_b * DIM * N + nd, carry, mask=m_nd)
-    tl.store(dA_ptr + pid_b * DIM * N + nd, g_A, mask=m_nd)
-    if HAS_D:
-        tl.store(dD_ptr + pid_b * DIM + offs_d, g_D, mask=mask_d)
-    if HAS_BIAS:
-        tl.store(dbias_ptr + pid_b * DIM + offs_d, g_bias, mask=mask_d)
-
-
 @triton.jit
 def _keep_first(a, count_a, b, count_b):
     return a, count_a + count_b
@@ -675,18 +417,6 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
               else hT)  # (b, n_chunks, d, n): the state entering each chunk
     dummy = hT
     grid = (batch, triton.cdiv(dim, block_d))
-    if LAYOUT == 2:
-        _scan2_fwd_kernel[grid](
-            u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
-            delta_bias if delta_bias is not None else dummy, initial_state if initial_state is not None else dummy,
-            out, hT, states,
-            length, dim, n_chunks,
-            *u.stride(), *delta.stride(), *_strides3(z), *out.stride(), *B.stride(), *C.stride(),
-            HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-            HAS_H0=initial_state is not None, SOFTPLUS=bool(delta_softplus), SAVE_STATES=save_states,
-            N=n, NP=triton.next_power_of_2(n), NG=_group(n), CHUNK=chunk, BLOCK_D=block_d, num_warps=warps,
-        )
-        return out, hT, (states if save_states else None)
     _scan_fwd_kernel[grid](
         u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, initial_state if initial_state is not None else dummy,
@@ -706,9 +436,8 @@ class _TritonScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, chunk, block_d):
         out, hT, states = _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, True,
-                                   chunk, block_d, _fwd_warps())
+                                   chunk, block_d, FWD_WARPS)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, states)
-        ctx.layout = LAYOUT
         ctx.has_h0 = initial_state is not None
         ctx.delta_softplus, ctx.chunk = delta_softplus, chunk
         ctx.set_materialize_grads(False)
@@ -720,7 +449,7 @@ class _TritonScan(torch.autograd.Function):
         u, delta, A, B, C, D, z, delta_bias, states = ctx.saved_tensors
         batch, length, dim = u.shape
         n = A.shape[1]
-        chunk, block_d = ctx.chunk, (BWD2_BLOCK_D if ctx.layout == 2 else BWD_BLOCK_D)
+        chunk, block_d = ctx.chunk, BWD_BLOCK_D
         n_chunks = states.shape[1]
         n_dblocks = triton.cdiv(dim, block_d)
         if g_out is None:
@@ -737,21 +466,7 @@ class _TritonScan(torch.autograd.Function):
         g_bias_part = None if delta_bias is None else torch.empty(batch, dim, **f32)
         g_final = None if g_final is None else g_final.float().contiguous()
         dummy = g_h0
-        if ctx.layout == 2:
-            _scan2_bwd_kernel[(batch, n_dblocks)](
-                u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
-                delta_bias if delta_bias is not None else dummy, states, g_out,
-                g_final if g_final is not None else dummy,
-                g_u, g_delta, g_z if g_z is not None else dummy, g_B_part, g_C_part, g_A_part,
-                g_D_part if D is not None else dummy, g_bias_part if delta_bias is not None else dummy, g_h0,
-                length, dim, n_chunks, n_dblocks,
-                *u.stride(), *delta.stride(), *_strides3(z), *g_out.stride(), *B.stride(), *C.stride(),
-                HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-                HAS_GHT=g_final is not None, SOFTPLUS=ctx.delta_softplus, REV_LATER_FIRST=REVERSE_LATER_FIRST,
-                N=n, NP=triton.next_power_of_2(n), NG=_group(n), CHUNK=chunk, BLOCK_D=block_d, num_warps=BWD2_WARPS,
-            )
-        else:
-          _scan_bwd_kernel[(batch, n_dblocks)](
+        _scan_bwd_kernel[(batch, n_dblocks)](
             u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
             delta_bias if delta_bias is not None else dummy, states, g_out,
             g_final if g_final is not None else dummy,
@@ -771,18 +486,6 @@ class _TritonScan(torch.autograd.Function):
         g_bias = None if delta_bias is None else g_bias_part.sum(0).to(delta_bias.dtype)
         g_h0 = g_h0 if ctx.has_h0 else None
         return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None, None
-
-
-def _group(n: int) -> int:
-    """State components walked together (unrolled) in the layout-2 kernels: NG_MAX or a divisor of n."""
-    g = min(NG_MAX, n)
-    while n % g:
-        g -= 1
-    return g
-
-
-def _fwd_warps() -> int:
-    return FWD2_WARPS if LAYOUT == 2 else FWD_WARPS
 
 
 def _interpreting() -> bool:
@@ -810,10 +513,14 @@ def selective_scan_triton(
 
         return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state,
                                       return_final_state)
-    chunk = int(chunk or (CHUNK2 if LAYOUT == 2 else FWD_CHUNK))
+    chunk = int(chunk or FWD_CHUNK)
     if chunk < 1 or chunk & (chunk - 1):
         raise ValueError(f"chunk={chunk} is invalid: accepted a power of two")
-    block_d = int(block_d or (FWD2_BLOCK_D if LAYOUT == 2 else FWD_BLOCK_D))
+    block_d = int(block_d or FWD_BLOCK_D)
+    out_dtype = u.dtype
+    if WIDEN_16BIT and out_dtype != torch.float32:
+        u, delta, B, C = u.float(), delta.float(), B.float(), C.float()
+        z = None if z is None else z.float()
     # the small operands as the kernels read them: float32, contiguous (still in the autograd graph)
     A, D, delta_bias, h0 = _f32(A), _f32(D), _f32(delta_bias), _f32(initial_state)
     tensors = (u, delta, A, B, C, D, z, delta_bias, h0)
@@ -821,6 +528,7 @@ def selective_scan_triton(
         out, hT = _TritonScan.apply(u, delta, A, B, C, D, z, delta_bias, h0, bool(delta_softplus), chunk, block_d)
     else:
         out, hT, _ = _forward(u, delta, A, B, C, D, z, delta_bias, h0, delta_softplus, False,
-                              chunk, block_d, _fwd_warps())
+                              chunk, block_d, FWD_WARPS)
+    out = out.to(out_dtype)
     return (out, hT) if return_final_state else out
 
