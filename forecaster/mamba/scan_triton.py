@@ -56,6 +56,10 @@ from torch.autograd.function import once_differentiable
 FWD_CHUNK, FWD_BLOCK_D, FWD_WARPS = 8, 32, 4
 BWD_BLOCK_D, BWD_WARPS = 16, 2
 BWD_PREFETCH = False  # read the next chunk's inputs while computing this one (more registers)
+# 16-bit inputs are widened to float32 before the kernels (autograd narrows the gradients back):
+# on an H200 the kernels' 16-bit code ran at half their float32 speed (issue 22, BENCHMARKS.md),
+# more than the extra pass over the inputs costs. False runs the kernels on the 16-bit inputs.
+WIDEN_16BIT = True
 # Triton's reverse associative_scan hands the combine function (later segment, earlier segment);
 # `reverse_scan_calls_later_first()` checks it on the device (tests/test_scan_triton.py).
 REVERSE_LATER_FIRST = True
@@ -513,6 +517,10 @@ def selective_scan_triton(
     if chunk < 1 or chunk & (chunk - 1):
         raise ValueError(f"chunk={chunk} is invalid: accepted a power of two")
     block_d = int(block_d or FWD_BLOCK_D)
+    out_dtype = u.dtype
+    if WIDEN_16BIT and out_dtype != torch.float32:
+        u, delta, B, C = u.float(), delta.float(), B.float(), C.float()
+        z = None if z is None else z.float()
     # the small operands as the kernels read them: float32, contiguous (still in the autograd graph)
     A, D, delta_bias, h0 = _f32(A), _f32(D), _f32(delta_bias), _f32(initial_state)
     tensors = (u, delta, A, B, C, D, z, delta_bias, h0)
@@ -521,5 +529,6 @@ def selective_scan_triton(
     else:
         out, hT, _ = _forward(u, delta, A, B, C, D, z, delta_bias, h0, delta_softplus, False,
                               chunk, block_d, FWD_WARPS)
+    out = out.to(out_dtype)
     return (out, hT) if return_final_state else out
 
