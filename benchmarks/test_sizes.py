@@ -21,8 +21,10 @@ p-value is below ALPHA; with R replications the standard error of a 5% rate is s
    of the variance forecast, (y^2 - s^2)^2. With PHI = 0 the power against a forecast whose log-scale
    error is twice as large is reported too.
 3. Diebold-Mariano on squared errors of mean forecasts of h-step returns of random walks (overlapping:
-   MA(h-1) under the null), h = 1..H_PT: size between a momentum forecast and its mirror image
-   (equal expected loss), and power of a forecast holding a share of the future return.
+   MA(h-1) under the null), h = 1..H_PT: size between two persistent AR(1) noise forecasts (NOISE_PHI,
+   sd half the return's), size between the reversion forecast and its mirror image (equal expected
+   loss; the forecasts react to the returns they are scored on), and the power against the random
+   walk of a forecast holding SKILL of the future return plus noise (MEAN_GAIN less expected loss).
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ GARCH = (0.05, 0.93)  # (alpha, beta) of the GARCH(1,1); omega sets the uncondit
 PHI = 0.98  # AR(1) coefficient of the log-scale errors
 SCALE_SD = 0.15  # stationary sd of the log-scale errors
 POWER_SD = 0.30  # the worse forecast's log-scale error sd in the power row
-SKILL = 0.05  # share of the future h-step return the skilled mean forecast holds
-MEAN_NOISE = 1.0  # sd of its noise, in units of the h-step return's sd
+NOISE_PHI = 0.9  # AR(1) coefficient of the two no-skill mean forecasts (independent of prices)
+MEAN_GAIN = 0.05  # the skilled mean forecast's expected squared error is this much below the random walk's
+SKILL = 0.15  # share of the future h-step return it holds; its noise makes up the rest
 
 
 # ----------------------------------------------------------------------------- simulations
@@ -142,11 +145,15 @@ def dm_mean_table(rng: np.random.Generator, reps: int) -> list[dict]:
     for h in range(1, H_PT + 1):
         y = actual[:, :, h - 1]  # (R, n) overlapping h-step returns
         sd_h = STEP_SD * np.sqrt(h)
-        signal = forecast / forecast.std() * 0.5 * sd_h  # a persistent no-skill forecast
-        size_b, size_w = dm_both_ways((signal - y) ** 2, (-signal - y) ** 2, h)
-        skilled = SKILL * y + MEAN_NOISE * sd_h * SKILL * rng.standard_normal(y.shape)
+        noise = log_scale_errors(rng, 2 * reps, N_PT, NOISE_PHI, 0.5 * sd_h).reshape(2, reps, N_PT)
+        size_b, size_w = dm_both_ways((noise[0] - y) ** 2, (noise[1] - y) ** 2, h)  # persistent, no feedback
+        signal = forecast / forecast.std() * 0.5 * sd_h  # reversion to the mean: reacts to past returns
+        mirror_b, mirror_w = dm_both_ways((signal - y) ** 2, (-signal - y) ** 2, h)
+        noise_sd = np.sqrt(2 * SKILL - SKILL**2 - MEAN_GAIN)  # E[(f - y)^2] = (1 - MEAN_GAIN) E[y^2]
+        skilled = SKILL * y + noise_sd * sd_h * rng.standard_normal(y.shape)
         power, _ = dm_both_ways((skilled - y) ** 2, y**2, h)  # against the random walk's zero
-        rows.append({"h": h, "size_better": size_b, "size_worse": size_w, "power_vs_rw": power})
+        rows.append({"h": h, "size_better": size_b, "size_worse": size_w, "mirror_better": mirror_b,
+                     "mirror_worse": mirror_w, "power_vs_rw": power})
     return rows
 
 
@@ -162,9 +169,11 @@ def markdown(result: dict) -> str:
     out += [f"| {r['persistence']} | {r['loss']} | {r['what']} | {100 * r['better']:.2f}% | {100 * r['worse']:.2f}% |"
             for r in result["dm_vol"]]
     out += ["", f"DM on squared errors of mean forecasts of h-step random-walk returns ({N_PT} origins):", "",
-            "| h | size 'better' | size 'worse' | power vs the random walk |", "|---|---|---|---|"]
+            "| h | size 'better' | size 'worse' | mirror 'better' | mirror 'worse' | power vs the random walk |",
+            "|---|---|---|---|---|---|"]
     out += [f"| {r['h']} | {100 * r['size_better']:.2f}% | {100 * r['size_worse']:.2f}% | "
-            f"{100 * r['power_vs_rw']:.2f}% |" for r in result["dm_mean"]]
+            f"{100 * r['mirror_better']:.2f}% | {100 * r['mirror_worse']:.2f}% | {100 * r['power_vs_rw']:.2f}% |"
+            for r in result["dm_mean"]]
     return "\n".join(out)
 
 
