@@ -5,18 +5,19 @@ Notation: N origins, H steps. `pred` and `actual` are cumulative log returns fro
 each origin (N, H); prices are last_close * exp(return). The random walk forecasts a return of 0.
 
 Tests:
-  - Diebold & Mariano (1995) on squared-error loss differentials d_t = e_model^2 - e_rw^2, with the
-    long-run variance of d estimated from autocovariances up to lag h-1 (rectangular kernel: an
-    h-step forecast error is at most MA(h-1)), and the Harvey, Leybourne & Newbold (1997) small-sample
-    correction; the statistic is compared with Student's t on N-1 degrees of freedom. The p-value
-    reported is ONE-SIDED for skill: H1 "the model is more accurate than the random walk".
+  - Diebold & Mariano (1995) on loss differentials d_t (squared errors: e_model^2 - e_rw^2), with a
+    fixed-smoothing long-run variance of d: equal-weighted cosine projections (N^(1/3) of them), or the
+    MA(h-1) sum of autocovariances 0..h-1 where that is larger, and Student's t on the projections'
+    count (diebold_mariano). Losses of volatility forecasts are persistent, so h-1 lags are not enough.
+    The p-value reported is ONE-SIDED for skill: H1 "the model is more accurate than the random walk".
   - Pesaran & Timmermann (1992) on the signs of forecast and actual returns; one-sided p-value for
     H1 "the forecast signs carry information about the actual signs". Step 1: the classic statistic.
     Step h > 1: the h-step returns of neighbouring origins overlap (h-1 shared bars), which the classic
     test takes for independent draws (on a random walk it then rejects 15-24% of the time at 5%);
-    there PT is written as a moment test with a Newey-West variance over h-1 lags
-    (sign_moment_test). The overall PT tests all steps at once the same way (H-1 lags), never
-    N x H returns as independent.
+    there PT is written as a moment test with a Hansen-Hodrick variance over h-1 lags and Student-t
+    critical values (sign_moment_test). The overall PT tests all steps at once the same way (H-1 lags),
+    never N x H returns as independent. Both remove the bias that a forecast reacting to past returns
+    puts on the chance rate (feedback_bias). Sizes: benchmarks/test_sizes.py, BENCHMARKS.md.
   - Multiple comparisons: Hansen's (2005) SPA test and White's (2000) Reality Check of "some model
     beats the random walk", from arch.bootstrap.SPA (spa_test, spa_vs_random_walk).
 """
@@ -361,7 +362,7 @@ def _direction(pred: np.ndarray, actual: np.ndarray, h: int) -> dict:
 
 def _direction_overall(pred: np.ndarray, actual: np.ndarray) -> dict:
     """Hit rate over every non-zero forecast (N, H), and ONE PT test of all steps together: the sign
-    moments of the H steps summed per origin, Newey-West with H-1 lags (sign_moment_test). The N x H
+    moments of the H steps summed per origin, Hansen-Hodrick with H-1 lags (sign_moment_test). The N x H
     overlapping returns are never counted as independent. H = 1: the classic step-1 test."""
     pred, actual = np.asarray(pred), np.asarray(actual)  # (N, H)
     if pred.shape[1] == 1:
