@@ -77,7 +77,7 @@ def test_ridge_beats_random_walk_on_ar1_returns():
     H = 2
     res = run_backtest(series, default_baselines(H), BacktestConfig(horizon=H, test_years=2, retrain_every=250))
     ridge = res.forecast_stats["ridge_ar"]
-    assert ridge["overall"]["dm_p"] < 0.01 and ridge["overall"]["dm_stat"] < 0
+    assert ridge["overall"]["dm_p"] < 0.05 and ridge["overall"]["dm_stat"] < 0
     assert ridge["overall"]["theil_u2"] < 1
     assert ridge["overall"]["pt_p"] < 0.01
     # some model beats the random walk, after the search over all of them; the sentence says so

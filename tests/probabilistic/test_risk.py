@@ -177,8 +177,8 @@ def test_garch_beats_historical_vol_on_crps_where_volatility_clusters():
     scored = _scored(_series(r), [GarchT(2), HistoricalVol(2)], 1500, 2)
     garch, hist = scored["garch_t"], scored["hist_vol"]
     assert garch["overall"]["crps"] < hist["overall"]["crps"]
-    assert garch["dm_crps"]["hist_vol"]["overall"]["p_better"] < 0.01
-    assert hist["dm_crps"]["garch_t"]["overall"]["p_worse"] < 0.01
+    assert garch["dm_crps"]["hist_vol"]["overall"]["p_better"] < 0.05  # EWC DM (issue 21): p = 0.02
+    assert hist["dm_crps"]["garch_t"]["overall"]["p_worse"] < 0.05
     assert abs(garch["overall"]["coverage_95"] - 0.95) < 0.03
 
 
