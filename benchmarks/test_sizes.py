@@ -4,10 +4,10 @@
     PYTHONPATH=. nice -n 10 python benchmarks/test_sizes.py --json out.json  # the same, and JSON
     PYTHONPATH=. python benchmarks/test_sizes.py --quick                     # 300 replications
 
-PYTHONPATH picks the checkout whose forecaster.backtest.stats is measured (another checkout's path
+PYTHONPATH picks the checkout whose forecaster.evaluation.stats is measured (another checkout's path
 measures that one: how the 'before' figures were taken).
 
-Every test is the project's own (forecaster.backtest.stats), called once per simulated series; the
+Every test is the project's own (forecaster.evaluation.stats), called once per simulated series; the
 simulations are vectorised over replications. Rates are shares of replications whose one-sided
 p-value is below ALPHA; with R replications the standard error of a 5% rate is sqrt(.05 * .95 / R).
 
@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import lfilter
 
-from forecaster.backtest import stats
-from forecaster.distributions import crps_normal
+from forecaster.evaluation import stats
+from forecaster.probabilistic.distributions import crps_normal
 
 ALPHA = 0.05  # the level of every one-sided test
 REPS = 2000  # replications of the full run

@@ -14,7 +14,7 @@ SIZE_MAX = 0.08  # a 5% test may reject at most this often here (the old tests: 
 
 
 def _bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "test_sizes.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "test_sizes.py"
     spec = importlib.util.spec_from_file_location("test_sizes_bench", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
