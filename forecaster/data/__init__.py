@@ -5,6 +5,7 @@
     yahoo.py      yfinance 1.x, normalised, behind cache.py (atomic, incremental, never shrinks)
     csv_files.py  users' files: yfinance CSV, MetaTrader exports, generic OHLC
     clean.py      sorting, duplicates, weekends, bad prices, OHLC repair, gaps: with a report
+    alignment.py  do the bars' high/low belong to the bar their close ends? (year by year, on the data)
     sources.py    load_series(pair, source=...), list_pairs(source), expand_pairs (named sets)
     exchange_rate.py  the Exchange-Rate benchmark's table (Lai et al. 2018), in either published format
     windows.py    DataConfig, features and targets, chronological splits, scalers fitted on

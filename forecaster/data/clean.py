@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
+from forecaster.data import alignment
 from forecaster.errors import ForecasterError
 
 # Longest run of missing business days that is still ordinary (holidays: Easter drops Friday and Monday).
@@ -24,6 +26,7 @@ class CleaningReport:
     non_positive: int = 0  # rows whose close is zero or negative
     ohlc_repaired: int = 0  # open/high/low made consistent with the close
     gaps: list = field(default_factory=list)  # [{"after", "before", "missing_business_days"}]
+    bar_alignment: Optional[dict] = None  # alignment.AlignmentCheck.to_dict() of OHLC bars (None: close only)
 
     @property
     def problems(self) -> int:
@@ -46,6 +49,9 @@ class CleaningReport:
                 f"gaps longer than {MAX_ORDINARY_GAP_DAYS} business days: {len(self.gaps)} "
                 f"(longest {longest['missing_business_days']} days after {longest['after']})"
             )
+        if self.bar_alignment and self.bar_alignment["misaligned"]:
+            lines.append(alignment.AlignmentCheck.from_dict(self.bar_alignment).line()
+                         + " (range features: the previous bar's, by default)")
         return lines
 
 
@@ -81,6 +87,8 @@ def clean(frame: pd.DataFrame, interval: str = "1d", strict: bool = False) -> tu
     df, report.ohlc_repaired = _repair_ohlc(df)
     report.gaps = find_gaps(df.index, interval)
     report.rows_out = len(df)
+    checked = alignment.attach(df) if {"high", "low"} <= set(df.columns) else None
+    report.bar_alignment = None if checked is None else checked.to_dict()
     if strict and report.problems:
         raise ForecasterError("strict cleaning found problems: " + "; ".join(report.summary_lines()[1:]))
     return df, report

@@ -32,7 +32,9 @@ def pip_size(pair: str) -> float:
 @dataclass
 class PriceSeries:
     """frame: DatetimeIndex named 'date', sorted and unique; float64 'close' always, and
-    'open', 'high', 'low' where the source knows them."""
+    'open', 'high', 'low' where the source knows them. A frame with high and low carries the check of
+    its bars' alignment in frame.attrs (forecaster.data.alignment), made once, here or by cleaning,
+    and kept by every slice of the frame."""
 
     frame: pd.DataFrame
     pair: str
@@ -41,6 +43,12 @@ class PriceSeries:
     description: str = ""
     report: Optional["CleaningReport"] = None  # noqa: F821 (forecaster.data.clean)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from forecaster.data import alignment
+
+        if {"high", "low"} <= set(self.frame.columns) and alignment.ATTR not in self.frame.attrs:
+            alignment.attach(self.frame)
 
     @property
     def close(self) -> pd.Series:
