@@ -12,6 +12,7 @@
                   training rows only, windows, walk-forward folds: the one windowing path
 """
 
+from forecaster.data import alignment
 from forecaster.data.clean import CleaningReport, clean
 from forecaster.data.series import PriceSeries, parse_pair, pip_size
 from forecaster.data.sources import SOURCES, expand_pairs, list_pairs, load_series
