@@ -13,6 +13,7 @@ from forecaster.errors import ForecasterError
 
 # Longest run of missing business days that is still ordinary (holidays: Easter drops Friday and Monday).
 MAX_ORDINARY_GAP_DAYS = 3
+UNREADABLE_SHOWN = 5  # unreadable prices the report names (line and text); the rest are counted
 
 
 @dataclass
@@ -26,6 +27,8 @@ class CleaningReport:
     non_positive: int = 0  # rows whose close is zero or negative
     ohlc_repaired: int = 0  # open/high/low made consistent with the close
     gaps: list = field(default_factory=list)  # [{"after", "before", "missing_business_days"}]
+    unreadable: list = field(default_factory=list)  # [[line, text]] of the first UNREADABLE_SHOWN unreadable closes
+    unreadable_total: int = 0  # unreadable closes in the file (a CSV's line numbers; set by the loader)
     bar_alignment: Optional[dict] = None  # alignment.AlignmentCheck.to_dict() of OHLC bars (None: close only)
 
     @property
@@ -41,6 +44,10 @@ class CleaningReport:
             count = getattr(self, name)
             if count:
                 lines.append(f"{name.replace('_', ' ')}: {count}")
+        if self.unreadable:
+            shown = "; ".join(f"line {line} {text!r}" for line, text in self.unreadable)
+            more = self.unreadable_total - len(self.unreadable)
+            lines.append(f"unreadable closes in the file: {shown}{f' and {more} more' if more > 0 else ''}")
         if self.unsorted:
             lines.append("rows were out of order and have been sorted")
         if self.gaps:
