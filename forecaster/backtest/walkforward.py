@@ -126,6 +126,9 @@ def run_backtest(series: PriceSeries, models: list[BacktestModel], config: Backt
     n_origins = n - 1 - H - start + 1
     folds = walk_forward_folds(n, initial_train=start, step=_fold_step(n_origins, config), horizon=H,
                                mode=config.mode, window=config.window)
+    for fold in folds:  # cheap checks first: a model that cannot fit says so before any long training
+        for model in (m for m in models if hasattr(m, "check")):
+            model.check(History(series, fold.train.stop - 1, start=fold.train.start))
     origins = np.arange(start, n - H)  # (N,)
     preds = {m.name: np.full((len(origins), H), np.nan) for m in models}
     bands: dict = {m.name: {} for m in models}
