@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from forecaster.backtest import BacktestConfig, History, RandomWalk, run_backtest
-from forecaster.backtest.risk import HistoricalVol, default_risk_models
+from forecaster.probabilistic.risk import HistoricalVol, default_risk_models
 from forecaster.cli import app
 from forecaster.data import PriceSeries, expand_pairs, load_series, parse_pair
 from forecaster.errors import ForecasterError
