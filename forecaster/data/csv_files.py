@@ -11,9 +11,10 @@ Recognised layouts (column names matched case-insensitively):
   - wide tables: one column per currency or pair (`date,USD,JPY,...`): `column` picks one.
 A price column is a price: a column named as a volume, a count or open interest never is (an error
 names the columns found and what is accepted), and one whose median move from row to row exceeds
-MAX_MEDIAN_MOVE is refused. Blank and non-numeric prices become NaN here: cleaning drops and counts them (strict cleaning
-turns them into an error naming the first line). A date that cannot be read is an error naming
-the file and the line.
+MAX_MEDIAN_MOVE is refused.
+Blank and non-numeric prices become NaN here: cleaning drops and counts them, the report names the
+first few by line and text (strict cleaning turns them into an error naming the first line). A date
+that cannot be read is an error naming the file and the line.
 
 The file can also say which pair it holds (a ticker row `USDJPY=X`, a FRED code such as DEXJPUS,
 a column or series named EURUSD, a file name such as USDJPY=X.csv or eurusd_daily.csv): `label`

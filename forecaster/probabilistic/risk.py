@@ -149,11 +149,13 @@ class HistoricalVol(_RiskModel):
         var, count = _rolling_var(r, origins, self.window)  # (n,), (n,)
         usable = (count >= MIN_RETURNS) & (var > 0)
         if usable.sum() < MIN_ORIGINS:
-            dates, flat = history.series().frame.index, origins[~usable]  # (T,), origin rows in the history
+            dates = history.series().frame.index  # (T,)
+            flat = np.flatnonzero(~_moving(r))  # returns of the flat stretches, r_i = p_{i+1} - p_i
+            flat = flat if len(flat) else np.array([0, len(r) - 1])  # no long run: the closes barely move overall
             raise ForecasterError(
                 f"{self.name}: the training rows up to {history.date.date()} hold {int(usable.sum())} origins with "
                 f"{MIN_RETURNS} moving returns behind them, {MIN_ORIGINS} are needed (the closes do not move from "
-                f"{dates[flat[0]].date()} to {dates[flat[-1]].date()}): start the data after the flat stretch "
+                f"{dates[flat[0]].date()} to {dates[flat[-1] + 1].date()}): start the data after the flat stretch "
                 f"(--start), start the test later, or leave the risk models out (--no-risk-models)")
         origins, sigma = origins[usable], np.sqrt(var[usable])
         move = p[origins[:, None] + np.arange(1, self.horizon + 1)] - p[origins][:, None]  # (n, H)
