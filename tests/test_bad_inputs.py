@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecaster.backtest import BacktestConfig, History, RandomWalk, run_backtest
+from forecaster.backtest import BacktestConfig, History, run_backtest
+from forecaster.backtest.baselines import RandomWalk
 from forecaster.probabilistic.risk import HistoricalVol, default_risk_models
 from forecaster.cli import app
 from forecaster.data import PriceSeries, expand_pairs, load_series, parse_pair

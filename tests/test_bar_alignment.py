@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecaster.backtest.baselines import History
+from forecaster.backtest import History
 from forecaster.cli import app
 from forecaster.configs import DataConfig
 from forecaster.data import PriceSeries, alignment, build_features, load_series
