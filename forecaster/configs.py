@@ -62,6 +62,9 @@ class JsonConfig:
 
 FEATURES = ("log_return", "abs_return", "squared_return", "range", "body", "parkinson", "garman_klass", "day_of_week")
 OHLC_FEATURES = ("range", "body", "parkinson", "garman_klass")  # need open, high and low
+# what range features do when the bars' high/low look misaligned with the close (forecaster.data.alignment):
+# lag = the previous completed bar's, refuse = an error, as_is = the bar's own (look-ahead risk)
+MISALIGNED_RANGE = ("lag", "refuse", "as_is")
 SPLITS = ("train", "val", "test")
 # named sets of pairs for a global model (`forecaster train --pairs majors`); every pair here is on the ECB's list
 PAIR_SETS = {"majors": ("EURUSD", "USDJPY", "GBPUSD", "USDCHF", "AUDUSD", "USDCAD")}
@@ -75,8 +78,12 @@ class DataConfig(JsonConfig):
     features: tuple = ("log_return", "abs_return")  # the move and its size (volatility clusters)
     covariates: tuple = ()  # other pairs whose log returns join the features
     split: tuple = (0.7, 0.15, 0.15)  # train/val/test fractions, or two dates: (val_start, test_start)
+    misaligned_range: str = "lag"  # range features of bars that look misaligned: MISALIGNED_RANGE
 
     def __post_init__(self) -> None:
+        if self.misaligned_range not in MISALIGNED_RANGE:
+            raise ForecasterError(f"misaligned_range={self.misaligned_range!r} unknown: accepted "
+                                  f"{', '.join(MISALIGNED_RANGE)}")
         self.features = tuple(self.features)
         self.covariates = tuple(c.upper() for c in self.covariates)
         self.split = tuple(self.split)

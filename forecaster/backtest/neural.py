@@ -103,8 +103,8 @@ class MambaModel(BacktestModel):
         """(L, C_in) scaled features of the newest lookback bars."""
         L = self.data_config.lookback
         short = history.series()
-        short = PriceSeries(frame=short.frame.iloc[-(L + 1):], pair=short.pair, source=short.source,
-                            interval=short.interval)  # one bar more: the first bar has no log return
+        short = PriceSeries(frame=short.frame.iloc[-(L + 2):], pair=short.pair, source=short.source,
+                            interval=short.interval)  # 2 bars more: no return at the 1st, no previous range at the 2nd
         prep = prepare(short, self.data_config, fitted=self.trained.scalers)
         if len(prep.dates) < L:
             raise ForecasterError(f"origin {history.date.date()}: fewer than {L} bars of history for the lookback")

@@ -115,11 +115,20 @@ def run_backtest(series: PriceSeries, models: list[BacktestModel], config: Backt
         raise ForecasterError(f"{series.pair}: only {start} bars before the test period; at least {min_train} are needed "
                               f"for training: shorten the test period")
     if start > n - 1 - H - 1:
+        latest = dates[max(n - 2 - H, 0)].date()  # the last start that leaves 2 origins with an H-step target
+        if config.test_start is not None:
+            raise ForecasterError(f"{series.pair}: --test-start {pd.Timestamp(config.test_start).date()} leaves fewer "
+                                  f"than 2 origins with a {H}-step target: the data ends on {dates[-1].date()}; "
+                                  f"give a test start on or before {latest}")
         raise ForecasterError(f"{series.pair}: the test period starting {dates[min(start, n - 1)].date()} holds "
-                              f"fewer than 2 origins with a {H}-step target")
+                              f"fewer than 2 origins with a {H}-step target (the data ends on {dates[-1].date()}): "
+                              f"give a test start on or before {latest}")
     n_origins = n - 1 - H - start + 1
     folds = walk_forward_folds(n, initial_train=start, step=_fold_step(n_origins, config), horizon=H,
                                mode=config.mode, window=config.window)
+    for fold in folds:  # cheap checks first: a model that cannot fit says so before any long training
+        for model in (m for m in models if hasattr(m, "check")):
+            model.check(History(series, fold.train.stop - 1, start=fold.train.start))
     origins = np.arange(start, n - H)  # (N,)
     preds = {m.name: np.full((len(origins), H), np.nan) for m in models}
     bands: dict = {m.name: {} for m in models}

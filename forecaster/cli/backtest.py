@@ -10,7 +10,8 @@ import typer
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
 from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt
 from forecaster.configs import (
-    BACKTEST_EPOCHS, CALIBRATIONS, FEATURES, BacktestConfig, CostConfig, DataConfig, ModelConfig, TrainConfig,
+    BACKTEST_EPOCHS, CALIBRATIONS, FEATURES, MISALIGNED_RANGE, BacktestConfig, CostConfig, DataConfig, ModelConfig,
+    TrainConfig,
 )
 
 
@@ -38,6 +39,9 @@ def backtest(
     n_layer: int = typer.Option(ModelConfig.n_layer, "--n-layer", help="Mamba blocks when trained in the folds."),
     train_stride: int = typer.Option(DataConfig.stride, "--train-stride", help="Step between training window origins (>1: faster, fewer windows)."),
     features: List[str] = typer.Option(list(DataConfig.features), "--feature", help=f"Mamba inputs: {', '.join(FEATURES)} (repeat)."),
+    misaligned_range: str = typer.Option(DataConfig.misaligned_range, "--misaligned-range",
+                                         help=f"Range features of bars whose high/low look misaligned with the close: "
+                                              f"{' | '.join(MISALIGNED_RANGE)} (lag: the previous bar's)."),
     distribution: str = typer.Option(ModelConfig.distribution, "--distribution",
                                      help="Mamba forecast distribution: none (point), normal or student_t."),
     revin: bool = typer.Option(ModelConfig.revin, "--revin/--no-revin", help="Normalise each input window (RevIN) and scale outputs back."),
@@ -89,7 +93,7 @@ def backtest(
         result = api.backtest(
             pair, config, model=model, models_dir=models_dir, source=source, interval=interval, path=path,
             column=column, csv_series=csv_series, start=start, end=end,
-            data=DataConfig(stride=train_stride, features=tuple(features)),
+            data=DataConfig(stride=train_stride, features=tuple(features), misaligned_range=misaligned_range),
             net=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin),
             train_config=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device),
             mamba=not no_mamba, risk=not no_risk, horizon=horizon, lookback=lookback, progress=progress, note=info)

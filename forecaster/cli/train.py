@@ -9,7 +9,7 @@ import typer
 
 from forecaster.cli.app import app, emit_json, info, settings, show
 from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt
-from forecaster.configs import FEATURES, LOSSES, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import FEATURES, LOSSES, MISALIGNED_RANGE, DataConfig, ModelConfig, TrainConfig
 
 
 
@@ -34,6 +34,9 @@ def train(
     horizon: int = typer.Option(DataConfig.horizon, "--horizon", "-H", help="Steps to forecast."),
     features: List[str] = typer.Option(list(DataConfig.features), "--feature", help=f"{', '.join(FEATURES)} (repeat)."),
     covariates: List[str] = typer.Option([], "--covariate", help="Another pair whose returns join the inputs (repeat)."),
+    misaligned_range: str = typer.Option(DataConfig.misaligned_range, "--misaligned-range",
+                                         help=f"Range features of bars whose high/low look misaligned with the close: "
+                                              f"{' | '.join(MISALIGNED_RANGE)} (lag: the previous bar's)."),
     d_model: int = typer.Option(ModelConfig.d_model, "--d-model", help="Model width."),
     n_layer: int = typer.Option(ModelConfig.n_layer, "--n-layer", help="Mamba blocks."),
     d_state: int = typer.Option(ModelConfig.d_state, "--d-state", help="State size N of each channel."),
@@ -72,7 +75,8 @@ def train(
         trained = api.train(
             pairs if pairs is not None else (pair or "EURUSD"), name=name, source=source, interval=interval, start=start, end=end, path=path, column=column,
             csv_series=csv_series, offline=offline,
-            data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates)),
+            data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates),
+                            misaligned_range=misaligned_range),
             model=ModelConfig(d_model=d_model, n_layer=n_layer, d_state=d_state, quantiles=_quantiles(quantiles),
                               distribution=distribution or ("none" if quantiles else ModelConfig.distribution),
                               revin=revin),

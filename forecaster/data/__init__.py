@@ -5,6 +5,7 @@
     yahoo.py      yfinance 1.x, normalised, behind cache.py (atomic, incremental, never shrinks)
     csv_files.py  users' files: yfinance CSV, MetaTrader exports, generic OHLC
     clean.py      sorting, duplicates, weekends, bad prices, OHLC repair, gaps: with a report
+    alignment.py  do the bars' high/low belong to the bar their close ends? (year by year, on the data)
     sources.py    load_series(pair, source=...), list_pairs(source), expand_pairs (named sets)
     exchange_rate.py  the Exchange-Rate benchmark's table (Lai et al. 2018), in either published format
     windows.py    DataConfig, features and targets, chronological splits, scalers fitted on
@@ -17,6 +18,7 @@
 May import: the ground (errors, configs, util) only; it knows no model.
 """
 
+from forecaster.data import alignment
 from forecaster.data.clean import CleaningReport, clean
 from forecaster.data.series import PriceSeries, parse_pair, pip_size
 from forecaster.data.sources import SOURCES, expand_pairs, list_pairs, load_series

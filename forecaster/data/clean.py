@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
+from forecaster.data import alignment
 from forecaster.errors import ForecasterError
 
 # Longest run of missing business days that is still ordinary (holidays: Easter drops Friday and Monday).
 MAX_ORDINARY_GAP_DAYS = 3
+UNREADABLE_SHOWN = 5  # unreadable prices the report names (line and text); the rest are counted
 
 
 @dataclass
@@ -24,6 +27,9 @@ class CleaningReport:
     non_positive: int = 0  # rows whose close is zero or negative
     ohlc_repaired: int = 0  # open/high/low made consistent with the close
     gaps: list = field(default_factory=list)  # [{"after", "before", "missing_business_days"}]
+    unreadable: list = field(default_factory=list)  # [[line, text]] of the first UNREADABLE_SHOWN unreadable closes
+    unreadable_total: int = 0  # unreadable closes in the file (a CSV's line numbers; set by the loader)
+    bar_alignment: Optional[dict] = None  # alignment.AlignmentCheck.to_dict() of OHLC bars (None: close only)
 
     @property
     def problems(self) -> int:
@@ -38,6 +44,10 @@ class CleaningReport:
             count = getattr(self, name)
             if count:
                 lines.append(f"{name.replace('_', ' ')}: {count}")
+        if self.unreadable:
+            shown = "; ".join(f"line {line} {text!r}" for line, text in self.unreadable)
+            more = self.unreadable_total - len(self.unreadable)
+            lines.append(f"unreadable closes in the file: {shown}{f' and {more} more' if more > 0 else ''}")
         if self.unsorted:
             lines.append("rows were out of order and have been sorted")
         if self.gaps:
@@ -46,6 +56,9 @@ class CleaningReport:
                 f"gaps longer than {MAX_ORDINARY_GAP_DAYS} business days: {len(self.gaps)} "
                 f"(longest {longest['missing_business_days']} days after {longest['after']})"
             )
+        if self.bar_alignment and self.bar_alignment["misaligned"]:
+            lines.append(alignment.AlignmentCheck.from_dict(self.bar_alignment).line()
+                         + " (range features: the previous bar's, by default)")
         return lines
 
 
@@ -81,6 +94,8 @@ def clean(frame: pd.DataFrame, interval: str = "1d", strict: bool = False) -> tu
     df, report.ohlc_repaired = _repair_ohlc(df)
     report.gaps = find_gaps(df.index, interval)
     report.rows_out = len(df)
+    checked = alignment.attach(df) if {"high", "low"} <= set(df.columns) else None
+    report.bar_alignment = None if checked is None else checked.to_dict()
     if strict and report.problems:
         raise ForecasterError("strict cleaning found problems: " + "; ".join(report.summary_lines()[1:]))
     return df, report

@@ -9,9 +9,12 @@ Recognised layouts (column names matched case-insensitively):
   - FRED downloads: `observation_date,DEXUSEU` (or `DATE,...`), holidays left blank or written `.`;
   - long tables: one row per date and series (`date,currency,rate`): `series` picks the rows;
   - wide tables: one column per currency or pair (`date,USD,JPY,...`): `column` picks one.
-Blank and non-numeric prices become NaN here: cleaning drops and counts them (strict cleaning
-turns them into an error naming the first line). A date that cannot be read is an error naming
-the file and the line.
+A price column is a price: a column named as a volume, a count or open interest never is (an error
+names the columns found and what is accepted), and one whose median move from row to row exceeds
+MAX_MEDIAN_MOVE is refused.
+Blank and non-numeric prices become NaN here: cleaning drops and counts them, the report names the
+first few by line and text (strict cleaning turns them into an error naming the first line). A date
+that cannot be read is an error naming the file and the line.
 
 The file can also say which pair it holds (a ticker row `USDJPY=X`, a FRED code such as DEXJPUS,
 a column or series named EURUSD, a file name such as USDJPY=X.csv or eurusd_daily.csv): `label`
@@ -29,21 +32,23 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from forecaster.data.series import CURRENCIES
 from forecaster.errors import ForecasterError
 
 DATE_NAMES = ("date", "datetime", "time", "timestamp", "observation_date", "gmt time", "local time", "time_period",
               "period", "day")
 CLOSE_NAMES = ("close", "adj close", "adj_close", "price", "rate", "last", "value", "obs_value")
+# columns that are never a price, however numeric: volumes, counts of ticks or trades, open interest, spreads
+NOT_PRICE_NAMES = ("volume", "vol", "tick_volume", "tickvol", "tick volume", "real_volume", "volume_usd", "count",
+                   "ticks", "trades", "number of trades", "open_interest", "open interest", "oi", "openinterest",
+                   "spread", "turnover", "amount", "quantity")
+# a price column whose median bar-to-bar move (absolute log change) is larger than this is not an FX rate
+# (a day's move is a fraction of a percent; volumes and counts jump by tens of percent)
+MAX_MEDIAN_MOVE = 0.05
 KEY_NAMES = ("currency", "country", "symbol", "ticker", "pair", "series", "series_id", "code", "name", "instrument")
 MT_ROW = re.compile(r"^\d{4}\.\d{2}\.\d{2},\d{2}:\d{2}(:\d{2})?,")
 MISSING = ("", ".", "nan", "na", "n/a", "nd", "null", "none", "-", "#n/a")
 
-# ISO 4217 codes of currencies people trade or that central banks publish (for recognising labels).
-CURRENCIES = frozenset(
-    "USD EUR JPY GBP CHF AUD NZD CAD SEK NOK DKK PLN CZK HUF RON BGN HRK ISK TRY RUB CNY CNH HKD SGD KRW TWD "
-    "THB MYR IDR PHP INR LKR ZAR MXN BRL ARS CLP COP PEN ILS SAR AED KWD QAR EGP NGN KES VND PKR CYP MTL SIT SKK "
-    "EEK LVL LTL GRD XAU XAG VEF".split()
-)
 # FRED H.10 series DEX<A><B>: units of A's currency per unit of B's (DEXUSEU: USD per EUR = EURUSD).
 FRED_COUNTRIES = {
     "US": "USD", "EU": "EUR", "UK": "GBP", "JP": "JPY", "CA": "CAD", "SZ": "CHF", "AL": "AUD", "NZ": "NZD",
@@ -187,6 +192,8 @@ def _table(path: Path, raw: pd.DataFrame, header_lines: int, column: Optional[st
     others = [c for c in raw.columns if c != date_col]
     numeric = [c for c in others if _numeric_share(raw[c]) >= 0.5]
     keys = [c for c in others if c not in numeric and raw[c].astype(str).str.strip().ne("").any()]
+    not_prices = [c for c in numeric if _not_price(c)]
+    numeric = [c for c in numeric if c not in not_prices]
     label, origin = None, ""
     repeated_dates = raw[date_col].astype(str).str.strip().duplicated().any()
     if keys and (series is not None or repeated_dates):  # a long table: one row per date and series
@@ -198,11 +205,14 @@ def _table(path: Path, raw: pd.DataFrame, header_lines: int, column: Optional[st
         match = columns.get(column.strip().lower())
         if match is None or match == date_col:
             raise ForecasterError(f"{path} has no column {column!r}: accepted {', '.join(map(str, numeric or others))}")
+        if match in not_prices:
+            raise ForecasterError(f"{path}: column {match!r} is a {_not_price(match)}, not a price: accepted "
+                                  f"{', '.join(map(str, numeric)) or 'none (the file has no price column)'}")
         close_col = match
     else:
         close_col = next((columns[n] for n in CLOSE_NAMES if n in columns), None)
         if close_col is None:
-            close_col = _pick_value_column(path, numeric, pair)
+            close_col = _pick_value_column(path, numeric, pair, raw.columns, not_prices)
     if label is None:
         label = pair_label(close_col)
         origin = f"its column {close_col}" if label else ""
@@ -213,6 +223,7 @@ def _table(path: Path, raw: pd.DataFrame, header_lines: int, column: Optional[st
                 frame[name] = raw[columns[name]]
     data = _finish(path, frame[[c for c in ("open", "high", "low", "close") if c in frame]], raw[date_col], None,
                    header_lines)
+    _check_plausible(path, data.frame["close"], close_col, pair)
     data.label, data.label_origin = label, origin
     return data
 
@@ -245,18 +256,42 @@ def _pick_series(path: Path, raw: pd.DataFrame, keys: list, series: Optional[str
     return raw[chosen], label, (f"its series {series}" if label else "")
 
 
-def _pick_value_column(path: Path, numeric: list, pair: Optional[str]):
+def _not_price(name) -> str:
+    """'volume', 'count', 'open interest'... when a column's name says it is not a price, else ''."""
+    key = str(name).strip().lower()
+    if key in NOT_PRICE_NAMES:
+        return "volume" if "vol" in key else "open interest" if "interest" in key or key == "oi" else key
+    return ""
+
+
+def _pick_value_column(path: Path, numeric: list, pair: Optional[str], found, not_prices: list):
     if len(numeric) == 1:
         return numeric[0]
     matches = [c for c in numeric if pair and pair_label(c) and pair_label(c) == pair_label(pair)]
     if len(matches) == 1:
         return matches[0]
     if not numeric:
-        raise ForecasterError(f"{path}: no price column found (looked for {', '.join(CLOSE_NAMES)} "
-                              "or a single column of numbers)")
+        skipped = "".join(f"; {c} is a {_not_price(c)}, never a price" for c in not_prices)
+        raise ForecasterError(f"{path}: no price column among the columns {', '.join(map(str, found))}{skipped}; "
+                              f"accepted a column named {', '.join(CLOSE_NAMES)}, a ticker or pair (EURUSD), "
+                              "or the only column of numbers")
     raise ForecasterError(f"{path} is a wide table with {len(numeric)} price columns "
                           f"({', '.join(map(str, numeric[:12]))}{' ...' if len(numeric) > 12 else ''}): "
                           "pick one with --column")
+
+
+def _check_plausible(path: Path, close: pd.Series, name, pair: Optional[str]) -> None:
+    """A price column must hold prices: in date order they move by fractions of a percent a bar, not
+    by tens of percent as volumes and counts do. close: the column as read, indexed by date."""
+    values = close.sort_index(kind="stable").to_numpy(dtype="float64")
+    values = values[np.isfinite(values) & (values > 0)]
+    if len(values) < 3:
+        return  # too few prices to judge: cleaning counts and reports what is wrong with them
+    move = float(np.median(np.abs(np.diff(np.log(values)))))
+    if move > MAX_MEDIAN_MOVE:
+        raise ForecasterError(f"{path}: column {name!r} does not look like {pair or 'an exchange rate'}'s price: its "
+                              f"median move from one row to the next is {move:.0%} (an exchange rate moves by a fraction "
+                              f"of a percent a bar, volumes and counts jump); pick the price column with --column")
 
 
 def _finish(path: Path, frame: pd.DataFrame, stamps: pd.Series, fmt, header_lines: int) -> CsvData:

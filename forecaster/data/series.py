@@ -13,15 +13,33 @@ from forecaster.errors import ForecasterError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
+# ISO 4217 codes of currencies people trade or that central banks publish (for recognising labels).
+CURRENCIES = frozenset(
+    "USD EUR JPY GBP CHF AUD NZD CAD SEK NOK DKK PLN CZK HUF RON BGN HRK ISK TRY RUB CNY CNH HKD SGD KRW TWD "
+    "THB MYR IDR PHP INR LKR ZAR MXN BRL ARS CLP COP PEN ILS SAR AED KWD QAR EGP NGN KES VND PKR CYP MTL SIT SKK "
+    "EEK LVL LTL GRD ROL TRL XAU XAG VEF".split()
+)
+
 
 def parse_pair(pair: str) -> tuple[str, str]:
-    """'EURUSD', 'eur/usd', 'EUR-USD' or 'EURUSD=X' -> ('EUR', 'USD')."""
+    """'EURUSD', 'eur/usd', 'EUR-USD' or 'EURUSD=X' -> ('EUR', 'USD'). At least one side must be a
+    known currency code (CURRENCIES; the other may be one a source knows and this list does not)."""
     text = re.sub(r"[\s/_\-]", "", pair.upper()).removesuffix("=X")
     if not re.fullmatch(r"[A-Z]{6}", text):
-        raise ForecasterError(f"pair {pair!r} is not a currency pair: write it as six letters such as EURUSD or EUR/USD")
+        raise ForecasterError(f"pair {pair!r} is not a currency pair: write it as six letters such as EURUSD or EUR/USD, "
+                              f"or {_named_sets()}")
     if text[:3] == text[3:]:
         raise ForecasterError(f"pair {pair!r} has the same currency on both sides")
+    if text[:3] not in CURRENCIES and text[3:] not in CURRENCIES:  # a word such as a mistyped set name
+        raise ForecasterError(f"pair {pair!r} is not a currency pair: neither {text[:3]} nor {text[3:]} is a currency "
+                              f"code; write six letters such as EURUSD, or {_named_sets()}")
     return text[:3], text[3:]
+
+
+def _named_sets() -> str:
+    from forecaster.configs import PAIR_SETS
+
+    return f"a named set of pairs for --pairs ({', '.join(PAIR_SETS)})"
 
 
 def pip_size(pair: str) -> float:
@@ -32,7 +50,9 @@ def pip_size(pair: str) -> float:
 @dataclass
 class PriceSeries:
     """frame: DatetimeIndex named 'date', sorted and unique; float64 'close' always, and
-    'open', 'high', 'low' where the source knows them."""
+    'open', 'high', 'low' where the source knows them. A frame with high and low carries the check of
+    its bars' alignment in frame.attrs (forecaster.data.alignment), made once, here or by cleaning,
+    and kept by every slice of the frame."""
 
     frame: pd.DataFrame
     pair: str
@@ -41,6 +61,12 @@ class PriceSeries:
     description: str = ""
     report: Optional["CleaningReport"] = None  # noqa: F821 (forecaster.data.clean)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from forecaster.data import alignment
+
+        if {"high", "low"} <= set(self.frame.columns) and alignment.ATTR not in self.frame.attrs:
+            alignment.attach(self.frame)
 
     @property
     def close(self) -> pd.Series:

@@ -14,7 +14,7 @@ from typing import Optional
 import pandas as pd
 
 from forecaster.data import csv_files, ecb, yahoo
-from forecaster.data.clean import clean
+from forecaster.data.clean import UNREADABLE_SHOWN, clean
 from forecaster.data.series import PriceSeries, parse_pair
 from forecaster.errors import ForecasterError
 
@@ -69,6 +69,9 @@ def load_series(
     if end is not None:
         frame = frame[frame.index <= end]
     frame, report = clean(frame, interval, strict)
+    if source == "csv" and data.bad_values:
+        report.unreadable = [list(bad) for bad in data.bad_values[:UNREADABLE_SHOWN]]
+        report.unreadable_total = len(data.bad_values)
     if len(frame) < MIN_ROWS:
         span = f" between {start.date() if start is not None else 'the start'} and " \
                f"{end.date() if end is not None else 'the end'}" if start is not None or end is not None else ""
@@ -134,7 +137,8 @@ def expand_pairs(pairs) -> list[str]:
             try:
                 named = ["".join(parse_pair(item))]
             except ForecasterError as exc:
-                raise ForecasterError(f"{exc}, or a named set ({', '.join(PAIR_SETS)})") from exc
+                raise ForecasterError(str(exc) if "named set" in str(exc) else
+                                      f"{exc}, or a named set ({', '.join(PAIR_SETS)})") from exc
         for pair in named:
             if pair not in out:
                 out.append(pair)

@@ -19,11 +19,15 @@ Feature names (r_t = p_t - p_{t-1}; with OHLC, u = log(high/low), c = log(close/
     parkinson       u^2 / (4 log 2)                         the bar's variance from its range (Parkinson 1980)
     garman_klass    u^2 / 2 - (2 log 2 - 1) c^2             from open, high, low, close (Garman & Klass 1980)
     day_of_week     sin and cos of the weekday
+Where the bars' high/low look misaligned with their close (forecaster.data.alignment: the close is
+taken before the bar's range ends, as in Yahoo's daily FX bars), the four range features are the
+previous completed bar's by default, named with the suffix _prev (DataConfig.misaligned_range).
 Each covariate pair adds its log return, aligned on the dates both series have.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -31,8 +35,13 @@ import numpy as np
 import pandas as pd
 
 from forecaster.configs import OHLC_FEATURES, SPLITS, DataConfig
+from forecaster.data import alignment
 from forecaster.data.series import PriceSeries
 from forecaster.errors import ForecasterError
+
+log = logging.getLogger(__name__)
+LAGGED_SUFFIX = "_prev"  # name of a range feature taken from the previous bar (misaligned bars)
+_noted: set = set()  # misalignment notes already given in this process
 
 @dataclass
 class WindowSet:
@@ -133,9 +142,11 @@ def build_features(series: PriceSeries, config: DataConfig, covariate_series: Se
             if not {"open", "high", "low"} <= set(frame.columns) or frame[["open", "high", "low"]].isna().any().any():
                 raise ForecasterError(f"feature {name!r} needs open/high/low prices; source {series.source} has close "
                                       f"only: use it with a yahoo or OHLC csv series, or drop --feature {name}")
+            lag = range_lag(series, config)
             u, c = np.log(frame["high"] / frame["low"]), np.log(frame["close"] / frame["open"])
-            table[name] = {"range": u, "body": c, "parkinson": u**2 / (4 * np.log(2)),
-                           "garman_klass": 0.5 * u**2 - (2 * np.log(2) - 1) * c**2}[name]
+            value = {"range": u, "body": c, "parkinson": u**2 / (4 * np.log(2)),
+                     "garman_klass": 0.5 * u**2 - (2 * np.log(2) - 1) * c**2}[name]
+            table[name + LAGGED_SUFFIX if lag else name] = value.shift(lag)  # lag 1: the previous completed bar's
         elif name == "day_of_week":
             angle = 2 * np.pi * frame.index.day_of_week.to_numpy() / 5.0
             table["dow_sin"], table["dow_cos"] = np.sin(angle), np.cos(angle)
@@ -143,6 +154,25 @@ def build_features(series: PriceSeries, config: DataConfig, covariate_series: Se
         table[f"log_return_{cov.pair}"] = np.log(frame[f"close_{cov.pair}"]).diff()
     keep = table.notna().all(axis=1)
     return table[keep], frame["close"][keep]
+
+
+def range_lag(series: PriceSeries, config: DataConfig) -> int:
+    """Bars by which range features lag: 1 when the series' bars look misaligned (forecaster.data.alignment)
+    and config.misaligned_range is 'lag', else 0; 'refuse' makes misaligned bars an error. Says so once."""
+    checked = alignment.of(series.frame)
+    if checked is None or not checked.misaligned:
+        return 0
+    policy = config.misaligned_range
+    if policy == "refuse":
+        raise ForecasterError(f"{series.pair}: {checked.line()}: range features would see part of the next bar; "
+                              "drop them, or pass --misaligned-range lag (the previous bar's range) or as_is")
+    what = "use the previous completed bar's range (--misaligned-range as_is keeps the bar's own)" if policy == "lag" \
+        else "use the bar's own range as asked (--misaligned-range as_is): expect look-ahead"
+    key = (series.pair, series.source, policy, len(checked.flagged))
+    if key not in _noted:
+        _noted.add(key)
+        log.warning(f"{series.pair}: {checked.line()}; range features {what}")
+    return 1 if policy == "lag" else 0
 
 
 def cumulative_returns(log_close: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:

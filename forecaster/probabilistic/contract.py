@@ -84,6 +84,10 @@ class BacktestModel:
     def fit(self, history: History) -> None:
         """Learn from the rows of `history` (nothing to learn by default)."""
 
+    def check(self, history: History) -> None:
+        """Raise ForecasterError (naming the model, the dates and the fix) where fit on `history` would
+        fail; cheap: the walk-forward asks it of every model for every fold before any model fits."""
+
     def forecast(self, histories: Sequence[History]) -> ModelForecast:
         raise NotImplementedError
 

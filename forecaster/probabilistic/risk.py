@@ -10,7 +10,11 @@ steps 1..h is the sum of the per-step variances (returns uncorrelated).
     HistoricalVol   sigma_t^2 = mean of the last `window` squared returns up to t; the h-step
                     distribution is sigma_t sqrt(h) times either a standard normal (dist="normal") or
                     the empirical distribution of standardised h-step returns on the training rows,
-                    z = (p_{i+h} - p_i) / (sigma_i sqrt(h)) (dist="empirical": fat tails, skew)
+                    z = (p_{i+h} - p_i) / (sigma_i sqrt(h)) (dist="empirical": fat tails, skew).
+                    A flat stretch (FLAT_RUN or more unchanged closes in a row: a peg, a provider's flat
+                    fill) is no market: its zero returns are left out of every window, and training
+                    origins with fewer than MIN_RETURNS moving returns behind them are skipped (their
+                    sigma would be 0 or tiny and z infinite or huge); the skip is logged
     EWMA            RiskMetrics (J.P. Morgan 1996): sigma_{t+1}^2 = lam sigma_t^2 + (1 - lam) r_t^2,
                     lam = 0.94, started at the mean squared training return; Gaussian, variance h sigma^2
     GarchT          GARCH(1,1) with Student-t errors from the `arch` package, fitted by maximum
@@ -35,6 +39,7 @@ Beyond the contract's fit / forecast (one distribution call per batch of origins
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Sequence
 
@@ -42,7 +47,6 @@ import numpy as np
 from scipy.signal import lfilter
 
 from forecaster.data.history import History
-from forecaster.data.windows import trailing_mean_square
 from forecaster.probabilistic.distributions import Distribution, Empirical, Predictive
 from forecaster.errors import ForecasterError
 from forecaster.probabilistic.contract import BacktestModel, ModelForecast
@@ -52,6 +56,10 @@ LAMBDA = 0.94  # EWMA decay for daily data (RiskMetrics 1996)
 MIN_RETURNS = 20  # returns needed before any volatility is formed
 EMPIRICAL_SIZE = 1000  # the standardised training sample is kept as this many quantiles per step
 PCT = 100.0  # arch is fitted on returns in percent
+MIN_ORIGINS = 50  # training origins the empirical historical volatility needs to form its quantiles
+FLAT_RUN = 5  # this many unchanged closes in a row are a flat stretch (a peg, a flat fill), not a calm market
+
+log = logging.getLogger(__name__)
 
 
 def _returns_at(histories: Sequence[History], start: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -67,9 +75,26 @@ def _returns_at(histories: Sequence[History], start: int = 0) -> tuple[np.ndarra
     return np.diff(p), seen
 
 
-def _rolling_var(r: np.ndarray, seen: np.ndarray, window: int) -> np.ndarray:
-    """Mean of the last min(window, k) squared returns among the first k, for each k in seen."""
-    return trailing_mean_square(r, seen, window, partial=True)
+def _moving(r: np.ndarray) -> np.ndarray:
+    """(T,) False for the returns of a flat stretch (a run of FLAT_RUN or more zero returns), else True."""
+    zero = np.concatenate([[0], (r == 0).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(zero))  # where runs of zeros start and end, alternately
+    keep = np.ones(len(r), dtype=bool)
+    for first, stop in zip(edges[::2], edges[1::2]):
+        if stop - first >= FLAT_RUN:
+            keep[first:stop] = False
+    return keep
+
+
+def _rolling_var(r: np.ndarray, seen: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the squared moving returns (_moving) among the last min(window, k) of the first k, for each
+    k in seen, and how many moving returns that is (N,); the mean is 0 where there are none."""
+    keep = _moving(r)
+    c = np.concatenate([[0.0], np.cumsum(np.where(keep, r**2, 0.0))])  # (T+1,)
+    m = np.concatenate([[0], np.cumsum(keep)])  # (T+1,)
+    n = np.minimum(window, seen)
+    count = m[seen] - m[seen - n]
+    return (c[seen] - c[seen - n]) / np.maximum(count, 1), count
 
 
 class _RiskModel(BacktestModel):
@@ -104,19 +129,48 @@ class HistoricalVol(_RiskModel):
         self.window, self.dist, self.n_samples = window, dist, n_samples
         self.name = "hist_vol" if dist == "normal" else "hist_vol_empirical"
         self.samples = None  # (H, n_samples) standardised h-step returns of the training rows
+        self.skipped = 0  # training origins left out of the last fit: a flat stretch behind them (FLAT_RUN)
+
+    def check(self, history: History) -> None:
+        """Raise, naming the model, the dates and the fix, where fit on this history would fail: cheap,
+        so that the backtest can ask before any model's long training."""
+        if self.dist == "empirical":
+            self._standardised(history)
+
+    def _standardised(self, history: History) -> tuple[np.ndarray, np.ndarray]:
+        """Rows whose trailing volatility is usable, and their standardised h-step moves z (n, H):
+        origins with fewer than MIN_RETURNS moving returns in their window (a flat stretch behind
+        them) are skipped."""
+        p = history.log_close()  # (T,)
+        r = np.diff(p)
+        origins = np.arange(MIN_RETURNS, len(p) - self.horizon)  # rows with a window behind, H steps ahead
+        if len(origins) < MIN_ORIGINS:
+            raise ForecasterError(f"{self.name} needs at least {MIN_ORIGINS + MIN_RETURNS + self.horizon} training "
+                                  f"rows, got {len(p)}")
+        var, count = _rolling_var(r, origins, self.window)  # (n,), (n,)
+        usable = (count >= MIN_RETURNS) & (var > 0)
+        if usable.sum() < MIN_ORIGINS:
+            dates = history.series().frame.index  # (T,)
+            flat = np.flatnonzero(~_moving(r))  # returns of the flat stretches, r_i = p_{i+1} - p_i
+            flat = flat if len(flat) else np.array([0, len(r) - 1])  # no long run: the closes barely move overall
+            raise ForecasterError(
+                f"{self.name}: the training rows up to {history.date.date()} hold {int(usable.sum())} origins with "
+                f"{MIN_RETURNS} moving returns behind them, {MIN_ORIGINS} are needed (the closes do not move from "
+                f"{dates[flat[0]].date()} to {dates[flat[-1] + 1].date()}): start the data after the flat stretch "
+                f"(--start), start the test later, or leave the risk models out (--no-risk-models)")
+        origins, sigma = origins[usable], np.sqrt(var[usable])
+        move = p[origins[:, None] + np.arange(1, self.horizon + 1)] - p[origins][:, None]  # (n, H)
+        return origins, move / (sigma[:, None] * np.sqrt(self._steps()))
 
     def fit(self, history: History) -> None:
         if self.dist == "normal":
             return
-        p = history.log_close()  # (T,)
-        r = np.diff(p)
-        origins = np.arange(MIN_RETURNS, len(p) - self.horizon)  # rows with a window behind, H steps ahead
-        if len(origins) < 50:
-            raise ForecasterError(f"{self.name} needs at least {50 + MIN_RETURNS + self.horizon} training rows, "
-                                  f"got {len(p)}")
-        sigma = np.sqrt(_rolling_var(r, origins, self.window))  # (n,)
-        move = p[origins[:, None] + np.arange(1, self.horizon + 1)] - p[origins][:, None]  # (n, H)
-        z = move / (sigma[:, None] * np.sqrt(self._steps()))
+        origins, z = self._standardised(history)  # (n,), (n, H)
+        skipped = len(history) - MIN_RETURNS - self.horizon - len(origins)
+        if skipped and not self.skipped:
+            log.warning(f"{self.name}: {skipped} training origins up to {history.date.date()} skipped: fewer than "
+                        f"{MIN_RETURNS} moving returns behind them (a flat stretch of {FLAT_RUN}+ unchanged closes)")
+        self.skipped = skipped
         grid = (np.arange(self.n_samples) + 0.5) / self.n_samples
         self.samples = np.quantile(z, grid, axis=0).T  # (H, M)
 
@@ -128,13 +182,20 @@ class HistoricalVol(_RiskModel):
         """(T-1,) the root mean square of the (at most `window`) returns before each return; NaN for the first."""
         r = np.diff(history.log_close())
         seen = np.arange(len(r))  # returns visible before r_k
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.sqrt(_rolling_var(r, seen, self.window))
+        sigma = np.sqrt(_rolling_var(r, seen, self.window)[0])
+        sigma[:1] = np.nan  # nothing is seen before the first return
+        return sigma
 
     def distribution(self, histories: Sequence[History]) -> Distribution:
         r, seen = _returns_at(histories)
         self._need(seen)
-        sigma = np.sqrt(_rolling_var(r, seen, self.window))  # (N,)
+        var, _ = _rolling_var(r, seen, self.window)  # (N,)
+        sigma = np.sqrt(var)
+        if not np.all(sigma > 0):
+            flat = histories[int(np.flatnonzero(~(sigma > 0))[0])]
+            raise ForecasterError(f"{self.name}: the {min(self.window, len(flat) - 1)} closes up to {flat.date.date()} "
+                                  "are all unchanged, so their volatility is 0 and no distribution can be formed: "
+                                  "start the test after the flat stretch, or leave the risk models out (--no-risk-models)")
         scale = sigma[:, None] * np.sqrt(self._steps())  # (N, H)
         if self.dist == "normal":
             return Predictive(np.zeros_like(scale), scale)
