@@ -20,7 +20,7 @@ from forecaster.errors import ForecasterError
 
 STEPS = 24  # intraday steps of a planted bar
 EARLY = 6  # the misaligned close: sampled at this step, while the bar's high/low run to STEPS
-REAL_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "GBPUSD=X.csv"
+REAL_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "GBPUSD=X.csv"
 
 
 def planted_bars(days: int = 780, close_step: int = STEPS, start: str = "2019-01-01", seed: int = 0) -> pd.DataFrame:
