@@ -63,7 +63,7 @@ def _pv(p: float) -> str:
 def prob_verdicts(prob: dict, alpha: float = ALPHA) -> dict:
     """{model: {risk model: sentence}} on CRPS, for every scored model that is not a risk model itself,
     e.g. 'CRPS lower than ewma's (DM p = 0.012, one-sided, n = 780 test origins)'; 'indistinguishable'
-    unless a one-sided DM p < alpha (overall CRPS per origin, averaged over the steps, HAC over H-1 lags)."""
+    unless a one-sided DM p < alpha (overall CRPS per origin, averaged over the steps; evaluation.stats.diebold_mariano)."""
     models = prob.get("models", {}) if prob else {}
     n = prob.get("settings", {}).get("n_origins", 0) if prob else 0
     out = {}

@@ -208,7 +208,7 @@ def run_backtest(series: PriceSeries, models: list[BacktestModel], config: Backt
                   "a round trip pays one full spread",
                   "DM p-values are one-sided (H1: the model is more accurate than the random walk; the verdicts "
                   "also test H1: less accurate); PT p-values one-sided (H1: the forecast signs are informative), "
-                  "Newey-West over h-1 lags at step h > 1 and over H-1 lags overall; SPA p-value: does any model "
+                  "Hansen-Hodrick over h-1 lags at step h > 1 and over H-1 lags overall (Student-t critical values); DM: the larger of an equal-weighted cosine (EWC) and a truncated long-run variance; SPA p-value: does any model "
                   "beat the random walk, corrected for trying them all (Hansen 2005; White's Reality Check)",
                   "probabilistic scores: the forecast distributions as the models give them (no recalibration); "
                   "the intervals after online calibration (ACI, Gibbs & Candes 2021) are scored separately",

@@ -35,7 +35,7 @@ Selection (`select_and_fit`), on validation rows only:
             validation MSE is taken.
   the gate  The chosen model leaves Repeat only if its pooled validation gain is significant:
             one-sided Diebold-Mariano p < `train.gate` (0.05) on the pooled per-window losses,
-            HAC over H-1 lags (forecaster.evaluation.verdicts). When the pooled windows are fewer than 2 H
+            forecaster.evaluation.stats.diebold_mariano (forecaster.evaluation.verdicts). When the pooled windows are fewer than 2 H
             the HAC variance cannot be estimated (H = 720: 4 folds x 41 windows); then the test
             is a one-sided t-test on the folds' mean loss differences (disjoint blocks, about
             independent; needs >= 3 folds). Otherwise the forecast is Repeat, and the table says so.
@@ -268,7 +268,7 @@ def gate_test(loss_model: Sequence[np.ndarray], loss_repeat: Sequence[np.ndarray
     """Does the model beat Repeat on the pooled validation windows of K folds (lists of (N_f,) per-window
     losses, folds oldest first)? Keeps "model" only for a one-sided p < alpha (alpha >= 1: always).
 
-    With >= 2 H pooled windows: the Diebold-Mariano test (HAC over H-1 lags) on the pooled losses;
+    With >= 2 H pooled windows: the Diebold-Mariano test (evaluation.stats.diebold_mariano) on the pooled losses;
     with fewer: a one-sided t-test on the K folds' mean loss differences (NaN p, so Repeat, for K < 3)."""
     from scipy import stats as sps
 
@@ -283,7 +283,7 @@ def gate_test(loss_model: Sequence[np.ndarray], loss_repeat: Sequence[np.ndarray
     elif n >= 2 * horizon:
         test = compare_with_random_walk(a, b, horizon, f"validation ({k} fold{'s' if k > 1 else ''})",
                                         alpha=min(alpha, 0.49))
-        out.update(method="DM, HAC over H-1 lags, pooled windows", p=test["dm_p_better"], dm_stat=test["dm_stat"])
+        out.update(method="DM (EWC and truncated variance), pooled windows", p=test["dm_p_better"], dm_stat=test["dm_stat"])
     else:
         d = np.array([np.mean(m - r) for m, r in zip(loss_model, loss_repeat)])  # (K,) fold means
         sd = float(d.std(ddof=1)) if k > 1 else 0.0
@@ -523,7 +523,7 @@ def format_table(result: BenchmarkResult) -> str:
                      f"{'on' if r.revin else 'off'} | {r.best_epoch} | {gate['val_mse']:.4f} / {gate['val_repeat_mse']:.4f} "
                      f"| {gate['method']} | {_p(gate['p'])} | {r.kept} | "
                      f"{'–' if r.ungated is None else format(r.ungated['mse'], '.4f')} |")
-    lines += ["", "Against Repeat on the test split (one-sided DM, HAC over H-1 lags, per-window MSE over steps and "
+    lines += ["", "Against Repeat on the test split (one-sided DM, EWC and truncated variance, per-window MSE over steps and "
               "channels):"]
     for r in trained:
         text = r.verdict["text"].replace("the random walk", "Repeat")

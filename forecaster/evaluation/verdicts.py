@@ -8,7 +8,8 @@ builds the words here, so that none can claim more than its test shows:
     indistinguishable  neither; the two-sided p-value is shown
 
 The sentence always names the p-value and how many windows (origins) of which split it rests on.
-The DM test is forecaster.evaluation.stats.diebold_mariano (HAC over h-1 lags, HLN correction).
+The DM test is forecaster.evaluation.stats.diebold_mariano (the larger of an equal-weighted cosine and a
+truncated long-run variance, Student-t critical values: it keeps its size on persistent losses).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def compare_with_random_walk(loss_model: np.ndarray, loss_random_walk: np.ndarra
 def point_vs_random_walk(point: np.ndarray, y: np.ndarray, split: str, alpha: float = ALPHA) -> dict:
     """A point forecast (N, H) of targets y (N, H) beside the no-change forecast (0): the MSE of each
     ("mse", "mse_random_walk") and compare_with_random_walk on the per-window MSE over the H steps
-    (HAC over the H-1 steps by which consecutive windows overlap)."""
+    (diebold_mariano at h = H: consecutive windows overlap by H-1 steps)."""
     err, base = (point - y) ** 2, y**2
     return {"mse": float(np.mean(err)), "mse_random_walk": float(np.mean(base)),
             **compare_with_random_walk(np.mean(err, axis=1), np.mean(base, axis=1), y.shape[1], split, alpha)}

@@ -135,7 +135,7 @@ def _fit_windows(train: WindowSet, val: WindowSet, n_inputs: int, data: DataConf
 def location_gate(net: MambaForecaster, val: WindowSet, alpha: float) -> dict:
     """Keep the trained location only when it beats the no-change forecast on the validation
     windows with a one-sided DM p < alpha (squared error averaged over the H steps per window,
-    HAC over H-1 lags for the overlapping windows); otherwise reset it to no change (the scale of a
+    evaluation.stats.diebold_mariano, robust to the overlap of the windows); otherwise reset it to no change (the scale of a
     distribution head is kept). Returns the test and the decision ("model" or "no-change")."""
     y = val.y[:, :, 0].astype(np.float64)  # (N, H) scaled
     point = forecast(net, val.x, {}).point  # (N, H) scaled
