@@ -215,6 +215,8 @@ class BacktestConfig(JsonConfig):
     aci_gamma: float = 0.005  # ACI step size of the miscoverage rate per realised outcome
     vol_target: Optional[float] = None  # annualised volatility target of the sized positions (e.g. 0.10), beside unit size
     vol_cap: float = 2.0  # most position size (leverage) the volatility targeting may take
+    risk_target: float = 0.10  # annualised volatility a long position is sized to by each forecast distribution
+    # (the risk-sizing simulation: what a distribution is good for when its centre is the random walk's)
 
     def __post_init__(self) -> None:
         if isinstance(self.costs, dict):
@@ -239,6 +241,9 @@ class BacktestConfig(JsonConfig):
             raise ForecasterError(f"aci_gamma={self.aci_gamma!r} is invalid: accepted a step size in [0, 1), e.g. 0.005")
         if self.vol_target is not None and not (isinstance(self.vol_target, (int, float)) and 0 < self.vol_target < 10):
             raise ForecasterError(f"vol_target={self.vol_target!r} is invalid: accepted an annualised volatility in "
+                                  f"(0, 10), e.g. 0.10 for 10%")
+        if not (isinstance(self.risk_target, (int, float)) and 0 < self.risk_target < 10):
+            raise ForecasterError(f"risk_target={self.risk_target!r} is invalid: accepted an annualised volatility in "
                                   f"(0, 10), e.g. 0.10 for 10%")
         if not (isinstance(self.vol_cap, (int, float)) and self.vol_cap > 0 and math.isfinite(self.vol_cap)):
             raise ForecasterError(f"vol_cap={self.vol_cap!r} is invalid: accepted a position size > 0, e.g. 2")

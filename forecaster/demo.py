@@ -28,7 +28,7 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
              data: Optional[DataConfig] = None, model: Optional[ModelConfig] = None, seed: int = 0, device: str = "cpu",
              start: Optional[str] = None, progress: bool = True, progress_fn=None) -> dict:
     """Returns the summary written to out/summary.json (paths, validation and backtest headline numbers)."""
-    from forecaster.backtest.report import verdict_lines, write_report
+    from forecaster.backtest.report import summary_lines, verdict_lines, write_report
 
     began = time.perf_counter()
     out = check_writable(Path(out), folder=True)  # before any work
@@ -55,6 +55,7 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
         "validation": {"model_mse": m["val_mse"], "random_walk_mse": m["val_mse_random_walk"],
                        "verdict": m["gate"]["text"], "kept": m["gate"]["kept"]},
         "verdicts": verdict_lines(result),
+        "backtest_summary": summary_lines(result),
         "forecast": {"volatility_annual": forecast.risk.get("volatility_annual"),
                      "var_95_1d": forecast.risk.get("var_95_1d")},
         "backtest": {name: {k: stats["overall"].get(k) for k in ("rmse", "theil_u2", "dm_p", "directional_accuracy")}

@@ -19,6 +19,8 @@ def test_demo_writes_everything(tmp_path):
     assert "random_walk" in json.dumps(metrics)
     assert set(summary["backtest"]) >= {"random_walk", "ridge_ar", "mamba:demo-eurusd"}
     assert summary["backtest"]["random_walk"]["theil_u2"] == 1.0
+    assert summary["backtest_summary"][0].startswith("EURUSD") and any("mamba:demo-eurusd" in line
+                                                                        for line in summary["backtest_summary"])
     def invalid(token):
         raise AssertionError(f"summary.json holds {token}: not valid JSON")
 

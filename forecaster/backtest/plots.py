@@ -60,16 +60,38 @@ def equity_label(result: BacktestResult, name: str, equity) -> str:
     return label + f", DM p {p:.2f}" + ("" if p < ALPHA else " (not significant)")
 
 
+def _flat_centres(result: BacktestResult) -> list[str]:
+    """Models with a forecast distribution whose point forecast is the random walk's (they never trade)."""
+    return [n for n in result.risk_simulations if n in result.forecasts and np.all(result.forecasts[n] == 0)
+            and n not in ("random_walk",) and not n.startswith(("hist_vol", "ewma", "garch"))]
+
+
 def equity_figure(result: BacktestResult):
+    """Equity and drawdown of every model's signal. When a Mamba model's centre is the random walk's
+    (it never trades), the picture shows what its distribution is for instead: a long position sized
+    to the risk target by it, beside the same sized by EWMA and GARCH-t, and buy-and-hold."""
     dates = result.dates[result.origins + 1]  # equity after bar t -> t+1
     fig, (top, bottom) = pyplot().subplots(2, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    for name, sim in result.simulations.items():
+    flat = _flat_centres(result)
+    if flat:
+        sized = [n for n in flat + ["ewma", "garch_t"] if n in result.risk_simulations]
+        curves = {"buy_and_hold": result.simulations["buy_and_hold"],
+                  **{f"{n} sized": result.risk_simulations[n] for n in sized}}
+        title = (f"{result.pair}: a long position sized to {result.config.risk_target:.0%} volatility by each forecast "
+                 f"distribution (the centre of {', '.join(flat)} is the random walk's)")
+    else:
+        curves, title = result.simulations, f"{result.pair}: equity after costs"
+    for name, sim in curves.items():
         style = {"color": "black", "linewidth": 1.6} if name == "buy_and_hold" else {"linewidth": 1.1}
-        top.plot(dates, sim.equity, label=equity_label(result, name, sim.equity), **style)
+        label = equity_label(result, name, sim.equity)
+        if name.endswith(" sized"):
+            st = result.risk_sizing_stats[name[: -len(" sized")]]
+            label = f"{name}: {float(sim.equity[-1]) - 1:+.1%}, realised vol {st['volatility']:.1%}"
+        top.plot(dates, sim.equity, label=label, **style)
         dd, _, _ = drawdown(sim.equity)
         bottom.plot(dates, dd * 100, **style)
     top.set_ylabel("equity (start 1)")
-    top.set_title(f"{result.pair}: equity after costs (spread {result.config.costs.spread_pips} pips; swap not modelled)")
+    top.set_title(f"{title} (spread {result.config.costs.spread_pips} pips; swap not modelled)", fontsize=9)
     top.legend(fontsize=8, ncol=3)
     top.grid(alpha=0.3)
     bottom.set_ylabel("drawdown %")

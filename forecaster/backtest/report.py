@@ -44,6 +44,8 @@ def metrics(result: BacktestResult) -> dict:
         "probabilistic_verdicts": prob_verdicts(result.prob_stats),
         "intervals": result.calibration_stats,
         "trading_vol_target": result.vol_trading_stats,
+        "risk_sizing": result.risk_sizing_stats,
+        "summary": summary_lines(result),
     })
 
 
@@ -278,6 +280,99 @@ def markdown_prob_tables(m: dict) -> str:
     return "\n\n".join(parts) + ("\n\n" + said if said else "")
 
 
+SUMMARY_WIDTH = 100  # columns of the summary a backtest opens with
+
+
+def _mamba_models(result: BacktestResult) -> list[str]:
+    return [name for name in result.forecasts if name.startswith("mamba")]
+
+
+def _distribution_lines(prob: dict, name: str) -> list[str]:
+    """The distribution's verdict against the best risk model, its calibration and its VaR tests."""
+    models = prob.get("models", {})
+    st = models.get(name)
+    if st is None:
+        return []
+    risk = [r for r in RISK_MODELS if r in models]
+    lines = []
+    if risk:
+        best = min(risk, key=lambda r: models[r]["overall"]["crps"])
+        dm = st["dm_crps"].get(best, {}).get("overall", {})
+        p_b, p_w = (math.nan if dm.get(k) is None else dm[k] for k in ("p_better", "p_worse"))
+        word = {"better": "lower than", "worse": "higher than", "indistinguishable": "indistinguishable from"}[
+            verdict_word(p_b, p_w)]
+        p = p_b if word == "lower than" else p_w if word == "higher than" else min(1.0, 2 * min(p_b, p_w))
+        lines.append(f"  distribution: CRPS {_bp(st['overall']['crps'])} bp, {word} the best risk model "
+                     f"{best}'s {_bp(models[best]['overall']['crps'])} bp (DM {_pv(p)})")
+    for level in ("80", "95"):
+        cov = st["overall"].get(f"coverage_{level}")
+        terc = st.get("coverage_by_volatility", {}).get(level, [])
+        if cov is not None:
+            by = " / ".join(_pct(r["coverage"]) for r in terc)
+            lines.append(f"  {level}% interval: covers {_pct(cov)}%; calm / mid / stormy volatility: {by}%")
+    var = st.get("var", {})
+    if var:
+        sides = ", ".join(f"{side} {v['rate']:.1%} (Kupiec {_pv(v['p_pof'])}, Christoffersen {_pv(v['p_cc'])})"
+                          for side, v in var.items())
+        lines.append(f"  1-day 95% VaR breaches: {sides}")
+    return lines
+
+
+def _risk_sizing_line(result: BacktestResult, names: list[str]) -> list[str]:
+    stats = result.risk_sizing_stats
+    shown = [n for n in names + ["ewma", "garch_t"] if n in stats]
+    if not shown:
+        return []
+    parts = [f"{n} {_pct(stats[n]['volatility'])}% (calm {_pct(stats[n]['volatility_by_tercile']['low'])}, "
+             f"storm {_pct(stats[n]['volatility_by_tercile']['high'])}; max DD {_pct(stats[n]['max_drawdown'])}%)"
+             for n in shown]
+    return [f"long sized to {result.config.risk_target:.0%} volatility, realised: " + "; ".join(parts)]
+
+
+def summary_lines(result: BacktestResult) -> list[str]:
+    """What the backtest found, in about 12 lines of at most SUMMARY_WIDTH columns: each Mamba model's
+    centre and distribution (verdict against the best risk model, calibration overall and by
+    volatility tercile, VaR tests), the risk-sized position beside EWMA's and GARCH-t's, and the SPA
+    line over the point models. Every verdict comes from a significance test (evaluation.verdicts)."""
+    info = result.info
+    lines = [f"{result.pair} ({info['source']} {info['interval']}): {info['origins']} test origins "
+             f"{info['test_first_origin'][:10]}..{info['test_last_origin'][:10]}, {info['folds']} fold(s), "
+             f"H={result.config.horizon}"]
+    said = verdicts(result)
+    names = _mamba_models(result)
+    for name in names:
+        if np.all(result.forecasts[name] == 0):
+            lines.append(f"{name}: centre = the no-change forecast (no significant gain on validation)")
+        else:
+            lines.append(f"{name}: centre {said.get(name, 'identical to the random walk')}")
+        lines += _distribution_lines(result.prob_stats, name)
+    lines += _risk_sizing_line(result, names)
+    if result.spa:
+        lines.append("point models: " + spa_sentence(result.spa))
+    return [_fit(line) for line in lines]
+
+
+def _fit(line: str, width: int = SUMMARY_WIDTH) -> str:
+    """A summary line within `width` columns (the rest wrapped onto an indented line)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(line, width, subsequent_indent="    ", break_on_hyphens=False))
+
+
+RISK_SIZING_HEADER = ["model", "realised vol %", "calm %", "mid %", "stormy %", "Sharpe", "MaxDD %", "Total %"]
+
+
+def risk_sizing_rows(stats: dict) -> list[list[str]]:
+    """One row per model with a distribution: the long position it sized to the risk target."""
+    return [[name, _pct(s["volatility"]), *(_pct(s["volatility_by_tercile"][t]) for t in ("low", "mid", "high")),
+             _fmt(s["sharpe"], ".2f"), _pct(s["max_drawdown"]), _pct(s["total_return"])] for name, s in stats.items()]
+
+
+def print_summary(result: BacktestResult, console) -> None:
+    for line in summary_lines(result):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
 def print_tables(result: BacktestResult, console) -> None:
     """Rich tables of the forecast and trading statistics, on `console` (the CLI's stdout)."""
     from rich.table import Table
@@ -312,6 +407,15 @@ def print_tables(result: BacktestResult, console) -> None:
         for row in trading_table_rows(result, vol_target=True):
             table.add_row(*row)
         _print_wide(console, table)
+    if result.risk_sizing_stats:
+        table = Table(title=f"A long position sized to {result.config.risk_target:.0%} annualised volatility by each "
+                            "forecast distribution (step-1 std; volatility within terciles of the volatility known "
+                            "at the origin)", title_justify="left")
+        for head in RISK_SIZING_HEADER:
+            table.add_column(head, justify="left" if head == "model" else "right")
+        for row in risk_sizing_rows(result.risk_sizing_stats):
+            table.add_row(*row)
+        _print_wide(console, table)
     m = {"probabilistic": result.prob_stats, "intervals": json_safe(result.calibration_stats)}
     for title, header, rows in prob_tables(m):
         table = Table(title=title, title_justify="left")
@@ -324,14 +428,12 @@ def print_tables(result: BacktestResult, console) -> None:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
-def _print_wide(console, table, width: int = 200) -> None:
-    """Print without squeezing columns when the console is not a wide terminal (a pipe counts as 80)."""
-    before = console.width
-    console.width = max(before, width)
-    try:
-        console.print(table)
-    finally:
-        console.width = before
+def _print_wide(console, table) -> None:
+    """Print within the console's width: cells wrap (rich shrinks and folds the columns) rather than overflow."""
+    for column in table.columns:
+        column.no_wrap = False
+        column.overflow = "fold"
+    console.print(table)
 
 
 def markdown_tables(result: BacktestResult) -> str:
@@ -342,5 +444,8 @@ def markdown_tables(result: BacktestResult) -> str:
     if result.vol_trading_stats:
         text += (f"\n\n**Trading sized to {result.config.vol_target:.0%} annualised volatility**\n\n"
                  + _md(["model"] + [c[0] for c in TRADING_COLUMNS], trading_table_rows(result, vol_target=True)))
+    if result.risk_sizing_stats:
+        text += (f"\n\n**A long position sized to {result.config.risk_target:.0%} annualised volatility by each forecast "
+                 "distribution**\n\n" + _md(RISK_SIZING_HEADER, risk_sizing_rows(result.risk_sizing_stats)))
     prob = markdown_prob_tables({"probabilistic": result.prob_stats, "intervals": json_safe(result.calibration_stats)})
     return text + ("\n\n" + prob if prob else "") + "\n"

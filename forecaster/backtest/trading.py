@@ -123,6 +123,23 @@ def _trades(sim: Simulation) -> list[float]:
     return out
 
 
+def risk_sizing_stats(sim: Simulation, per_year: float, target: float, regime: np.ndarray) -> dict:
+    """How well a volatility forecast sized a position: trading_stats, the realised annualised
+    volatility against the target, and the realised volatility within each tercile of the volatility
+    known at the origin (a forecast that tracks volatility keeps them all near the target; one that
+    lags it runs hot in storms and cold in calm). regime (N,) as scores.trailing_volatility."""
+    from forecaster.evaluation.scores import TERCILES, tercile_edges
+
+    out = trading_stats(sim, per_year)
+    a, b = tercile_edges(regime)
+    finite = np.isfinite(regime)
+    by = {}
+    for name, lo, hi in zip(TERCILES, (-np.inf, a, b), (a, b, np.inf)):
+        sel = finite & (regime > lo) & (regime <= hi)
+        by[name] = float(np.std(sim.net[sel], ddof=1) * math.sqrt(per_year)) if sel.sum() > 1 else math.nan
+    return {**out, "target": target, "realised_vs_target": out["volatility"] / target, "volatility_by_tercile": by}
+
+
 def trading_stats(sim: Simulation, per_year: float) -> dict:
     """Total return, CAGR, volatility, Sharpe, Sortino, Calmar, drawdown, trades, costs."""
     net, n = sim.net, len(sim.net)

@@ -70,6 +70,8 @@ class BacktestResult:
     calibration_stats: dict = field(default_factory=dict)  # model -> interval_stats before and after calibration
     vol_simulations: dict = field(default_factory=dict)  # model (and buy_and_hold) -> volatility-targeted Simulation
     vol_trading_stats: dict = field(default_factory=dict)  # ... and its trading_stats
+    risk_simulations: dict = field(default_factory=dict)  # model with a distribution -> long position sized by it
+    risk_sizing_stats: dict = field(default_factory=dict)  # ... trading.risk_sizing_stats (realised vs target vol)
 
     @property
     def models(self) -> list:
@@ -183,6 +185,12 @@ def run_backtest(series: PriceSeries, models: list[BacktestModel], config: Backt
     sims = {name: trading.simulate(sig[name], path, config.costs) for name in preds}
     sims["buy_and_hold"] = trading.simulate(np.ones(len(origins)), path, config.costs)
     tstats = {name: trading.trading_stats(sim, per_year) for name, sim in sims.items()}
+    risk_sims, risk_stats = {}, {}  # a long position sized by each forecast distribution's step-1 std
+    for name, dist in dists.items():
+        q = trading.vol_target_positions(np.ones(len(origins)), trading.predictive_sigma(dist)[:, 0],
+                                         config.risk_target, per_year, config.vol_cap)
+        risk_sims[name] = trading.simulate(q, path, config.costs)
+        risk_stats[name] = trading.risk_sizing_stats(risk_sims[name], per_year, config.risk_target, regime)
     vol_sims, vol_stats, vol_source = {}, {}, {}
     if config.vol_target is not None:
         ewma_sigma = _ewma_sigma(series, origins, start)  # (N,) step-1 volatility known at each origin
@@ -218,7 +226,8 @@ def run_backtest(series: PriceSeries, models: list[BacktestModel], config: Backt
                           actual=actual, forecasts=preds, intervals=bands, forecast_stats=fstats, simulations=sims,
                           trading_stats=tstats, bars_per_year=per_year, info=info, spa=spa, distributions=dists,
                           prob_stats=prob, regime=regime, calibrated_intervals=calibrated, calibration_stats=cal_stats,
-                          vol_simulations=vol_sims, vol_trading_stats=vol_stats)
+                          vol_simulations=vol_sims, vol_trading_stats=vol_stats, risk_simulations=risk_sims,
+                          risk_sizing_stats=risk_stats)
 
 
 def interval_stats(bands: dict, actual: np.ndarray, regime: np.ndarray) -> dict:

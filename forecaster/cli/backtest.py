@@ -66,6 +66,8 @@ def backtest(
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Report folder (default reports/backtest-PAIR)."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG plots."),
     as_json: bool = JsonOpt,
+    detail: bool = typer.Option(False, "--detail", help="After the summary, print every table (forecasts, trading, "
+                                "risk sizing, distributions, calibration)."),
 ) -> None:
     """Walk-forward backtest of the Mamba model beside the random walk, drift, mean reversion, Ridge AR
     and the risk models (historical volatility, EWMA, GARCH(1,1)-t).
@@ -78,7 +80,7 @@ def backtest(
     Example: forecaster backtest EURUSD --folds 3 --test-years 3 --distribution student_t --revin --out reports/eurusd
     """
     from forecaster import api
-    from forecaster.backtest.report import print_tables, write_report
+    from forecaster.backtest.report import print_summary, print_tables, write_report
     from forecaster.util.console import stdout
     from forecaster.util.files import check_writable
 
@@ -104,4 +106,8 @@ def backtest(
 
         emit_json({**json.loads(Path(paths["metrics"]).read_text(encoding="utf-8")), "files": paths})
         return
-    print_tables(result, stdout)
+    print_summary(result, stdout)
+    if detail:
+        print_tables(result, stdout)
+    else:
+        info("every table: --detail, or tables.md in the report folder")

@@ -39,9 +39,7 @@ def demo(
     v, f = summary["validation"], summary["forecast"]
     lines = [f"validation: the trained forecast is {v['verdict']}; "
              + ("kept" if v["kept"] == "model" else "the model keeps the no-change centre (and its learned spread)"),
-             "backtest (overall): " + "; ".join(f"{name} RMSE {s['rmse']:.5f} U2 {s['theil_u2']:.3f}"
-                                                for name, s in summary["backtest"].items()),
-             *summary["verdicts"]]
+             "backtest (the same summary `forecaster backtest` opens with):", *summary["backtest_summary"]]
     if f["volatility_annual"] is not None:
         var = f["var_95_1d"]["long"]
         lines.append(f"next bars: forecast volatility {f['volatility_annual']:.1%} a year, one-bar 95% value at risk "

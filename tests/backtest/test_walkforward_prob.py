@@ -250,3 +250,36 @@ def test_cli_backtest_risk_models_vol_target_and_options(tmp_path):
     assert res.exit_code == 1 and "cauchy" in res.output
     res = runner.invoke(app, base + ["--baselines-only", "--calibration", "weekly"])
     assert res.exit_code == 1 and "weekly" in res.output
+
+
+def test_the_summary_says_what_the_backtest_found_in_a_dozen_short_lines(prob_result):
+    from forecaster.backtest.report import SUMMARY_WIDTH, summary_lines
+
+    series, res, models = prob_result
+    lines = "\n".join(summary_lines(res)).splitlines()
+    assert 4 <= len(lines) <= 16 and all(len(line) <= SUMMARY_WIDTH for line in lines)
+    text = "\n".join(lines)
+    assert text.startswith("EURUSD") and f"{res.info['origins']} test origins" in text
+    best = min(("hist_vol", "hist_vol_empirical", "ewma", "garch_t"),
+               key=lambda r: res.prob_stats["models"][r]["overall"]["crps"])
+    assert f"the best risk model {best}'s" in text  # the distribution is read against the best risk model
+    assert "calm / mid / stormy" in text and "VaR breaches" in text and "Kupiec" in text
+    assert f"long sized to {res.config.risk_target:.0%} volatility" in text and "ewma" in text and "garch_t" in text
+    for word in ("lower than", "higher than"):  # a claim only with its test
+        for line in lines:
+            if word in line:
+                assert "DM p" in line
+
+
+def test_a_long_position_is_sized_by_every_forecast_distribution(prob_result):
+    series, res, models = prob_result
+    assert set(res.risk_sizing_stats) == set(res.distributions)
+    for name, st in res.risk_sizing_stats.items():
+        q = res.risk_simulations[name].positions
+        assert np.all(q > 0) and np.all(q <= res.config.vol_cap)  # long, capped
+        assert st["target"] == res.config.risk_target and set(st["volatility_by_tercile"]) == {"low", "mid", "high"}
+        assert 0.3 < st["realised_vs_target"] < 3.0
+    # a volatility-aware forecast keeps the realised volatility nearer the target in storms than a constant one
+    ewma, calm = res.risk_sizing_stats["ewma"], res.risk_sizing_stats["hist_vol"]
+    assert abs(ewma["volatility_by_tercile"]["high"] - ewma["target"]) <= \
+        abs(calm["volatility_by_tercile"]["high"] - calm["target"]) + 0.02
