@@ -76,9 +76,9 @@ LEVELS = ("80", "95")  # the intervals whose coverage is reported
 Variant = tuple  # (DataConfig, ModelConfig, TrainConfig)
 
 
-def default_variant(horizon: int = HORIZON) -> Variant:
+def default_variant(horizon: int = HORIZON, epochs: int = BACKTEST_EPOCHS) -> Variant:
     """The Mamba model as the backtest trains it in the folds (forecaster backtest's defaults)."""
-    return DataConfig(horizon=horizon), ModelConfig(), TrainConfig(epochs=BACKTEST_EPOCHS)
+    return DataConfig(horizon=horizon), ModelConfig(), TrainConfig(epochs=epochs)
 
 
 @dataclass
@@ -91,6 +91,7 @@ class OracleConfig:
     test_years: float = 9.0  # the test period: the last test_years of the draw (9 years: about 2,340 origins)
     horizon: int = HORIZON
     pooled: bool = True  # also a global Mamba model on the factor market's pairs
+    epochs: int = BACKTEST_EPOCHS  # most epochs of the default Mamba (the backtest's; fewer only in tests)
     variants: dict = field(default_factory=dict)  # name -> (DataConfig, ModelConfig, TrainConfig) beside the default
 
     def __post_init__(self) -> None:
@@ -109,7 +110,7 @@ class OracleConfig:
 
     def mambas(self) -> dict:
         """name -> (DataConfig, ModelConfig, TrainConfig): the default model first, then the variants."""
-        return {DEFAULT_MAMBA: default_variant(self.horizon), **self.variants}
+        return {DEFAULT_MAMBA: default_variant(self.horizon, self.epochs), **self.variants}
 
 
 QUICK = OracleConfig(markets=("garch_t", IID), seeds=1, days=4000, test_years=4.0)  # a laptop: a few minutes
@@ -149,7 +150,7 @@ class _GlobalMember(MambaModel):
 def _global_members(series: dict, config: OracleConfig, bt: BacktestConfig, seed: int) -> dict:
     """pair -> _GlobalMember of one network trained on every pair's rows before the test (each pair
     split into training and validation rows as MambaModel.fit splits them)."""
-    data, net, train = default_variant(config.horizon)
+    data, net, train = config.mambas()[DEFAULT_MAMBA]
     first = next(iter(series.values()))
     cutoff = test_start_row(first.frame.index, bt) - 1
     preps = {}
