@@ -17,7 +17,8 @@ Beside it, from the product's scores (forecaster.evaluation.scores.probabilistic
 pooled origins): CRPS, coverage of the 80% and 95% intervals overall and per tercile of the
 volatility known at the origin, and a one-sided DM test on CRPS against the reference model with
 its verdict word (forecaster.evaluation.verdicts): GARCH(1,1)-t, or on the i.i.d. market (nothing
-to learn, so no gap) a constant-scale t fitted on the training rows (risk.ConstantT).
+to learn, so no gap) a constant-scale t fitted on the training rows (risk.ConstantT); and the same
+test against EWMA ("dm_ewma").
 
 Models: the Mamba model trained in the walk-forward (the default configuration, "mamba", plus any
 named variants), EWMA, GARCH-t, hist_vol, hist_vol_empirical and constant_t. On the multi-pair
@@ -66,6 +67,7 @@ HORIZON = 5  # H: steps scored
 ZERO = "hist_vol"  # the model that defines 0 of the gap
 REFERENCE = "garch_t"  # the DM reference where there is something to learn
 CONTROL = "constant_t"  # the DM reference on the i.i.d. market
+EWMA_NAME = "ewma"  # every model is also DM-tested against EWMA
 IID = "iid_t"  # the market with nothing to learn: no gap there
 DEFAULT_MAMBA = "mamba"
 GLOBAL_MAMBA = "mamba_global"
@@ -246,7 +248,7 @@ def pool_block(market: str, pair: str, parts: Sequence[dict]) -> dict:
     actual = np.concatenate([p["actual"] for p in parts])  # (S N, H)
     regime = np.concatenate([p["regime"] for p in parts])
     dists = {m: dist_mod.concat([p["dists"][m] for p in parts]) for m in names}
-    stats = probabilistic_stats(dists, actual, regime=regime, against=[reference])
+    stats = probabilistic_stats(dists, actual, regime=regime, against=[reference, EWMA_NAME])
     crps = {m: [p["dists"][m].crps(p["actual"]) for p in parts] for m in names}  # model -> [(N, H)] per seed
     oracle = [p["oracle"] for p in parts]
     horizon = actual.shape[1]
@@ -258,7 +260,8 @@ def pool_block(market: str, pair: str, parts: Sequence[dict]) -> dict:
     for m in names:
         entry = {"crps": [stats["models"][m]["per_step"][h]["crps"] for h in range(horizon)],
                  "crps_all": stats["models"][m]["overall"]["crps"],
-                 "coverage": _coverage(stats["models"][m]), "dm": _dm(stats["models"][m], reference)}
+                 "coverage": _coverage(stats["models"][m]), "dm": _dm(stats["models"][m], reference),
+                 "dm_ewma": _dm(stats["models"][m], EWMA_NAME)}
         if market != IID:
             pooled = lambda x: np.concatenate(x)  # noqa: E731
             entry["gap_closed"] = gap_closed(pooled(crps[ZERO]), pooled(crps[m]), pooled(oracle)).tolist()
@@ -396,7 +399,7 @@ def format_table(result: OracleResult) -> str:
         head = ["model", "CRPS h=1", f"CRPS h={H}"]
         if gap:
             head += ["gap h=1", f"gap h={H}", "gap all"]
-        head += ["cov 80 (l/m/h)", "cov 95 (l/m/h)", f"DM vs {b['reference']} h=1", "DM all steps"]
+        head += ["cov 80 (l/m/h)", "cov 95 (l/m/h)", f"DM vs {b['reference']} h=1", "all steps", "DM vs ewma, all steps"]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for name, e in b["models"].items():
             row = [name, f"{e['crps'][0] * 1e4:.3f}", f"{e['crps'][-1] * 1e4:.3f}"]
@@ -406,7 +409,7 @@ def format_table(result: OracleResult) -> str:
                 c = e["coverage"][level]
                 terciles = "/".join(format(c["by_tercile"][t], ".2f") for t in ("low", "mid", "high"))
                 row.append(f"{c['overall']:.3f} ({terciles})")
-            row += [_dm_cell(e["dm"], 0), _dm_cell(e["dm"], None)]
+            row += [_dm_cell(e["dm"], 0), _dm_cell(e["dm"], None), _dm_cell(e.get("dm_ewma"), None)]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

@@ -40,7 +40,7 @@ def test_json_holds_every_model_step_and_seed(garch):
         assert len(m["crps"]) == len(m["gap_closed"]) == len(m["gap_interval"]) == ob.HORIZON
         assert np.array(m["gap_per_seed"]).shape == (2, ob.HORIZON)
         assert set(m["coverage"]) == {"80", "95"} and set(m["coverage"]["95"]["by_tercile"]) == {"low", "mid", "high"}
-        assert (m["dm"] is None) == (name == "garch_t")
+        assert (m["dm"] is None) == (name == "garch_t") and (m["dm_ewma"] is None) == (name == "ewma")
         if m["dm"] is not None:
             assert m["dm"]["against"] == "garch_t" and len(m["dm"]["per_step"]) == ob.HORIZON
             assert m["dm"]["overall"]["verdict"] in ("better", "worse", "indistinguishable")
