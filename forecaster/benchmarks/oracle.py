@@ -1,0 +1,415 @@
+"""The oracle benchmark (issue 19): how much of the learnable volatility each model learns.
+
+On simulated markets whose conditional distribution is known (forecaster.probabilistic.markets),
+the product's own walk-forward (forecaster.backtest.run_backtest, retrain_every 0: every model
+fitted once before the test) scores every model's forecast distribution, and each model is placed
+between historical volatility (0) and the true distribution (1):
+
+    gap closed = (CRPS hist_vol - CRPS model) / (CRPS hist_vol - CRPS oracle)
+
+per step h = 1..H and over all steps (forecaster.probabilistic.oracle.gap_closed), the oracle's CRPS
+exact at step 1 and by Monte Carlo beyond (its standard error reported). Several seeds (independent
+draws of each market) are pooled by concatenating their origins (the ratio of the mean
+differences); the interval is a percentile bootstrap over seeds (resampling whole draws), so with
+few seeds it is rough, and with one seed there is none.
+
+Beside it, from the product's scores (forecaster.evaluation.scores.probabilistic_stats on the
+pooled origins): CRPS, coverage of the 80% and 95% intervals overall and per tercile of the
+volatility known at the origin, and a one-sided DM test on CRPS against the reference model with
+its verdict word (forecaster.evaluation.verdicts): GARCH(1,1)-t, or on the i.i.d. market (nothing
+to learn, so no gap) a constant-scale t fitted on the training rows (risk.ConstantT); and the same
+test against EWMA ("dm_ewma").
+
+Models: the Mamba model trained in the walk-forward (the default configuration, "mamba", plus any
+named variants), EWMA, GARCH-t, hist_vol, hist_vol_empirical and constant_t. On the multi-pair
+factor market every single-pair model is scored on each pair, and, with `pooled`, a global Mamba
+model ("mamba_global"): one network trained on every pair's rows up to the test
+(forecaster.model.estimator.fit_pooled), used on each pair with that pair's scalers. The factor
+market's oracle knows the latent factor, which no forecaster sees: there even a perfect model's gap
+closed stays below 1.
+
+One task = one market and one seed (simulate, backtest each pair, the oracle); tasks run in `jobs`
+worker processes. Each task is seeded by its seed alone (the draw, the Mamba's training seed
+offset, the Monte Carlo), so results do not depend on `jobs`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from forecaster.backtest import run_backtest
+from forecaster.backtest.neural import MambaModel
+from forecaster.backtest.walkforward import test_start_row
+from forecaster.configs import BACKTEST_EPOCHS, BacktestConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.data import PriceSeries, prepare
+from forecaster.data.history import History
+from forecaster.errors import ForecasterError
+from forecaster.evaluation.scores import probabilistic_stats
+from forecaster.evaluation.verdicts import verdict_word
+from forecaster.model import estimator
+from forecaster.model.trained import TrainedModel
+from forecaster.probabilistic import distributions as dist_mod
+from forecaster.probabilistic import markets as mk
+from forecaster.probabilistic.oracle import gap_closed, oracle_scores
+from forecaster.probabilistic.risk import ConstantT, default_risk_models
+from forecaster.util.files import atomic_write_json
+
+HORIZON = 5  # H: steps scored
+ZERO = "hist_vol"  # the model that defines 0 of the gap
+REFERENCE = "garch_t"  # the DM reference where there is something to learn
+CONTROL = "constant_t"  # the DM reference on the i.i.d. market
+EWMA_NAME = "ewma"  # every model is also DM-tested against EWMA
+IID = "iid_t"  # the market with nothing to learn: no gap there
+DEFAULT_MAMBA = "mamba"
+GLOBAL_MAMBA = "mamba_global"
+BOOTSTRAPS = 2000  # resamples of the seeds for the gap's interval
+INTERVAL = 0.90  # coverage of that interval
+LEVELS = ("80", "95")  # the intervals whose coverage is reported
+
+Variant = tuple  # (DataConfig, ModelConfig, TrainConfig)
+
+
+def default_variant(horizon: int = HORIZON, epochs: int = BACKTEST_EPOCHS) -> Variant:
+    """The Mamba model as the backtest trains it in the folds (forecaster backtest's defaults)."""
+    return DataConfig(horizon=horizon), ModelConfig(), TrainConfig(epochs=epochs)
+
+
+@dataclass
+class OracleConfig:
+    """A size of the benchmark."""
+
+    markets: tuple = tuple(mk.MARKETS)  # names in forecaster.probabilistic.markets.MARKETS
+    seeds: int = 3  # draws of each market: seeds 0..seeds-1
+    days: int = 9000  # simulated business days per draw
+    test_years: float = 9.0  # the test period: the last test_years of the draw (9 years: about 2,340 origins)
+    horizon: int = HORIZON
+    pooled: bool = True  # also a global Mamba model on the factor market's pairs
+    epochs: int = BACKTEST_EPOCHS  # most epochs of the default Mamba (the backtest's; fewer only in tests)
+    variants: dict = field(default_factory=dict)  # name -> (DataConfig, ModelConfig, TrainConfig) beside the default
+
+    def __post_init__(self) -> None:
+        self.markets = tuple(self.markets)
+        unknown = [m for m in self.markets if m not in mk.MARKETS]
+        if unknown or not self.markets:
+            raise ForecasterError(f"markets {unknown or '()'} unknown: accepted {', '.join(mk.MARKETS)}")
+        if not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ForecasterError(f"seeds={self.seeds!r} is invalid: accepted an integer >= 1")
+        if not isinstance(self.days, int) or self.days < 1000:
+            raise ForecasterError(f"days={self.days!r} is invalid: accepted an integer >= 1000")
+        for name, variant in self.variants.items():
+            if name in (DEFAULT_MAMBA, GLOBAL_MAMBA) or len(variant) != 3 or variant[0].horizon != self.horizon:
+                raise ForecasterError(f"variant {name!r}: give a new name and (DataConfig, ModelConfig, TrainConfig) "
+                                      f"with horizon {self.horizon}")
+
+    def mambas(self) -> dict:
+        """name -> (DataConfig, ModelConfig, TrainConfig): the default model first, then the variants."""
+        return {DEFAULT_MAMBA: default_variant(self.horizon, self.epochs), **self.variants}
+
+
+QUICK = OracleConfig(markets=("garch_t", IID), seeds=1, days=4000, test_years=4.0)  # a laptop: a few minutes
+FULL = OracleConfig()  # every market, 3 seeds, 9,000 days
+
+
+# ----------------------------------------------------------------------------- one market, one seed
+
+def _series(returns: np.ndarray, pair: str) -> PriceSeries:
+    return PriceSeries(frame=mk.price_frame(returns), pair=pair, source="simulated")
+
+
+def _pair_names(market) -> list[str]:
+    return [market.name.upper()] if market.pairs == 1 else [f"{market.name.upper()}{i + 1}" for i in range(market.pairs)]
+
+
+def _single_models(config: OracleConfig, seed: int) -> list:
+    models = [MambaModel(data, net, replace(train, seed=train.seed + 1000 * seed), name=name)
+              for name, (data, net, train) in config.mambas().items()]
+    return models + default_risk_models(config.horizon) + [ConstantT(config.horizon)]
+
+
+class _GlobalMember(MambaModel):
+    """One pair's view of a global model trained before the walk-forward: fit() trains nothing and
+    checks that the backtest's training cutoff is the one the global model was trained up to."""
+
+    def __init__(self, trained: TrainedModel, cutoff: int):
+        super().__init__(trained.data_config, name=GLOBAL_MAMBA)
+        self.trained, self.cutoff = trained, cutoff
+
+    def fit(self, history: History) -> None:
+        if history.cutoff != self.cutoff:
+            raise ForecasterError(f"{self.name} was trained on rows up to {self.cutoff}, the backtest fits at "
+                                  f"{history.cutoff}: use retrain_every 0")
+
+
+def _global_members(series: dict, config: OracleConfig, bt: BacktestConfig, seed: int) -> dict:
+    """pair -> _GlobalMember of one network trained on every pair's rows before the test (each pair
+    split into training and validation rows as MambaModel.fit splits them)."""
+    data, net, train = config.mambas()[DEFAULT_MAMBA]
+    first = next(iter(series.values()))
+    cutoff = test_start_row(first.frame.index, bt) - 1
+    preps = {}
+    for pair, s in series.items():
+        rows = History(s, cutoff).series()
+        n = len(rows.frame) - 1  # feature rows (the first bar has no return)
+        n_val = max(int(round(n * 0.15)), config.horizon + 1)  # MambaModel's val_frac
+        preps[pair] = prepare(rows, data, bounds=(n - n_val, n, n))
+    trained = estimator.fit_pooled(preps, net, replace(train, seed=train.seed + 1000 * seed), progress=False)
+    return {pair: _GlobalMember(TrainedModel(net=trained.net, meta={**trained.meta, "scalers": trained.scalers[pair]},
+                                             fit_result=trained.fit_result, gate=trained.gate,
+                                             windows=trained.windows), cutoff)
+            for pair in series}
+
+
+def run_task(market_name: str, seed: int, config: OracleConfig) -> dict:
+    """Simulate one draw, backtest every model on each of its pairs, score the oracle on the same
+    origins. Returns {"market", "seed", "seconds", "pairs": {pair: {"origins", "actual" (N, H),
+    "regime" (N,), "dists": model -> Distribution (N, H), "oracle" (N, H), "oracle_se" (H,),
+    "n_paths", "first", "last", "fit_log"}}}."""
+    import torch
+
+    torch.set_num_threads(1)
+    began = time.perf_counter()
+    market = mk.MARKETS[market_name]
+    path = market.simulate(config.days, seed=seed)
+    returns = path.returns if path.returns.ndim == 2 else path.returns[:, None]  # (n, P)
+    names = _pair_names(market)
+    series = {pair: _series(returns[:, i], pair) for i, pair in enumerate(names)}
+    bt = BacktestConfig(horizon=config.horizon, test_years=config.test_years, retrain_every=0, calibration="static")
+    members = _global_members(series, config, bt, seed) if config.pooled and len(series) > 1 else {}
+    out = {}
+    for pair, s in series.items():
+        models = _single_models(config, seed) + ([members[pair]] if pair in members else [])
+        res = run_backtest(s, models, bt)
+        out[pair] = {"origins": res.origins, "actual": res.actual, "regime": res.regime, "dists": res.distributions,
+                     "first": res.info["test_first_origin"], "last": res.info["test_last_origin"],
+                     "fit_log": {k: v for k, v in res.info["fit_log"].items() if k.startswith(DEFAULT_MAMBA)}}
+    origins = out[names[0]]["origins"]
+    hv = np.stack([out[p]["dists"][ZERO].crps(out[p]["actual"]) for p in names], axis=-1)  # (N, H, P)
+    # the paths are raised until the MC error is a tenth of the gap; the i.i.d. market has no gap to resolve
+    gap_to = None if market_name == IID else (hv if market.pairs > 1 else hv[..., 0])
+    oracle = oracle_scores(market, path, origins, config.horizon, seed=seed, crps_histvol=gap_to)
+    crps = oracle.crps if market.pairs > 1 else oracle.crps[..., None]  # (N, H, P)
+    se = oracle.se if market.pairs > 1 else oracle.se[:, None]  # (H, P)
+    actual = oracle.actual if market.pairs > 1 else oracle.actual[..., None]
+    for i, pair in enumerate(names):
+        if not np.allclose(actual[..., i], out[pair]["actual"], rtol=0, atol=1e-12):
+            raise ForecasterError(f"{pair}: the oracle's targets differ from the backtest's (timing)")
+        out[pair].update(oracle=crps[..., i], oracle_se=se[:, i], n_paths=oracle.n_paths)
+    return {"market": market_name, "seed": seed, "pairs": out, "seconds": time.perf_counter() - began}
+
+
+# ----------------------------------------------------------------------------- pooling over seeds
+
+def _bootstrap_gap(d_model: np.ndarray, d_oracle: np.ndarray, rng: np.random.Generator) -> Optional[list]:
+    """Percentile interval of sum d_model / sum d_oracle over seeds resampled with replacement;
+    d_* (S, H) per-seed mean CRPS differences to hist_vol. None for one seed."""
+    s = len(d_model)
+    if s < 2:
+        return None
+    pick = rng.integers(0, s, size=(BOOTSTRAPS, s))  # (B, S)
+    ratio = d_model[pick].sum(1) / d_oracle[pick].sum(1)  # (B, H)
+    tail = (1 - INTERVAL) / 2
+    return np.quantile(ratio, [tail, 1 - tail], axis=0).T.tolist()  # (H, 2)
+
+
+def _coverage(stats: dict) -> dict:
+    """{level: {"overall", "step1", "by_tercile": {low, mid, high}}} from probabilistic_stats' model entry."""
+    out = {}
+    for level in LEVELS:
+        out[level] = {"overall": stats["overall"][f"coverage_{level}"],
+                      "step1": stats["per_step"][0][f"coverage_{level}"],
+                      "by_tercile": {row["tercile"]: row["coverage"] for row in stats["coverage_by_volatility"][level]}}
+    return out
+
+
+def _dm(stats: dict, reference: str) -> Optional[dict]:
+    if reference not in stats["dm_crps"]:
+        return None  # the reference itself
+    dm = stats["dm_crps"][reference]
+
+    def row(d):
+        return {"p_better": d["p_better"], "p_worse": d["p_worse"], "verdict": verdict_word(d["p_better"], d["p_worse"])}
+
+    return {"against": reference, "overall": row(dm["overall"]), "per_step": [row(d) for d in dm["per_step"]]}
+
+
+def pool_block(market: str, pair: str, parts: Sequence[dict]) -> dict:
+    """One market's pair over its seeds (parts: run_task's per-pair entries, in seed order)."""
+    names = list(parts[0]["dists"])
+    reference = CONTROL if market == IID else REFERENCE
+    actual = np.concatenate([p["actual"] for p in parts])  # (S N, H)
+    regime = np.concatenate([p["regime"] for p in parts])
+    dists = {m: dist_mod.concat([p["dists"][m] for p in parts]) for m in names}
+    stats = probabilistic_stats(dists, actual, regime=regime, against=[reference, EWMA_NAME])
+    crps = {m: [p["dists"][m].crps(p["actual"]) for p in parts] for m in names}  # model -> [(N, H)] per seed
+    oracle = [p["oracle"] for p in parts]
+    horizon = actual.shape[1]
+    oracle_se = np.sqrt(np.sum([np.square(p["oracle_se"]) for p in parts], axis=0)) / len(parts)  # (H,)
+    hv_mean = np.array([c.mean(0) for c in crps[ZERO]])  # (S, H)
+    d_oracle = hv_mean - np.array([o.mean(0) for o in oracle])  # (S, H)
+    rng = np.random.default_rng(0)
+    models = {}
+    for m in names:
+        entry = {"crps": [stats["models"][m]["per_step"][h]["crps"] for h in range(horizon)],
+                 "crps_all": stats["models"][m]["overall"]["crps"],
+                 "coverage": _coverage(stats["models"][m]), "dm": _dm(stats["models"][m], reference),
+                 "dm_ewma": _dm(stats["models"][m], EWMA_NAME)}
+        if market != IID:
+            pooled = lambda x: np.concatenate(x)  # noqa: E731
+            entry["gap_closed"] = gap_closed(pooled(crps[ZERO]), pooled(crps[m]), pooled(oracle)).tolist()
+            entry["gap_closed_all"] = float(gap_closed(pooled(crps[ZERO]), pooled(crps[m]), pooled(oracle), axis=None))
+            d_model = hv_mean - np.array([c.mean(0) for c in crps[m]])  # (S, H)
+            entry["gap_per_seed"] = (d_model / d_oracle).tolist()  # (S, H)
+            entry["gap_interval"] = _bootstrap_gap(d_model, d_oracle, rng)
+            all_steps = _bootstrap_gap(d_model.mean(1, keepdims=True), d_oracle.mean(1, keepdims=True), rng)
+            entry["gap_interval_all"] = None if all_steps is None else all_steps[0]
+        models[m] = entry
+    oracle_mean = np.concatenate(oracle).mean(0)
+    return {
+        "market": market, "pair": pair, "seeds": len(parts), "origins_per_seed": int(len(parts[0]["actual"])),
+        "test_first_origin": parts[0]["first"], "test_last_origin": parts[0]["last"], "reference": reference,
+        "oracle": {"crps": oracle_mean.tolist(), "mc_se": oracle_se.tolist(),
+                   "mc_se_over_gap": (oracle_se / np.abs(d_oracle.mean(0))).tolist(),
+                   "n_paths": [int(p["n_paths"]) for p in parts]},
+        "models": models,
+        "mamba_fits": [p["fit_log"] for p in parts],
+    }
+
+
+# ----------------------------------------------------------------------------- the run
+
+@dataclass
+class OracleResult:
+    config: dict
+    blocks: list  # pool_block per market and pair
+    seconds: float
+    date: str
+    machine: str
+    jobs: int
+
+    def to_dict(self) -> dict:
+        return {"benchmark": "oracle (issue 19)", "date": self.date, "machine": self.machine, "jobs": self.jobs,
+                "seconds": round(self.seconds, 1), "config": self.config, "blocks": self.blocks}
+
+
+def _config_dict(config: OracleConfig) -> dict:
+    return {"markets": list(config.markets), "seeds": list(range(config.seeds)), "days": config.days,
+            "test_years": config.test_years, "horizon": config.horizon, "pooled": config.pooled,
+            "retrain_every": 0, "bootstrap": {"resamples": BOOTSTRAPS, "interval": INTERVAL, "over": "seeds"},
+            "mambas": {name: {"data": d.to_dict(), "model": m.to_dict(), "train": t.to_dict()}
+                       for name, (d, m, t) in config.mambas().items()}}
+
+
+def machine() -> str:
+    import torch
+
+    return f"{platform.node()} ({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__})"
+
+
+def run_oracle(config: OracleConfig = FULL, jobs: int = 1, out: Optional[str] = None,
+               log: Optional[Callable[[str], None]] = None) -> OracleResult:
+    """Every market x seed task (in `jobs` processes), pooled per market and pair; JSON to `out`."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ForecasterError(f"jobs={jobs!r} is invalid: accepted an integer >= 1")
+    say = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    began = time.perf_counter()
+    # the heaviest (several pairs) first, so that a pool of workers ends together
+    tasks = sorted(((m, s) for m in config.markets for s in range(config.seeds)),
+                   key=lambda t: (-mk.MARKETS[t[0]].pairs, config.markets.index(t[0]), t[1]))
+    results = {}
+
+    def done(r: dict) -> None:
+        results[(r["market"], r["seed"])] = r
+        say(f"[{len(results)}/{len(tasks)}] {r['market']} seed {r['seed']}: {r['seconds']:.0f} s "
+            f"({time.perf_counter() - began:.0f} s elapsed)")
+
+    say(f"oracle benchmark: {len(tasks)} tasks ({len(config.markets)} markets x {config.seeds} seeds, "
+        f"{config.days} days), {jobs} job{'s' if jobs > 1 else ''}")
+    if jobs == 1:
+        for m, s in tasks:
+            done(run_task(m, s, config))
+    else:
+        import multiprocessing
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for fut in as_completed([pool.submit(run_task, m, s, config) for m, s in tasks]):
+                done(fut.result())
+    blocks = []
+    for m in config.markets:
+        per_seed = [results[(m, s)] for s in range(config.seeds)]
+        for pair in per_seed[0]["pairs"]:
+            blocks.append(pool_block(m, pair, [r["pairs"][pair] for r in per_seed]))
+    result = OracleResult(config=_config_dict(config), blocks=blocks, seconds=time.perf_counter() - began,
+                          date=time.strftime("%Y-%m-%d"), machine=machine(), jobs=jobs)
+    if out:
+        atomic_write_json(out, result.to_dict())
+    return result
+
+
+# ----------------------------------------------------------------------------- the table
+
+def _num(x: Optional[float], fmt: str = "+.2f") -> str:
+    return "–" if x is None or not math.isfinite(x) else format(x, fmt)
+
+
+def _gap_cell(entry: dict, h: Optional[int]) -> str:
+    if h is None:
+        g, iv = entry["gap_closed_all"], entry["gap_interval_all"]
+    else:
+        g, iv = entry["gap_closed"][h], None if entry["gap_interval"] is None else entry["gap_interval"][h]
+    return _num(g) + ("" if iv is None else f" [{_num(iv[0])}, {_num(iv[1])}]")
+
+
+def _dm_cell(dm: Optional[dict], h: Optional[int]) -> str:
+    if dm is None:
+        return "(reference)"
+    d = dm["overall"] if h is None else dm["per_step"][h]
+    p = d["p_better"] if d["verdict"] == "better" else d["p_worse"] if d["verdict"] == "worse" else \
+        min(1.0, 2 * min(d["p_better"], d["p_worse"]))
+    return f"{d['verdict']} ({'p < 0.001' if p < 0.001 else f'p = {p:.3f}'})"
+
+
+def format_table(result: OracleResult) -> str:
+    """Markdown, one table per market and pair: CRPS (x 1e4), gap closed at step 1, step H and over all
+    steps (bootstrap interval over seeds), coverage 80/95 overall and per volatility tercile, DM."""
+    cfg = result.config
+    pct = round(100 * INTERVAL)
+    lines = [f"{len(cfg['seeds'])} seed(s) {cfg['seeds']}, {cfg['days']} simulated days, test = last "
+             f"{cfg['test_years']:g} years, H = {cfg['horizon']}, fitted once before the test (retrain_every 0). "
+             f"Gap closed: 0 = hist_vol, 1 = oracle; pooled over seeds"
+             + (f", [{pct}% bootstrap interval over the seeds]" if len(cfg["seeds"]) > 1 else " (one seed: no interval)")
+             + ". CRPS x 1e4 (log-return units). Coverage: overall, and low/mid/high volatility tercile."]
+    H = cfg["horizon"]
+    for b in result.blocks:
+        gap = b["market"] != IID
+        title = b["market"] if b["market"] == b["pair"].lower() else f"{b['market']} / {b['pair']}"
+        o = b["oracle"]
+        lines += ["", f"**{title}** ({b['origins_per_seed']} origins x {b['seeds']} seed(s), "
+                  f"{b['test_first_origin'][:10]}..{b['test_last_origin'][:10]}; oracle CRPS x 1e4 "
+                  + " / ".join(f"{c * 1e4:.3f}" for c in o["crps"]) + ", MC se x 1e4 "
+                  + " / ".join(f"{s * 1e4:.4f}" for s in o["mc_se"]) + f", {max(o['n_paths'])} paths)", ""]
+        head = ["model", "CRPS h=1", f"CRPS h={H}"]
+        if gap:
+            head += ["gap h=1", f"gap h={H}", "gap all"]
+        head += ["cov 80 (l/m/h)", "cov 95 (l/m/h)", f"DM vs {b['reference']} h=1", "all steps", "DM vs ewma, all steps"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for name, e in b["models"].items():
+            row = [name, f"{e['crps'][0] * 1e4:.3f}", f"{e['crps'][-1] * 1e4:.3f}"]
+            if gap:
+                row += [_gap_cell(e, 0), _gap_cell(e, H - 1), _gap_cell(e, None)]
+            for level in LEVELS:
+                c = e["coverage"][level]
+                terciles = "/".join(format(c["by_tercile"][t], ".2f") for t in ("low", "mid", "high"))
+                row.append(f"{c['overall']:.3f} ({terciles})")
+            row += [_dm_cell(e["dm"], 0), _dm_cell(e["dm"], None), _dm_cell(e.get("dm_ewma"), None)]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
