@@ -444,7 +444,14 @@ class Mixture(_Base):
         return to_outcome, spread
 
     def crps(self, y) -> np.ndarray:
-        return mixture_crps(*self.crps_parts(y), self.weights)
+        """(N, H); where one component holds all the weight, that component's own CRPS exactly (so a
+        combination at w = 0 or 1 scores as its member does, not up to rounding)."""
+        out = mixture_crps(*self.crps_parts(y), self.weights)
+        for k, c in enumerate(self.components):
+            whole = self.weights[..., k] == 1.0
+            if whole.any():
+                out = np.where(whole, c.crps(self._outcomes(y)), out)
+        return out
 
 
 def mixture_crps(to_outcome: np.ndarray, spread: np.ndarray, weights: np.ndarray) -> np.ndarray:
