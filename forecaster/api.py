@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 import torch
 
 from forecaster.backtest.walkforward import BacktestResult
-from forecaster.configs import BacktestConfig, ModelConfig, TrainConfig
+from forecaster.configs import DESIGNS, AnchoredConfig, BacktestConfig, ModelConfig, TrainConfig
 from forecaster.data import DataConfig, PriceSeries, expand_pairs, load_series, pip_size, prepare
 from forecaster.data.sources import SourceSpec
 from forecaster.errors import ForecasterError
@@ -237,12 +237,15 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
              train_config: Optional[TrainConfig] = None, mamba: bool = True, risk: bool = True,
              horizon: Optional[int] = None, lookback: Optional[int] = None,
              progress: Optional[Callable[[int, int, str], None]] = None,
-             note: Callable[[str], None] = lambda line: None) -> BacktestResult:
+             note: Callable[[str], None] = lambda line: None, design: str = DESIGNS[0],
+             anchored: Optional[AnchoredConfig] = None) -> BacktestResult:
     """Walk-forward backtest of a Mamba model beside the baselines and the risk models (backtest.lineup).
 
     model: a saved model's name (or a TrainedModel) backtested as it is, on its own source unless
     source/path/... point at newer data of the same series; otherwise a Mamba model is trained in the
-    folds with data, net and train_config (mamba=False: baselines only). config: the walk-forward
+    folds: design "anchored" (the default, with `anchored`: "mamba" the combination with GARCH-t,
+    "mamba_raw" the anchored ensemble) or "windowed" (with data, net and train_config); mamba=False:
+    baselines only. config: the walk-forward
     (BacktestConfig(); its horizon becomes the model's, its costs' pip the pair's; test_start
     "auto" is the first date a saved model has not seen). note(line) hears what a person should know
     (the data used, substitute data, the auto test start)."""
@@ -276,7 +279,7 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
                              column=column, series=csv_series)
     note(f"data: {series.description}")
     models = lineup(series, saved=trained, mamba=mamba, horizon=horizon, lookback=lookback, data=data, model=net,
-                    train=train_config, risk=risk)
+                    train=train_config, risk=risk, design=design, anchored=anchored)
     test_start = config.test_start
     if auto_start:
         first = next((m.first_test_start for m in models if m.saved), None)

@@ -247,3 +247,42 @@ class BacktestConfig(JsonConfig):
                                   f"(0, 10), e.g. 0.10 for 10%")
         if not (isinstance(self.vol_cap, (int, float)) and self.vol_cap > 0 and math.isfinite(self.vol_cap)):
             raise ForecasterError(f"vol_cap={self.vol_cap!r} is invalid: accepted a position size > 0, e.g. 2")
+
+
+DESIGNS = ("anchored", "windowed")  # the backtest's Mamba: the anchored sequence model (default) or the windowed one
+
+
+@dataclass
+class AnchoredConfig(JsonConfig):
+    """The anchored Mamba (forecaster.model.anchored, issue 20): scale = EWMA scale x exp(g), g learnt
+    by a small Mamba read over long chunks of causal volatility inputs, combined with GARCH-t."""
+
+    horizon: int = 5  # H: steps forecast (one correction g_h per step: the term structure)
+    spans: tuple = (5, 22, 66, 250)  # bars of the trailing RMS volatility inputs
+    clip_z: float = 8.0  # |r_t / EWMA sd_t| is clipped here (a shock is still a shock, not a blow-up)
+    g_max: float = 2.0  # g = g_max tanh(raw / g_max): the correction's factor exp(g) in [e^-2, e^2]
+    d_model: int = 16  # width of the residual stream
+    n_layer: int = 1  # S6 blocks
+    d_state: int = 8  # N: state size of each channel
+    chunk: int = 512  # bars per training sequence (the state is reset per chunk); a forecast reads this many
+    warm: int = 100  # first positions of a chunk left out of the loss (the state is still forming)
+    members: int = 4  # ensemble of seeds seed..seed+members-1, corrections averaged in log space
+    val_frac: float = 0.15  # last rows of the training history: early stopping (first half), combination (second)
+    combine: bool = True  # ship w x model + (1 - w) x GARCH-t(1,1); False: the anchored ensemble alone
+    weight_grid: int = 11  # the combination weight w on the model: linspace(0, 1, weight_grid), by validation CRPS
+    epochs: int = 30
+    lr: float = 3e-3  # AdamW, cosine decay without warm-up; weight decay and clipping are TrainConfig's
+    patience: int = 4  # epochs without a better early-stopping CRPS
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.spans = tuple(int(s) for s in self.spans)
+        for name in ("horizon", "d_model", "n_layer", "d_state", "members", "epochs", "patience", "weight_grid"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ForecasterError(f"{name}={getattr(self, name)!r} is invalid: accepted an integer >= 1")
+        if not 0 <= self.warm < self.chunk:
+            raise ForecasterError(f"warm={self.warm!r}, chunk={self.chunk!r}: accepted 0 <= warm < chunk")
+        if not 0 < self.val_frac < 1:
+            raise ForecasterError(f"val_frac={self.val_frac!r} is invalid: accepted a number in (0, 1)")
+        if self.weight_grid < 2 and self.combine:
+            raise ForecasterError("weight_grid must hold 2 points or more when combining")

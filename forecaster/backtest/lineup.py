@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Optional
 
 from forecaster.backtest.baselines import default_baselines
-from forecaster.backtest.neural import MambaModel
-from forecaster.configs import DataConfig, ModelConfig, TrainConfig
+from forecaster.backtest.neural import AnchoredMambaModel, MambaModel
+from forecaster.configs import DESIGNS, AnchoredConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import PriceSeries
 from forecaster.errors import ForecasterError
 from forecaster.model.trained import TrainedModel
@@ -22,14 +22,20 @@ from forecaster.probabilistic.risk import default_risk_models
 
 def lineup(series: PriceSeries, *, saved: Optional[TrainedModel] = None, data: Optional[DataConfig] = None,
            model: Optional[ModelConfig] = None, train: Optional[TrainConfig] = None, mamba: bool = True,
-           horizon: Optional[int] = None, lookback: Optional[int] = None, risk: bool = True) -> list[BacktestModel]:
+           horizon: Optional[int] = None, lookback: Optional[int] = None, risk: bool = True,
+           design: str = DESIGNS[0], anchored: Optional[AnchoredConfig] = None) -> list[BacktestModel]:
     """The models of a backtest, the random walk first.
 
     saved: a saved model (api.load; a global model's member for the series' pair), backtested as it is (its own horizon and lookback; a different
     horizon or lookback asked for is an error). Otherwise, unless mamba is False, a Mamba model
-    trained in the folds with `data` (DataConfig() by default, its horizon and lookback replaced
-    by the ones given), `model` and `train`. risk: add the risk models (probabilistic.risk.default_risk_models).
+    trained in the folds: design "anchored" (the default: AnchoredMambaModel with `anchored`, its
+    horizon replaced by the one given, as "mamba" (the combination with GARCH-t) and "mamba_raw" (the
+    anchored ensemble alone)), or "windowed" (MambaModel with `data` (DataConfig() by default, its
+    horizon and lookback replaced by the ones given), `model` and `train`). risk: add the risk models
+    (probabilistic.risk.default_risk_models).
     """
+    if design not in DESIGNS:
+        raise ForecasterError(f"design {design!r} unknown: accepted {', '.join(DESIGNS)}")
     if saved is not None and not mamba:
         raise ForecasterError("a saved model and 'baselines only' contradict each other: give one")
     models = []
@@ -46,7 +52,11 @@ def lineup(series: PriceSeries, *, saved: Optional[TrainedModel] = None, data: O
         overrides = {k: v for k, v in (("horizon", horizon), ("lookback", lookback)) if v is not None}
         data = DataConfig.from_dict({**data.to_dict(), **overrides})
         horizon = data.horizon
-        if mamba:
+        if mamba and design == "anchored":
+            net = AnchoredMambaModel(AnchoredConfig.from_dict({**(anchored or AnchoredConfig()).to_dict(),
+                                                              "horizon": horizon}))
+            models += [net, net.raw()] if net.config.combine else [net]
+        elif mamba:
             models.append(MambaModel(data, model, train))
     models += default_baselines(horizon)
     if risk:

@@ -1,4 +1,12 @@
-"""The Mamba model as a BacktestModel: it wraps a TrainedModel (forecaster.model.trained).
+"""The Mamba models as BacktestModels.
+
+AnchoredMambaModel (the default design, issue 20; forecaster.model.anchored): trained on each fold's
+training History (EWMA and GARCH-t fitted there too); forecast() gives the shipped distribution,
+w x anchored ensemble + (1 - w) x GARCH-t, and its `raw()` view the anchored ensemble alone
+(`mamba_raw`), from the same fit. fit_log: per fit the weight w, the validation CRPS of EWMA, GARCH-t,
+the ensemble and the combination, each member's epochs.
+
+MambaModel (the windowed design) wraps a TrainedModel (forecaster.model.trained).
 
 Two ways in:
   - MambaModel.from_saved(trained, series): a model saved by `forecaster train` and loaded once by
@@ -25,11 +33,12 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from forecaster.configs import DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import AnchoredConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import PriceSeries, build_features, prepare, split_bounds
 from forecaster.data.history import History, LookAheadError
 from forecaster.errors import ForecasterError
 from forecaster.model import estimator
+from forecaster.model.anchored import AnchoredFit, fit_anchored
 from forecaster.model.trained import TrainedModel
 from forecaster.probabilistic.contract import BacktestModel, ModelForecast
 
@@ -129,3 +138,69 @@ def _seen_until(meta: dict, series: PriceSeries) -> pd.Timestamp:
     table, _ = build_features(PriceSeries(frame=frame, pair=series.pair, source=series.source), data)
     _, test_start, n = split_bounds(table.index, data.split)
     return table.index[min(test_start, n) - 1]
+
+
+class AnchoredMambaModel(BacktestModel):
+    """The anchored Mamba trained in the walk-forward; name "mamba" forecasts the combination with
+    GARCH-t (or the ensemble alone when config.combine is False), raw() the ensemble alone."""
+
+    probabilistic = True
+
+    def __init__(self, config: Optional[AnchoredConfig] = None, name: str = "mamba"):
+        self.config = config or AnchoredConfig()
+        super().__init__(self.config.horizon)
+        self.name = name
+        self.fitted: Optional[AnchoredFit] = None
+        self.fitted_on: Optional[tuple] = None  # (start, cutoff) of the history of the last fit
+        self._last: tuple = (None, None)  # (origin cutoffs, (model, combination)) of the last forecast call
+
+    def raw(self, name: Optional[str] = None) -> "_RawView":
+        """The anchored ensemble alone, from this model's fits (a second line-up entry)."""
+        return _RawView(self, name or f"{self.name}_raw")
+
+    def settings(self) -> dict:
+        return {"data": {"horizon": self.horizon, "design": "anchored"}, "model": self.config.to_dict()}
+
+    def fit(self, history: History) -> None:
+        key = (history.start, history.cutoff)
+        if key == self.fitted_on:
+            return
+        fold = len(self.fit_log)
+        self.fitted = fit_anchored(history, replace(self.config, seed=self.config.seed + 100 * fold))
+        self.fitted_on, self._last = key, (None, None)
+        val = self.fitted.log["validation"]
+        self.fit_log.append({"cutoff": history.date.isoformat(), "weight": self.fitted.weight,
+                             "val_crps": {k: val[k] for k in ("ewma", "garch_t", "model", "combined") if k in val},
+                             "members": self.fitted.log["members"], "rows": self.fitted.log["rows"],
+                             "seconds": self.fitted.log["seconds"]})
+
+    def _distributions(self, histories: Sequence[History]) -> tuple:
+        if self.fitted is None:
+            raise ForecasterError(f"{self.name}: predict called before fit")
+        key = tuple((h.start, h.cutoff) for h in histories)
+        if self._last[0] != key:
+            self._last = (key, self.fitted.distributions(histories))
+        return self._last[1]
+
+    def forecast(self, histories: Sequence[History]) -> ModelForecast:
+        model, combined = self._distributions(histories)
+        return ModelForecast.from_distribution(model if combined is None else combined)
+
+
+class _RawView(BacktestModel):
+    """The anchored ensemble of an AnchoredMambaModel, without the GARCH-t combination."""
+
+    probabilistic = True
+
+    def __init__(self, parent: AnchoredMambaModel, name: str):
+        super().__init__(parent.horizon)
+        self.parent, self.name = parent, name
+
+    def settings(self) -> dict:
+        return self.parent.settings()
+
+    def fit(self, history: History) -> None:
+        self.parent.fit(history)  # nothing new when the parent has fitted on this history
+
+    def forecast(self, histories: Sequence[History]) -> ModelForecast:
+        return ModelForecast.from_distribution(self.parent._distributions(histories)[0])

@@ -10,8 +10,8 @@ import typer
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
 from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt
 from forecaster.configs import (
-    BACKTEST_EPOCHS, CALIBRATIONS, FEATURES, MISALIGNED_RANGE, BacktestConfig, CostConfig, DataConfig, ModelConfig,
-    TrainConfig,
+    BACKTEST_EPOCHS, CALIBRATIONS, DESIGNS, FEATURES, MISALIGNED_RANGE, AnchoredConfig, BacktestConfig, CostConfig,
+    DataConfig, ModelConfig, TrainConfig,
 )
 
 
@@ -34,7 +34,14 @@ def backtest(
     slippage_bp: float = typer.Option(CostConfig.slippage_bp, "--slippage-bp", help="Slippage per unit of position change, bp."),
     threshold: float = typer.Option(BacktestConfig.threshold, "--threshold", help="Trade only when |forecast log return| exceeds this."),
     signal_step: int = typer.Option(BacktestConfig.signal_step, "--signal-step", help="Which horizon step's forecast sets the position."),
-    epochs: int = typer.Option(BACKTEST_EPOCHS, "--epochs", help="Training epochs of the Mamba model in the folds."),
+    design: str = typer.Option(DESIGNS[0], "--design",
+                               help=f"Mamba trained in the folds: {' | '.join(DESIGNS)} (anchored: EWMA x exp(learnt "
+                                    "correction) over long sequences, combined with GARCH-t, and mamba_raw beside it; "
+                                    "windowed: the 48-bar window model, which the options below configure)."),
+    members: int = typer.Option(AnchoredConfig.members, "--members", help="Anchored design: ensemble members (seeds)."),
+    combine: bool = typer.Option(AnchoredConfig.combine, "--combine/--no-combine",
+                                 help="Anchored design: ship the density combination with GARCH-t (else the ensemble alone)."),
+    epochs: int = typer.Option(BACKTEST_EPOCHS, "--epochs", help="Training epochs of the windowed Mamba model in the folds."),
     d_model: int = typer.Option(ModelConfig.d_model, "--d-model", help="Mamba width when trained in the folds."),
     n_layer: int = typer.Option(ModelConfig.n_layer, "--n-layer", help="Mamba blocks when trained in the folds."),
     train_stride: int = typer.Option(DataConfig.stride, "--train-stride", help="Step between training window origins (>1: faster, fewer windows)."),
@@ -77,7 +84,8 @@ def backtest(
     by volatility tercile, VaR tests, PIT, DM on CRPS), online-calibrated intervals, and a trading
     simulation after spread, commission and slippage (swap not modelled).
 
-    Example: forecaster backtest EURUSD --folds 3 --test-years 3 --distribution student_t --revin --out reports/eurusd
+    Example: forecaster backtest EURUSD --retrain-every 0 (the anchored default); forecaster backtest EURUSD
+    --design windowed --folds 3 --distribution student_t --revin --out reports/eurusd
     """
     from forecaster import api
     from forecaster.backtest.report import print_summary, print_tables, write_report
@@ -98,7 +106,8 @@ def backtest(
             data=DataConfig(stride=train_stride, features=tuple(features), misaligned_range=misaligned_range),
             net=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin),
             train_config=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device),
-            mamba=not no_mamba, risk=not no_risk, horizon=horizon, lookback=lookback, progress=progress, note=info)
+            mamba=not no_mamba, risk=not no_risk, horizon=horizon, lookback=lookback, progress=progress, note=info,
+            design=design, anchored=AnchoredConfig(members=members, combine=combine, seed=settings.seed))
     paths = write_report(result, folder, plots=not no_plots)
     info(f"report: {folder}/ ({', '.join(Path(p).name for p in paths.values())})")
     if as_json:

@@ -4,8 +4,12 @@
 (x, y) pairs with y (H, C_out) scaled changes, so that a zero forecast is the no-change
 (random walk) forecast. Validation is also run before the first step: the untrained model
 outputs zero, so "check 0" is the random walk and the restored best model can never be worse
-than it on the validation split. Validation runs `checks_per_epoch` times an epoch (once by
-default); `patience` counts checks without a better validation loss.
+than it on the validation split. A model that brings its own loss (`loss_fn(pred, y)`, e.g. a
+sequence model whose y holds NaN where no target is scored) is trained and early-stopped on it
+alone (the point-forecast MSE and MAE are then not computed: NaN). A training set with a
+`set_epoch(epoch)` method is told each epoch before its batches are drawn (e.g. to move its chunks).
+Validation runs `checks_per_epoch` times an epoch (once by default); `patience` counts checks
+without a better validation loss.
 """
 
 from __future__ import annotations
@@ -55,20 +59,24 @@ def _loss_fn(cfg: TrainConfig, quantiles: tuple, distribution: str = "none") -> 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, loss_fn, quantiles: tuple, device, batch_size: int = 1024,
-             distribution: str = "none") -> dict:
+             distribution: str = "none", point: bool = True) -> dict:
     """Mean loss, MSE and MAE of the point forecast, and the MSE and MAE of the zero (random-walk)
-    forecast over a dataset, averaged over windows, steps and series."""
+    forecast over a dataset, averaged over windows, steps and series (point=False: the loss only,
+    the rest NaN)."""
     model.eval()
-    sums = dict.fromkeys(("loss", "mse", "mae", "random_walk_mse", "random_walk_mae"), 0.0)
+    sums = {"loss": 0.0, **dict.fromkeys(("mse", "mae", "random_walk_mse", "random_walk_mae"), 0.0 if point else math.nan)}
     count = 0
     for x, y in DataLoader(dataset, batch_size=batch_size):
         x, y = x.to(device), y.to(device)
         pred = model(x)
+        sums["loss"] += float(loss_fn(pred, y)) * len(x)
+        count += len(x)
+        if not point:
+            continue
         err = point_forecast(pred, quantiles, distribution) - y
-        for key, value in (("loss", loss_fn(pred, y)), ("mse", (err**2).mean()), ("mae", err.abs().mean()),
+        for key, value in (("mse", (err**2).mean()), ("mae", err.abs().mean()),
                            ("random_walk_mse", (y**2).mean()), ("random_walk_mae", y.abs().mean())):
             sums[key] += float(value) * len(x)
-        count += len(x)
     if count == 0:
         raise ForecasterError("the validation split holds no windows: use more data or a shorter lookback/horizon")
     return {**{k: v / count for k, v in sums.items()}, "windows": count}
@@ -91,6 +99,7 @@ def fit(
     model: nn.Module, train_set, val_set, cfg: Optional[TrainConfig] = None, quantiles: tuple = (),
     state_path: Optional[Path] = None, resume: bool = False, progress: bool = True,
     on_check: Optional[Callable[[dict], None]] = None, distribution: str = "none",
+    loss_fn: Optional[Callable[[Tensor, Tensor], Tensor]] = None,
 ) -> FitResult:
     """Train in place; on return the model holds the best validation weights.
 
@@ -102,20 +111,25 @@ def fit(
     state_path: where the resumable training state is written after every epoch (rank 0 only).
     resume: continue from state_path. Under torch.distributed, each rank trains on its shard of
     the windows and gradients are averaged (DDP).
+    loss_fn: the model's own loss(pred, y) -> scalar, in place of the one chosen from
+    quantiles / distribution / cfg.loss (validation then reports the loss alone).
     """
     train_set, val_set = as_dataset(train_set), as_dataset(val_set)
     cfg = cfg or TrainConfig()
     with cpu_threads(cfg.threads):
-        return _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, resume, progress, on_check)
+        return _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, resume, progress, on_check,
+                    loss_fn)
 
 
-def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, resume, progress, on_check) -> FitResult:
+def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, resume, progress, on_check,
+         own_loss=None) -> FitResult:
     device = resolve_device(cfg.device)
     if _distributed() and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     seed_everything(cfg.seed)
     model.to(device)
-    loss_fn = _loss_fn(cfg, quantiles, distribution)
+    loss_fn = own_loss or _loss_fn(cfg, quantiles, distribution)
+    point = own_loss is None
     groups = model.param_groups(cfg.weight_decay) if hasattr(model, "param_groups") else model.parameters()
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
     net: nn.Module = model
@@ -147,7 +161,7 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
             raise ForecasterError(f"cannot resume from {state_path}: it is damaged or belongs to a model of another "
                                   f"shape ({type(exc).__name__}: {str(exc)[:200]}); train again without --resume") from exc
     else:  # check 0: the untrained model, which forecasts no change
-        val = evaluate(model, val_set, loss_fn, quantiles, device, distribution=distribution)
+        val = evaluate(model, val_set, loss_fn, quantiles, device, distribution=distribution, point=point)
         result.random_walk_val_mse = val["random_walk_mse"]
         result.best_val_loss, result.best_val_mse, result.best_epoch = val["loss"], val["mse"], 0
         result.history.append({"epoch": 0, "train_loss": None, "val_loss": val["loss"], "val_mse": val["mse"],
@@ -162,6 +176,8 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
             began = time.perf_counter()
             net.train()
             total, count = 0.0, 0
+            if hasattr(train_set, "set_epoch"):
+                train_set.set_epoch(epoch)
             for step, (x, y) in enumerate(_batches(train_set, sampler, cfg, epoch), start=1):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 loss = loss_fn(net(x), y)
@@ -175,7 +191,7 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
                 count += len(x)
                 if step not in checks:
                     continue
-                val = evaluate(model, val_set, loss_fn, quantiles, device, distribution=distribution)
+                val = evaluate(model, val_set, loss_fn, quantiles, device, distribution=distribution, point=point)
                 net.train()
                 at = epoch if step == steps_per_epoch else round(epoch - 1 + step / steps_per_epoch, 3)
                 row = {"epoch": at, "train_loss": total / count, "val_loss": val["loss"], "val_mse": val["mse"],
@@ -187,9 +203,10 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
                 else:
                     bad_checks += 1
                 if bar:
+                    mse = (f"; val MSE {val['mse']:.4f} (random walk {result.random_walk_val_mse:.4f})"
+                           if point else "")
                     bar((epoch - 1) * len(checks) + checks.index(step) + 1, total_checks,
-                        f"epoch {at}: loss train {row['train_loss']:.4f} val {val['loss']:.4f}; val MSE "
-                        f"{val['mse']:.4f} (random walk {result.random_walk_val_mse:.4f})")
+                        f"epoch {at}: loss train {row['train_loss']:.4f} val {val['loss']:.4f}{mse}")
                 if on_check is not None:
                     on_check(row)
                 if bad_checks >= cfg.patience:

@@ -18,6 +18,8 @@ Forms:
                 Historical-volatility quantiles and ensembles give this.
     Quantiles   a grid of quantiles per origin and step (a quantile head), linear between the levels
                 given and flat beyond them.
+    Mixture     a density combination sum_k w_k F_k of K Predictive components with weights per origin
+                and step (a model pooled with GARCH-t, an ensemble of laws).
 
 CRPS(F, y) = E|Y - y| - E|Y - Y'| / 2 = integral of (F(x) - 1{x >= y})^2 dx (Gneiting & Raftery 2007).
 Closed forms used here (z = (y - loc) / scale, CRPS(F, y) = scale * crps_standard(z)):
@@ -30,6 +32,12 @@ Closed forms used here (z = (y - loc) / scale, CRPS(F, y) = scale * crps_standar
                 crps_t(-3, df=5) = 2.33875895).
     Empirical:  exact for the empirical CDF of the sample: E|Z - z| from sorted partial sums and
                 E|Z - Z'| = 2 / M^2 * sum_i (2i - M - 1) z_(i).
+    Mixture:    CRPS = sum_k w_k E|X_k - y| - 1/2 sum_jk w_j w_k E|X_j - X_k|: E|X_k - y| = CRPS_k(y) +
+                E|X_k - X_k'| / 2 from the component's closed form (E|T - T'| = 2 / sqrt(pi) for the
+                normal, 4 sqrt(df) B(1/2, df - 1/2) / ((df - 1) B(1/2, df/2)^2) for the t, times the
+                scale); E|X_j - X_k| for j != k in closed form for two normals (E|N(m, s^2)|, m the loc
+                difference, s^2 the variances' sum), otherwise integral of F_j (1 - F_k) + F_k (1 - F_j) dx,
+                smooth and free of y, by the midpoint rule in u on x = c + d tan(u) (MIX_GRID points).
     Quantiles:  CRPS = 2 * integral_0^1 pinball_tau(y, q(tau)) dtau, on a midpoint grid of
                 `CRPS_GRID` levels with q(tau) interpolated as above (the tails beyond the outermost
                 levels given are cut off, so a coarse grid under-states the CRPS of fat tails).
@@ -47,6 +55,8 @@ from scipy import stats
 from forecaster.errors import ForecasterError
 
 CRPS_GRID = 200  # midpoint levels for the CRPS of a Quantiles distribution
+MIX_GRID = 2000  # midpoints in u of the cross terms E|X_j - X_k| of a Mixture with a Student-t component
+BISECTIONS = 60  # halvings of the bracket of a Mixture quantile (2^-60 of the widest component spread)
 ArrayLike = Union[float, np.ndarray]
 
 
@@ -322,7 +332,135 @@ class Quantiles(_Base):
         return 2.0 * np.mean(pinball(y, q, tau), axis=-1)
 
 
-Distribution = Union[Predictive, Empirical, Quantiles]
+# ----------------------------------------------------------------------------- density combination
+
+def _spread(df: np.ndarray) -> np.ndarray:
+    """E|T - T'| of two independent standard t (df > 1; inf: the normal's 2 / sqrt(pi))."""
+    from scipy.special import beta
+
+    df = np.asarray(df, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        finite = np.where(np.isinf(df), 3.0, df)
+        t = 4.0 * np.sqrt(finite) * beta(0.5, finite - 0.5) / ((finite - 1.0) * beta(0.5, finite / 2.0) ** 2)
+    return np.where(np.isinf(df), 2.0 / math.sqrt(math.pi), t)
+
+
+def _mean_abs_normal(m: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """E|N(m, s^2)|."""
+    return s * math.sqrt(2.0 / math.pi) * np.exp(-0.5 * (m / s) ** 2) + m * (1.0 - 2.0 * stats.norm.cdf(-m / s))
+
+
+def _cross_abs(a: Predictive, b: Predictive) -> np.ndarray:
+    """(N, H) E|X_a - X_b| of independent X_a ~ a, X_b ~ b."""
+    dfa, dfb = np.broadcast_to(a.df, a.shape), np.broadcast_to(b.df, b.shape)
+    normal = np.isinf(dfa) & np.isinf(dfb)
+    out = _mean_abs_normal(a.loc - b.loc, np.sqrt(a.scale**2 + b.scale**2))
+    if normal.all():
+        return out
+    centre, width = (a.loc + b.loc) / 2.0, np.maximum(a.scale, b.scale)  # (N, H)
+    u = (np.arange(MIX_GRID) + 0.5) / MIX_GRID * math.pi - math.pi / 2.0  # (G,) midpoints in (-pi/2, pi/2)
+    x = centre[..., None] + width[..., None] * np.tan(u)  # (N, H, G)
+    fa = stats.t.cdf((x - a.loc[..., None]) / a.scale[..., None], dfa[..., None])
+    fb = stats.t.cdf((x - b.loc[..., None]) / b.scale[..., None], dfb[..., None])
+    dx = width[..., None] / np.cos(u) ** 2 * (math.pi / MIX_GRID)  # (N, H, G)
+    numeric = np.sum((fa * (1.0 - fb) + fb * (1.0 - fa)) * dx, axis=-1)
+    return np.where(normal, out, numeric)
+
+
+@dataclass
+class Mixture(_Base):
+    """F = sum_k w_k F_k: K Predictive components (each (N, H)) with weights (K,) or (N, H, K) summing to 1."""
+
+    weights: np.ndarray  # (N, H, K) >= 0, summing to 1 over K
+    components: tuple  # K Predictive distributions of one shape (N, H)
+
+    def __post_init__(self) -> None:
+        self.components = tuple(self.components)
+        if not self.components or any(not isinstance(c, Predictive) for c in self.components):
+            raise ForecasterError("a mixture needs one or more Predictive (normal or Student-t) components")
+        shape = self.components[0].shape
+        if any(c.shape != shape for c in self.components):
+            raise ForecasterError(f"mixture components of shapes {[c.shape for c in self.components]} differ")
+        k = len(self.components)
+        try:
+            self.weights = np.broadcast_to(np.asarray(self.weights, dtype=np.float64), shape + (k,)).copy()
+        except ValueError:
+            raise ForecasterError(f"mixture weights of shape {np.shape(self.weights)} do not fit {k} components "
+                                  f"of shape {shape}: accepted ({k},) or {shape + (k,)}") from None
+        if np.any(self.weights < 0) or not np.allclose(self.weights.sum(-1), 1.0, atol=1e-9):
+            raise ForecasterError("mixture weights must be >= 0 and sum to 1 over the components")
+
+    @property
+    def shape(self) -> tuple:
+        return self.components[0].shape
+
+    def __getitem__(self, rows) -> "Mixture":
+        return Mixture(self.weights[rows], tuple(c[rows] for c in self.components))
+
+    def std(self) -> np.ndarray:
+        """(N, H) standard deviation (inf where a weighted component has none)."""
+        w = np.moveaxis(self.weights, -1, 0)  # (K, N, H)
+        mean = sum(wk * c.loc for wk, c in zip(w, self.components))
+        with np.errstate(invalid="ignore"):
+            second = sum(np.where(wk > 0, wk * (c.std() ** 2 + c.loc**2), 0.0) for wk, c in zip(w, self.components))
+        return np.sqrt(np.maximum(second - mean**2, 0.0))
+
+    def cdf(self, y) -> np.ndarray:
+        y = self._outcomes(y)
+        return np.sum([self.weights[..., k] * c.cdf(y) for k, c in enumerate(self.components)], axis=0)
+
+    def quantile(self, levels) -> np.ndarray:
+        """(N, H, Q) by bisection: the mixture's quantile lies between its components' quantiles."""
+        q = _levels(levels)
+        each = np.stack([c.quantile(q) for c in self.components], -1)  # (N, H, Q, K)
+        lo, hi = each.min(-1), each.max(-1)
+        for _ in range(BISECTIONS):
+            mid = (lo + hi) / 2.0
+            below = self._cdf_grid(mid) < q  # (N, H, Q)
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        return (lo + hi) / 2.0
+
+    def _cdf_grid(self, x: np.ndarray) -> np.ndarray:
+        """F at x (N, H, Q)."""
+        out = np.zeros_like(x)
+        for k, c in enumerate(self.components):
+            df = np.asarray(c.df)[..., None] if np.ndim(c.df) else c.df
+            out += self.weights[..., k, None] * stats.t.cdf((x - c.loc[..., None]) / c.scale[..., None], df)
+        return out
+
+    def crps_parts(self, y) -> tuple[np.ndarray, np.ndarray]:
+        """(to_outcome (N, H, K), spread (N, H, K, K)): E|X_k - y| and E|X_j - X_k|, so that the CRPS of any
+        weights w is sum_k w_k to_outcome_k - 1/2 sum_jk w_j w_k spread_jk (a combination weight chosen on
+        a grid without recomputing the parts)."""
+        y = self._outcomes(y)
+        k = len(self.components)
+        own = [c.scale * _spread(np.broadcast_to(c.df, c.shape)) for c in self.components]  # E|X_k - X_k'|
+        to_outcome = np.stack([c.crps(y) + own[i] / 2.0 for i, c in enumerate(self.components)], -1)
+        spread = np.zeros(self.shape + (k, k))
+        for i in range(k):
+            spread[..., i, i] = own[i]
+            for j in range(i + 1, k):
+                spread[..., i, j] = spread[..., j, i] = _cross_abs(self.components[i], self.components[j])
+        return to_outcome, spread
+
+    def crps(self, y) -> np.ndarray:
+        """(N, H); where one component holds all the weight, that component's own CRPS exactly (so a
+        combination at w = 0 or 1 scores as its member does, not up to rounding)."""
+        out = mixture_crps(*self.crps_parts(y), self.weights)
+        for k, c in enumerate(self.components):
+            whole = self.weights[..., k] == 1.0
+            if whole.any():
+                out = np.where(whole, c.crps(self._outcomes(y)), out)
+        return out
+
+
+def mixture_crps(to_outcome: np.ndarray, spread: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(N, H) CRPS of the mixture with weights (K,) or (N, H, K) from Mixture.crps_parts."""
+    w = np.broadcast_to(weights, to_outcome.shape)
+    return np.sum(w * to_outcome, -1) - 0.5 * np.einsum("...j,...jk,...k->...", w, spread, w)
+
+
+Distribution = Union[Predictive, Empirical, Quantiles, Mixture]
 
 
 def concat(parts: Sequence[Distribution]) -> Distribution:
@@ -337,6 +475,11 @@ def concat(parts: Sequence[Distribution]) -> Distribution:
         scalar = all(np.ndim(p.df) == 0 for p in parts) and len({p.df for p in parts}) == 1
         df = parts[0].df if scalar else np.concatenate([np.broadcast_to(p.df, p.shape) for p in parts])
         return Predictive(np.concatenate([p.loc for p in parts]), np.concatenate([p.scale for p in parts]), df)
+    if kind is Mixture:
+        if len({len(p.components) for p in parts}) != 1:
+            raise ForecasterError("cannot join mixtures of different numbers of components")
+        comps = tuple(concat([p.components[k] for p in parts]) for k in range(len(parts[0].components)))
+        return Mixture(np.concatenate([p.weights for p in parts]), comps)
     if kind is Quantiles:
         if any(not np.array_equal(p.levels, parts[0].levels) for p in parts):
             raise ForecasterError("cannot join quantile grids with different levels")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from forecaster.backtest.lineup import lineup
-from forecaster.backtest.neural import MambaModel
+from forecaster.backtest.neural import AnchoredMambaModel, MambaModel
 from forecaster.configs import DataConfig
 from forecaster.errors import ForecasterError
 
@@ -21,8 +21,13 @@ def test_the_default_line_up_and_its_options():
     short = lineup(series, horizon=2, lookback=10, mamba=False, risk=False)
     assert [m.name for m in short] == ["random_walk", "drift", "mean_reversion", "ridge_ar"]
     assert all(m.horizon == 2 for m in short)
-    mamba = next(m for m in lineup(series, horizon=3, lookback=20) if isinstance(m, MambaModel))
+    mamba = next(m for m in lineup(series, horizon=3, lookback=20, design="windowed") if isinstance(m, MambaModel))
     assert (mamba.data_config.horizon, mamba.data_config.lookback) == (3, 20) and mamba.probabilistic
+    anchored = {m.name: m for m in lineup(series, horizon=3)}
+    assert isinstance(anchored["mamba"], AnchoredMambaModel) and anchored["mamba_raw"].probabilistic
+    assert anchored["mamba"].horizon == anchored["mamba_raw"].horizon == 3
+    with pytest.raises(ForecasterError, match="design"):
+        lineup(series, design="wavelet")
 
 
 def test_capabilities_are_attributes():

@@ -238,7 +238,7 @@ def test_cli_backtest_risk_models_vol_target_and_options(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["probabilistic"] == {} and "garch_t" not in data["trading"]
-    res = runner.invoke(app, base + ["--no-risk-models", "--distribution", "normal", "--revin", "--feature", "log_return",
+    res = runner.invoke(app, base + ["--design", "windowed", "--no-risk-models", "--distribution", "normal", "--revin", "--feature", "log_return",
                                      "--feature", "abs_return", "--epochs", "1", "--train-stride", "25", "--lookback", "8",
                                      "--d-model", "8", "--n-layer", "1", "--out", str(tmp_path / "c")])
     assert res.exit_code == 0, res.output

@@ -1,0 +1,286 @@
+"""The anchored Mamba (issue 20): a forecast distribution that starts as EWMA and learns what it misses.
+
+    scale_h(t) = anchor_h(t) x exp(g_h(t)),   anchor_h(t) = EWMA sd_{t+1} x sqrt(h),   h = 1..H
+    g = g_max tanh(raw / g_max),  raw = head(MambaEncoder(inputs)),  the head zero-initialised
+
+so the untrained network IS the anchor (normal, scale equal), and the shipped forecast is the density
+combination w x model + (1 - w) x GARCH-t(1,1) (forecaster.probabilistic.distributions.Mixture).
+
+Glossary (index i = the i-th daily return r_i of a history, i.e. its row i + 1; everything at i is
+known at the close of that row):
+    z_i        r_i / EWMA sd before r_i, clipped to +-clip_z
+    inputs     z_i, log EWMA sd_{i+1}, log trailing RMS of r over spans 5/22/66/250 bars up to r_i;
+               each log minus log(training RMS) ("base"): no RevIN, nothing reads past i
+    y_i,h      r_{i+1} + ... + r_{i+h}: the step-h cumulative return from row i + 1; scored in anchor
+               units y / anchor_h(i), by the CRPS of N(0, exp(2 g))
+    chunk      a training sequence of `chunk` bars; the state starts at zero, the first `warm`
+               positions are left out of the loss, the head reads every position
+Training (through the one trainer, forecaster.model.trainer.fit, with this module's loss): chunks of
+the training rows at a random offset per epoch, one chunk per step; the last H training rows' targets
+(which would reach into validation) masked; early stopping on the first half of the validation rows
+(read as tiles of chunks), the combination weight on the second half (rows early stopping did not use).
+A forecast at origin row t reads the `chunk` bars ending there (fewer near the start) and takes the
+last position: each origin depends on its own past only, whatever batch it is forecast in.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from forecaster.configs import AnchoredConfig, TrainConfig
+from forecaster.data import trailing_mean_square
+from forecaster.data.history import History
+from forecaster.errors import ForecasterError
+from forecaster.mamba import MambaConfig, MambaEncoder, param_groups
+from forecaster.model.device import seed_everything
+from forecaster.model.trainer import FitResult, fit as train_loop
+from forecaster.probabilistic import losses
+from forecaster.probabilistic.distributions import Mixture, Predictive, mixture_crps
+from forecaster.probabilistic.risk import EWMA, GarchT
+
+VAR_FLOOR = 1e-12  # floor of a trailing mean square (a flat stretch) before its log
+PREDICT_BATCH = 256  # origins per forward pass when forecasting (bounds the scan's memory)
+
+
+# ----------------------------------------------------------------------------- inputs and targets
+
+def returns_of(history: History) -> np.ndarray:
+    """(n,) daily log returns of the history, r_i = log(close_{i+1} / close_i)."""
+    return np.diff(history.log_close())
+
+
+def anchor_sd(r: np.ndarray, ewma: EWMA) -> np.ndarray:
+    """(n,) EWMA sd of r_{i+1} having seen r_0..r_i (the fitted start variance before r_0)."""
+    return np.sqrt(ewma.variances(r))
+
+
+def features(r: np.ndarray, ewma: EWMA, base: float, cfg: AnchoredConfig) -> np.ndarray:
+    """(n, 2 + len(spans)) float32 causal inputs at each return index."""
+    sd_next = anchor_sd(r, ewma)  # (n,)
+    sd_before = np.concatenate([[math.sqrt(ewma.start_var)], sd_next[:-1]])  # (n,) the sd r_i was drawn with
+    cols = [np.clip(r / sd_before, -cfg.clip_z, cfg.clip_z), np.log(sd_next) - base]
+    ends = np.arange(1, len(r) + 1)  # trailing windows up to and including r_i
+    for span in cfg.spans:
+        ms = trailing_mean_square(r, ends, span, partial=True)
+        cols.append(0.5 * np.log(np.maximum(ms, VAR_FLOOR)) - base)
+    return np.stack(cols, 1).astype(np.float32)  # (n, C)
+
+
+def targets(r: np.ndarray, horizon: int) -> np.ndarray:
+    """(n, H) y[i, h-1] = r_{i+1} + ... + r_{i+h}; NaN past the end."""
+    c = np.concatenate([[0.0], np.cumsum(r)])  # (n+1,)
+    steps = np.arange(len(r))[:, None] + np.arange(1, horizon + 1)  # (n, H) last return index of each target
+    ok = steps < len(r)
+    return np.where(ok, c[np.minimum(steps, len(r) - 1) + 1] - c[np.arange(len(r)) + 1][:, None], np.nan)
+
+
+def anchor_scale(sd_next: np.ndarray, horizon: int) -> np.ndarray:
+    """(n, H) the anchor's normal scale of the step-h cumulative return: sd x sqrt(h)."""
+    return sd_next[:, None] * np.sqrt(np.arange(1, horizon + 1))
+
+
+# ----------------------------------------------------------------------------- network and loss
+
+class AnchoredNet(nn.Module):
+    """x (B, L, C) -> g (B, L, H): the log-scale correction at every position (0 untrained)."""
+
+    def __init__(self, n_inputs: int, cfg: AnchoredConfig):
+        super().__init__()
+        self.g_max = cfg.g_max
+        self.inp = nn.Linear(n_inputs, cfg.d_model)
+        self.encoder = MambaEncoder(MambaConfig(d_model=cfg.d_model, n_layer=cfg.n_layer, d_state=cfg.d_state))
+        self.head = nn.Linear(cfg.d_model, cfg.horizon)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        raw = self.head(self.encoder(self.inp(x)))  # (B, L, H)
+        return self.g_max * torch.tanh(raw / self.g_max)
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        return param_groups(self, weight_decay)
+
+
+def anchored_crps(g: Tensor, yz: Tensor) -> Tensor:
+    """Mean CRPS of N(0, exp(2 g)) at the anchor-standardised targets yz (B, L, H), NaN = not scored."""
+    scored = ~torch.isnan(yz)
+    if not bool(scored.any()):
+        raise ForecasterError("no target to score in this batch: the training or validation rows are too few")
+    y = torch.where(scored, yz, torch.zeros_like(yz))
+    params = torch.stack([torch.zeros_like(g), torch.exp(g)], -1)  # (B, L, H, 2)
+    crps = losses.crps_normal(params, y, reduction="none")  # (B, L, H)
+    return (crps * scored).sum() / scored.sum()
+
+
+# ----------------------------------------------------------------------------- sequences for the trainer
+
+class TrainChunks(Dataset):
+    """Chunks of x (n, C) and yz (n, H) over rows [0, end): chunk i starts at offset + i (chunk - warm),
+    the offset drawn per epoch (set_epoch); the first `warm` targets of each chunk are not scored."""
+
+    def __init__(self, x: np.ndarray, yz: np.ndarray, end: int, cfg: AnchoredConfig, seed: int):
+        self.x, self.yz = torch.from_numpy(x[:end]), torch.from_numpy(yz[:end].astype(np.float32))
+        self.chunk, self.warm, self.seed = cfg.chunk, cfg.warm, seed
+        self.step = cfg.chunk - cfg.warm
+        self.count = len(range(self.step - 1, end - self.warm - 1, self.step))  # the same for every offset
+        if self.count < 1:
+            raise ForecasterError(f"{end} training rows hold no chunk with a scored target: the anchored model "
+                                  f"needs more than {cfg.warm + self.step + 1} (warm-up {cfg.warm}, chunk {cfg.chunk})")
+        self.offset = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.offset = int(np.random.default_rng((self.seed, epoch)).integers(0, self.step))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        s = self.offset + i * self.step
+        x, yz = self.x[s : s + self.chunk], self.yz[s : s + self.chunk].clone()  # (L, C), (L, H)
+        yz[: self.warm] = math.nan
+        return x, yz
+
+
+def tiles(x: np.ndarray, yz: np.ndarray, rows: range, cfg: AnchoredConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Chunks that score each row of `rows` once, after at least `warm` bars of its chunk (fewer at the
+    series start): x (K, chunk, C) zero-padded at the end, yz (K, chunk, H) NaN outside `rows`."""
+    step = cfg.chunk - cfg.warm
+    xs, ys = [], []
+    for s in range(max(rows.start - cfg.warm, 0), rows.stop, step):
+        xc, yc = np.zeros((cfg.chunk, x.shape[1]), np.float32), np.full((cfg.chunk, yz.shape[1]), np.nan, np.float32)
+        part = slice(s, min(s + cfg.chunk, len(x)))
+        xc[: part.stop - s], yc[: part.stop - s] = x[part], yz[part]
+        first = 0 if s == 0 else cfg.warm
+        pos = np.arange(s, s + cfg.chunk)
+        yc[(pos < rows.start) | (pos >= rows.stop) | (np.arange(cfg.chunk) < first)] = np.nan
+        xs.append(xc)
+        ys.append(yc)
+    return np.stack(xs), np.stack(ys)
+
+
+@torch.no_grad()
+def corrections(nets: Sequence[AnchoredNet], x: np.ndarray, idx: np.ndarray, chunk: int) -> np.ndarray:
+    """(N, H) the members' mean g at return indices idx, each read at the last position of the
+    min(chunk, i + 1) bars ending at i (so from its own past alone)."""
+    idx = np.asarray(idx, dtype=int)
+    out = np.zeros((len(idx), nets[0].head.out_features))
+    xt = torch.from_numpy(x)
+    for length in np.unique(np.minimum(idx + 1, chunk)):  # origins near the start read shorter windows
+        rows = np.flatnonzero(np.minimum(idx + 1, chunk) == length)
+        for a in range(0, len(rows), PREDICT_BATCH):
+            part = rows[a : a + PREDICT_BATCH]
+            window = torch.from_numpy(idx[part][:, None] - np.arange(length - 1, -1, -1))  # (b, length)
+            xb = xt[window]  # (b, length, C)
+            out[part] = np.mean([net.eval()(xb)[:, -1].double().numpy() for net in nets], axis=0)
+    return out
+
+
+# ----------------------------------------------------------------------------- the fitted model
+
+@dataclass
+class AnchoredFit:
+    """The fitted anchored model: the members' networks and everything else it needs (meta):
+    config, EWMA start variance, GARCH-t parameters, feature centring, combination weight."""
+
+    nets: list  # AnchoredNet, eval mode, on the CPU
+    ewma: EWMA
+    garch: GarchT
+    base: float  # log RMS of the training returns: the inputs' centre
+    cfg: AnchoredConfig
+    weight: float = 1.0  # w on the model in the shipped combination (1 without GARCH-t)
+    log: dict = field(default_factory=dict)  # validation scores, epochs, seconds
+
+    @property
+    def meta(self) -> dict:
+        return {"design": "anchored", "config": self.cfg.to_dict(), "ewma": self.ewma.params, "base": self.base,
+                "garch": {"params": [float(v) for v in self.garch.fitted], "fit_start": int(self.garch.fit_start)},
+                "weight": self.weight, "log": self.log}
+
+    def distributions(self, histories: Sequence[History]) -> tuple[Predictive, Optional[Mixture]]:
+        """The anchored ensemble's normal (N, H) at each history's last bar, and the shipped combination
+        with GARCH-t (None when the config does not combine)."""
+        start = max(h.start for h in histories)
+        longest = max(histories, key=lambda h: h.cutoff)
+        r = np.diff(longest.log_close()[start - longest.start :])  # returns from the latest start on
+        idx = np.array([h.cutoff - start - 1 for h in histories])  # (N,) each origin's last return
+        if idx.min() + 1 < min(self.cfg.warm, 20):
+            raise ForecasterError(f"the anchored model needs at least {min(self.cfg.warm, 20) + 1} bars before a "
+                                  f"forecast origin, got {int(idx.min()) + 2}: start the test period later")
+        x = features(r, self.ewma, self.base, self.cfg)  # (n, C)
+        scale = anchor_scale(anchor_sd(r, self.ewma)[idx], self.cfg.horizon)  # (N, H)
+        g = corrections(self.nets, x, idx, self.cfg.chunk)  # (N, H)
+        model = Predictive(np.zeros_like(scale), scale * np.exp(g))
+        if not self.cfg.combine:
+            return model, None
+        garch = self.garch.distribution(histories)
+        return model, Mixture([self.weight, 1.0 - self.weight], (model, garch))
+
+
+def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progress: bool = False) -> AnchoredFit:
+    """Fit EWMA and GARCH-t on the history, train the members, choose the combination weight."""
+    cfg = cfg or AnchoredConfig()
+    began = time.perf_counter()
+    r = returns_of(history)
+    n, H = len(r), cfg.horizon
+    n_val = max(int(round(n * cfg.val_frac)), 4 * (H + 1))
+    val0, half = n - n_val, n - n_val + n_val // 2
+    ewma, garch = EWMA(H), GarchT(H)
+    ewma.fit(history)
+    garch.fit(history)
+    base = 0.5 * math.log(ewma.start_var)
+    x = features(r, ewma, base, cfg)  # (n, C)
+    scale = anchor_scale(anchor_sd(r, ewma), H)  # (n, H)
+    yz = targets(r, H) / scale  # (n, H) anchor units, NaN past the end
+    last = np.arange(n)[:, None] + np.arange(1, H + 1)  # (n, H) last return each target reads
+    train_yz = np.where(last < val0, yz, np.nan)  # no training target reaches into validation
+    es_yz = np.where(last < half, yz, np.nan)  # nor an early-stopping target into the combination rows
+    train_set = TrainChunks(x, train_yz, val0, cfg, cfg.seed)
+    val_set = tiles(x, es_yz, range(val0, half), cfg)
+    nets, epochs = [], []
+    for k in range(cfg.members):
+        seed = cfg.seed + k
+        seed_everything(seed)
+        net = AnchoredNet(x.shape[1], cfg)
+        train_set.seed = seed
+        tc = TrainConfig(epochs=cfg.epochs, batch_size=1, lr=cfg.lr, warmup_frac=0.0, patience=cfg.patience, seed=seed)
+        result: FitResult = train_loop(net, train_set, val_set, tc, progress=progress, loss_fn=anchored_crps)
+        nets.append(net.cpu().eval())
+        epochs.append({"best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"],
+                       "best_val_crps": result.best_val_loss, "anchor_val_crps": result.history[0]["val_loss"]})
+    fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg)
+    rows = np.arange(half, n - H)  # return indices of the combination rows (targets inside the history)
+    scores = _validation_scores(fitted, history, rows, targets(r, H)[rows])
+    fitted.weight = scores.pop("weight")
+    fitted.log = {"members": epochs, "validation": scores, "seconds": time.perf_counter() - began,
+                  "rows": {"train": val0, "early_stopping": half - val0, "combination": len(rows)}}
+    return fitted
+
+
+def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, y: np.ndarray) -> dict:
+    """Mean CRPS (all H steps) on the combination rows of EWMA (the anchor), GARCH-t, the anchored
+    ensemble and the combination at each grid weight; the weight with the least (1 without combining)."""
+    series = history.series()  # rows renumbered from the history's start: GARCH filters from row 0 here
+    histories = [History(series, int(i) + 1) for i in rows]  # return index i is row i + 1
+    local_garch = copy.copy(fitted.garch)
+    local_garch.fit_start = 0
+    ewma_pred = fitted.ewma.distribution(histories)
+    model, _ = replace(fitted, cfg=replace(fitted.cfg, combine=False)).distributions(histories)
+    garch_pred = local_garch.distribution(histories)
+    out = {"ewma": float(ewma_pred.crps(y).mean()), "garch_t": float(garch_pred.crps(y).mean()),
+           "model": float(model.crps(y).mean()), "weight": 1.0}
+    if fitted.cfg.combine:
+        parts = Mixture([0.5, 0.5], (model, garch_pred)).crps_parts(y)
+        grid = np.linspace(0.0, 1.0, fitted.cfg.weight_grid)
+        by_weight = [float(mixture_crps(*parts, np.array([w, 1.0 - w])).mean()) for w in grid]
+        best = int(np.argmin(by_weight))
+        out.update(weight=float(grid[best]), combined=by_weight[best], by_weight=by_weight)
+    return out

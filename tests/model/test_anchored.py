@@ -1,0 +1,94 @@
+"""The anchored Mamba (forecaster.model.anchored): untrained it is EWMA exactly, its inputs are causal,
+trained on a GARCH market its scale tracks the true conditional volatility and its CRPS beats
+historical volatility, and the walk-forward runs it with its distributions collected."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from forecaster.backtest import History, run_backtest
+from forecaster.backtest.neural import AnchoredMambaModel
+from forecaster.configs import AnchoredConfig, BacktestConfig
+from forecaster.data import PriceSeries
+from forecaster.probabilistic import markets as mk
+from forecaster.probabilistic.distributions import Mixture, Predictive
+from forecaster.probabilistic.risk import EWMA, GarchT, HistoricalVol
+from forecaster.model import anchored as an
+
+FAST = AnchoredConfig(members=1, epochs=6, chunk=256, warm=50)  # a few seconds on one thread
+
+
+def _garch_series(n: int, seed: int):
+    path = mk.GarchMarket().simulate(n, seed=seed)
+    return path, PriceSeries(frame=mk.price_frame(path.returns), pair="EURUSD", source="simulated")
+
+
+def _untrained(history: History, cfg: AnchoredConfig) -> an.AnchoredFit:
+    ewma, garch = EWMA(cfg.horizon), GarchT(cfg.horizon)
+    ewma.fit(history)
+    garch.fit(history)
+    nets = [an.AnchoredNet(2 + len(cfg.spans), cfg).eval() for _ in range(cfg.members)]
+    return an.AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=0.5 * math.log(ewma.start_var), cfg=cfg, weight=0.5)
+
+
+def test_the_untrained_model_is_the_ewma_anchor_exactly():
+    _, series = _garch_series(1500, seed=3)
+    fit = _untrained(History(series, 1000), AnchoredConfig(members=2, chunk=256, warm=50))
+    histories = [History(series, t) for t in range(1001, 1200)]
+    model, combined = fit.distributions(histories)
+    ewma = fit.ewma.distribution(histories)
+    assert model.df == math.inf and ewma.df == math.inf  # the same family: normal
+    np.testing.assert_allclose(model.scale, ewma.scale, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(model.loc, 0.0)
+    p = np.log(series.frame["close"].to_numpy())
+    actual = p[np.arange(1001, 1200)[:, None] + np.arange(1, 6)] - p[np.arange(1001, 1200)][:, None]
+    np.testing.assert_allclose(model.crps(actual), ewma.crps(actual), rtol=1e-12)
+    assert isinstance(combined, Mixture) and combined.weights[0, 0, 0] == 0.5
+
+
+def test_inputs_and_forecasts_are_causal():
+    path, series = _garch_series(1500, seed=4)
+    r = path.returns.copy()
+    fit = _untrained(History(series, 1000), AnchoredConfig(members=1))
+    with_shock = r.copy()
+    with_shock[1200] += 0.08  # a planted shock after origin row 1200 (it is r_1200, seen first at row 1201)
+    a = an.features(r, fit.ewma, fit.base, fit.cfg)
+    b = an.features(with_shock, fit.ewma, fit.base, fit.cfg)
+    np.testing.assert_array_equal(a[:1200], b[:1200])
+    assert np.all(np.abs(b[1200:1300] - a[1200:1300]).max(1) > 0)
+    for net in fit.nets:  # a trained-looking head: the network's own output, not the zero head
+        net.head.weight.data.normal_(0, 0.5)
+    idx = np.arange(900, 1200)
+    np.testing.assert_array_equal(an.corrections(fit.nets, a, idx, 256), an.corrections(fit.nets, b, idx, 256))
+    assert not np.array_equal(an.corrections(fit.nets, a, idx + 50, 256), an.corrections(fit.nets, b, idx + 50, 256))
+
+
+def test_trained_on_a_garch_market_it_tracks_the_true_volatility_and_beats_hist_vol():
+    path, series = _garch_series(2600, seed=1)
+    fit = an.fit_anchored(History(series, 2000), FAST)
+    rows = np.arange(2001, 2595)
+    histories = [History(series, int(t)) for t in rows]
+    model, combined = fit.distributions(histories)
+    actual = path.targets(rows, FAST.horizon)
+    hist_vol = HistoricalVol(FAST.horizon).distribution(histories)
+    assert model.crps(actual).mean() < hist_vol.crps(actual).mean()
+    assert combined.crps(actual).mean() < hist_vol.crps(actual).mean()
+    rho = stats.spearmanr(model.scale[:, 0], path.true_sd()[rows]).statistic  # row t's step 1 is r_t
+    assert rho > 0.5
+    assert 0.0 <= fit.weight <= 1.0 and set(fit.log["validation"]) >= {"ewma", "garch_t", "model", "combined"}
+    assert fit.log["members"][0]["best_val_crps"] <= fit.log["members"][0]["anchor_val_crps"]
+
+
+def test_the_walk_forward_runs_it_with_both_distributions_collected():
+    _, series = _garch_series(1800, seed=2)
+    net = AnchoredMambaModel(AnchoredConfig(**{**FAST.to_dict(), "horizon": 2, "epochs": 2}))
+    ewma = EWMA(2)
+    result = run_backtest(series, [net, net.raw(), ewma], BacktestConfig(horizon=2, test_years=1.0, folds=2))
+    assert isinstance(result.distributions["mamba"], Mixture)
+    assert isinstance(result.distributions["mamba_raw"], Predictive)
+    assert result.distributions["mamba"].shape == result.actual.shape
+    assert len(net.fit_log) == 2 and all(0 <= f["weight"] <= 1 for f in net.fit_log)  # one fit per fold, shared
+    assert {"mamba", "mamba_raw", "ewma"} <= set(result.prob_stats["models"])
+    assert np.all(np.isfinite(result.distributions["mamba"].crps(result.actual)))

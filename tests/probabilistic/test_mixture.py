@@ -1,0 +1,57 @@
+"""The density combination (distributions.Mixture): CRPS against a numerical integral and against the
+single-component closed forms, the cdf and quantiles inverse to each other, joining folds."""
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from forecaster.errors import ForecasterError
+from forecaster.probabilistic.distributions import Mixture, Predictive, concat, mixture_crps
+
+
+def _crps_by_quad(mix: Mixture, y: float) -> float:
+    """integral of (F(x) - 1{x >= y})^2 dx for a (1, 1) mixture, split at the outcome."""
+    cdf = lambda x: float(mix.cdf(np.array([[x]]))[0, 0])  # noqa: E731
+    below = integrate.quad(lambda x: cdf(x) ** 2, -np.inf, y, limit=200)[0]
+    above = integrate.quad(lambda x: (1.0 - cdf(x)) ** 2, y, np.inf, limit=200)[0]
+    return below + above
+
+
+@pytest.mark.parametrize("df_a, df_b", [(np.inf, np.inf), (np.inf, 5.0), (4.0, 2.5)], ids=["normals", "normal+t5", "t4+t2.5"])
+def test_mixture_crps_matches_the_numerical_integral(df_a, df_b):
+    a = Predictive([[0.001]], [[0.006]], df_a)
+    b = Predictive([[-0.002]], [[0.011]], df_b)
+    for w in (0.0, 0.3, 1.0):
+        mix = Mixture([w, 1 - w], (a, b))
+        for y in (-0.03, -0.004, 0.0, 0.012):
+            assert float(mix.crps([[y]])[0, 0]) == pytest.approx(_crps_by_quad(mix, y), rel=2e-5, abs=1e-10), (w, y)
+
+
+def test_one_component_is_its_closed_form_and_the_weight_grid_reuses_the_parts():
+    rng = np.random.default_rng(0)
+    a = Predictive(np.zeros((20, 3)), rng.uniform(0.004, 0.01, (20, 3)))
+    b = Predictive(np.zeros((20, 3)), rng.uniform(0.004, 0.01, (20, 3)), 6.0)
+    y = rng.normal(0, 0.008, (20, 3))
+    np.testing.assert_array_equal(Mixture([1.0, 0.0], (a, b)).crps(y), a.crps(y))  # exactly: DM tests see no rounding
+    np.testing.assert_array_equal(Mixture([0.0, 1.0], (a, b)).crps(y), b.crps(y))
+    np.testing.assert_allclose(Mixture([1.0], (b,)).crps(y), b.crps(y), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(mixture_crps(*Mixture([0.5, 0.5], (a, b)).crps_parts(y), np.array([1.0, 0.0])),
+                               a.crps(y), rtol=1e-9, atol=1e-15)
+    parts = Mixture([0.5, 0.5], (a, b)).crps_parts(y)
+    np.testing.assert_allclose(mixture_crps(*parts, np.array([0.2, 0.8])), Mixture([0.2, 0.8], (a, b)).crps(y))
+
+
+def test_quantile_inverts_the_cdf_intervals_std_and_concat():
+    a = Predictive(np.zeros((4, 2)), np.full((4, 2), 0.005))
+    b = Predictive(np.zeros((4, 2)), np.full((4, 2), 0.02), 5.0)
+    mix = Mixture([0.7, 0.3], (a, b))
+    q = mix.quantile([0.025, 0.5, 0.9])  # (4, 2, 3)
+    for i, level in enumerate((0.025, 0.5, 0.9)):
+        np.testing.assert_allclose(mix.cdf(q[..., i]), level, atol=1e-9)
+    lo, hi = mix.interval(0.8)
+    assert np.all(lo < 0) and np.all(hi > 0) and np.all(np.abs(lo + hi) < 1e-12)
+    np.testing.assert_allclose(mix.std(), np.sqrt(0.7 * 0.005**2 + 0.3 * 0.02**2 * 5 / 3))
+    joined = concat([mix[:2], mix[2:]])
+    np.testing.assert_allclose(joined.crps(np.full((4, 2), 0.01)), mix.crps(np.full((4, 2), 0.01)))
+    with pytest.raises(ForecasterError, match="sum to 1"):
+        Mixture([0.5, 0.6], (a, b))
