@@ -243,8 +243,9 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
 
     model: a saved model's name (or a TrainedModel) backtested as it is, on its own source unless
     source/path/... point at newer data of the same series; otherwise a Mamba model is trained in the
-    folds: design "anchored" (the default, with `anchored`: "mamba" the combination with GARCH-t,
-    "mamba_raw" the anchored ensemble) or "windowed" (with data, net and train_config); mamba=False:
+    folds: design "windowed" (the default, the model `forecaster train` saves, with data, net and
+    train_config) or "anchored" (with `anchored`: "mamba" the combination with GARCH-t, "mamba_raw" the
+    anchored ensemble); mamba=False:
     baselines only. config: the walk-forward
     (BacktestConfig(); its horizon becomes the model's, its costs' pip the pair's; test_start
     "auto" is the first date a saved model has not seen). note(line) hears what a person should know

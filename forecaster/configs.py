@@ -249,7 +249,7 @@ class BacktestConfig(JsonConfig):
             raise ForecasterError(f"vol_cap={self.vol_cap!r} is invalid: accepted a position size > 0, e.g. 2")
 
 
-DESIGNS = ("anchored", "windowed")  # the backtest's Mamba: the anchored sequence model (default) or the windowed one
+DESIGNS = ("windowed", "anchored")  # the backtest's Mamba: the windowed model (the default, as train saves) or the anchored sequence model
 
 
 @dataclass

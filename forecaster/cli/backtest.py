@@ -84,8 +84,8 @@ def backtest(
     by volatility tercile, VaR tests, PIT, DM on CRPS), online-calibrated intervals, and a trading
     simulation after spread, commission and slippage (swap not modelled).
 
-    Example: forecaster backtest EURUSD --retrain-every 0 (the anchored default); forecaster backtest EURUSD
-    --design windowed --folds 3 --distribution student_t --revin --out reports/eurusd
+    Example: forecaster backtest EURUSD --folds 3 --distribution student_t --revin --out reports/eurusd;
+    forecaster backtest EURUSD --design anchored --folds 3 (the anchored sequence model, not yet the default)
     """
     from forecaster import api
     from forecaster.backtest.report import print_summary, print_tables, write_report

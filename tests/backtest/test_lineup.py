@@ -23,7 +23,7 @@ def test_the_default_line_up_and_its_options():
     assert all(m.horizon == 2 for m in short)
     mamba = next(m for m in lineup(series, horizon=3, lookback=20, design="windowed") if isinstance(m, MambaModel))
     assert (mamba.data_config.horizon, mamba.data_config.lookback) == (3, 20) and mamba.probabilistic
-    anchored = {m.name: m for m in lineup(series, horizon=3)}
+    anchored = {m.name: m for m in lineup(series, horizon=3, design="anchored")}
     assert isinstance(anchored["mamba"], AnchoredMambaModel) and anchored["mamba_raw"].probabilistic
     assert anchored["mamba"].horizon == anchored["mamba_raw"].horizon == 3
     with pytest.raises(ForecasterError, match="design"):
