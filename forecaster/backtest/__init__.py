@@ -5,7 +5,8 @@ proper scores and a cost-aware trading simulation.
                     (forecaster.probabilistic.contract: BacktestModel.fit / forecast -> ModelForecast);
                     distributions collected and scored, intervals recalibrated online (ACI)
     baselines.py    random walk, drift, mean reversion, Ridge autoregression (point forecasts)
-    neural.py       the Mamba model as a BacktestModel (a saved TrainedModel, or trained in the folds)
+    neural.py       the Mamba models as BacktestModels: MambaModel (windowed; a saved TrainedModel, or
+                    trained in the folds) and AnchoredMambaModel (design "anchored", with `mamba_raw` beside it)
     lineup.py       which models a backtest runs (the Mamba model, the baselines, the risk models)
     trading.py      signals, costs, volatility-targeted sizing, the simulation and its statistics
     report.py       metrics JSON, forecasts CSV, terminal tables (point, trading, probabilistic)

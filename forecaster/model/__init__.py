@@ -5,6 +5,8 @@
     trainer.py    the one training loop (AdamW, schedule, early stopping, resume, DDP)
     device.py     the torch device, seeding, CPU threads, torch.distributed
     inference.py  the network over windows, and the one forecast call (-> ModelForecast)
+    anchored.py   the anchored sequence model (design "anchored"): causal volatility inputs, EWMA scale x
+                  a learnt bounded correction, trained on long chunks; its members and the GARCH-t combination
     trained.py    TrainedModel: the network and its meta (scalers, calibration, ...), forecast / predict /
                   save / for_pair; load_trained
     checkpoint.py safetensors weights and model.json, written atomically, never executing code on load

@@ -3,7 +3,7 @@
     contract.py       BacktestModel (fit / forecast) and ModelForecast (point, bands, distribution):
                       the one contract every forecasting model implements
     distributions.py  forecast distributions in numpy (Predictive normal / Student-t, Empirical,
-                      Quantiles): quantiles, intervals, CRPS, PIT
+                      Quantiles, Mixture): quantiles, intervals, CRPS, PIT
     parametric.py     the same families in torch: parameter map of a head's output, cdf, log pdf, quantiles
     losses.py         the training losses of a distribution head (closed-form CRPS, NLL)
     intervals.py      interval levels, split-conformal calibration, online (ACI) recalibration
