@@ -46,6 +46,7 @@ def train(
     offline: bool = False, data: Optional[DataConfig] = None, model: Optional[ModelConfig] = None,
     train_config: Optional[TrainConfig] = None, models_dir=None, resume: bool = False, save: bool = True,
     progress: bool = True, series: Union[PriceSeries, Mapping[str, PriceSeries], None] = None,
+    design: str = DESIGNS[0], anchored: Optional[AnchoredConfig] = None,
 ) -> TrainedModel:
     """Train a Mamba forecaster on a pair (through forecaster.model.estimator), score it beside the random
     walk on the validation and test splits, and save it under models_dir/name (rank 0 only under
@@ -54,13 +55,23 @@ def train(
     pair: one pair, or several ("EURUSD,USDJPY", a list, or a named set such as "majors"): then ONE
     global model is trained on all of them (estimator.fit_pooled), each pair with its own scalers,
     and scored per pair. series: the data itself instead of loading it (a mapping pair -> series
-    for a global model)."""
+    for a global model).
+
+    design: "windowed" (the default: the model above) or "anchored" (the anchored sequence model,
+    forecaster.model.anchored, with `anchored`, its horizon data's: fitted on the rows before the test
+    split of data.split and scored by CRPS beside EWMA and GARCH-t on validation and test; one pair,
+    no covariates; data's other fields, model and train_config do not apply to it)."""
+    if design not in DESIGNS:
+        raise ForecasterError(f"design {design!r} unknown: accepted {', '.join(DESIGNS)}")
     data = data or DataConfig()
     model = model or ModelConfig()
     train_config = train_config or TrainConfig()
     if name is not None:
         checkpoint.model_dir(name, models_dir)  # a bad name fails before any data is loaded
     pairs = list(series) if isinstance(series, Mapping) else (expand_pairs(pair) if _several(pair) else None)
+    if design == "anchored" and (pairs is not None and len(pairs) > 1 or data.covariates or resume):
+        raise ForecasterError("the anchored design trains on one pair, without covariates and without --resume: "
+                              "drop --pairs/--covariate/--resume, or train the windowed design")
     if pairs is not None and len(pairs) > 1:
         if column is not None or csv_series is not None:
             raise ForecasterError("--column/--series pick one series of a CSV file: a global model reads its pairs "
@@ -78,6 +89,8 @@ def train(
     spec.pair, spec.source, spec.interval = series.pair, series.source, series.interval  # what was trained on
     name = checkpoint.default_model_name(series.pair, series.interval) if name is None else name
     folder = checkpoint.model_dir(name, models_dir)
+    if design == "anchored":
+        return _train_anchored(series, spec, name, folder, data, anchored, save, progress)
     covariates = [spec.load(cache_dir, offline, pair=c) for c in data.covariates]
     prep = prepare(series, data, covariates)
     trained = estimator.fit_prepared(prep, model, train_config,
@@ -94,6 +107,22 @@ def train(
         "calibration": trained.calibration, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "device": str(resolve_device(train_config.device)),
     }
+    trained.name, trained.folder = name, folder
+    if save and is_main_process():
+        trained.save(folder)
+    return trained
+
+
+def _train_anchored(series: PriceSeries, spec: SourceSpec, name: str, folder: Path, data: DataConfig,
+                    anchored: Optional[AnchoredConfig], save: bool, progress: bool) -> TrainedModel:
+    """api.train with design "anchored" (forecaster.model.anchored_trained.train_anchored)."""
+    from forecaster.model.anchored_trained import train_anchored
+
+    cfg = replace(anchored or AnchoredConfig(), horizon=data.horizon)
+    trained = train_anchored(series, cfg, data.split, progress=progress)
+    trained.meta = {"name": name, "pair": series.pair, "source": spec.__dict__, **trained.meta,
+                    "data_config": replace(data, horizon=cfg.horizon).to_dict(), "fingerprint": series.fingerprint(),
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     trained.name, trained.folder = name, folder
     if save and is_main_process():
         trained.save(folder)

@@ -205,6 +205,34 @@ class AnchoredFit:
                 "garch": {"params": [float(v) for v in self.garch.fitted], "fit_start": int(self.garch.fit_start)},
                 "weight": self.weight, "log": self.log}
 
+    def state_dict(self) -> dict:
+        """Every member's weights in one state dict, member k's keys prefixed "member{k}."."""
+        return {f"member{k}.{key}": v for k, net in enumerate(self.nets) for key, v in net.state_dict().items()}
+
+    @classmethod
+    def from_saved(cls, state: dict, meta: dict) -> "AnchoredFit":
+        """The fit rebuilt from state_dict() and meta (what a saved anchored model holds); ForecasterError
+        when the weights do not fit the configuration."""
+        cfg = AnchoredConfig.from_dict(meta["config"])
+        nets = []
+        for k in range(cfg.members):
+            prefix = f"member{k}."
+            net = AnchoredNet(2 + len(cfg.spans), cfg)
+            try:
+                net.load_state_dict({key[len(prefix):]: v for key, v in state.items() if key.startswith(prefix)})
+            except (RuntimeError, KeyError) as exc:
+                raise ForecasterError(f"the saved weights of member {k} do not fit the anchored configuration "
+                                      f"({exc}); retrain the model") from exc
+            nets.append(net.eval())
+        if len(state) != sum(len(net.state_dict()) for net in nets):
+            raise ForecasterError(f"the saved weights hold more than the {cfg.members} members of the configuration: "
+                                  "retrain the model")
+        ewma, garch = EWMA(cfg.horizon, lam=meta["ewma"]["lambda"]), GarchT(cfg.horizon)
+        ewma.start_var = float(meta["ewma"]["start_var"])
+        garch.fitted, garch.fit_start = np.array(meta["garch"]["params"], dtype=np.float64), int(meta["garch"]["fit_start"])
+        return cls(nets=nets, ewma=ewma, garch=garch, base=float(meta["base"]), cfg=cfg, weight=float(meta["weight"]),
+                   log=meta.get("log", {}))
+
     def distributions(self, histories: Sequence[History]) -> tuple[Predictive, Optional[Mixture]]:
         """The anchored ensemble's normal (N, H) at each history's last bar, and the shipped combination
         with GARCH-t (None when the config does not combine)."""
@@ -283,4 +311,15 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
         by_weight = [float(mixture_crps(*parts, np.array([w, 1.0 - w])).mean()) for w in grid]
         best = int(np.argmin(by_weight))
         out.update(weight=float(grid[best]), combined=by_weight[best], by_weight=by_weight)
+    return out
+
+
+def origin_crps(fitted: AnchoredFit, histories: Sequence[History], y: np.ndarray) -> dict:
+    """Per-origin CRPS (N,), the mean over the H steps of targets y (N, H), of EWMA (the anchor),
+    GARCH-t, the anchored ensemble ("model") and what is shipped (the combination, or the ensemble
+    when the config does not combine), all with the fitted parameters."""
+    model, combined = fitted.distributions(histories)
+    out = {"ewma": fitted.ewma.distribution(histories).crps(y).mean(1),
+           "garch_t": fitted.garch.distribution(histories).crps(y).mean(1), "model": model.crps(y).mean(1)}
+    out["shipped"] = out["model"] if combined is None else combined.crps(y).mean(1)
     return out

@@ -30,6 +30,7 @@ class Forecast:
     model: str = ""  # the saved model's name, for titles
     source: str = ""  # where the data came from, for titles
     stale: Optional[dict] = None  # staleness(origin) unless given
+    design: dict = field(default_factory=dict)  # an anchored model's: its anchor, correction and combination ({} otherwise)
 
     def __post_init__(self) -> None:
         if self.stale is None:
@@ -60,6 +61,7 @@ class Forecast:
             "distribution": {**{k: v for k, v in self.risk.items() if k != "quantiles"},
                              "quantiles": {lv: [float(p) for p in prices] for lv, prices in self.risk.get("quantiles", {}).items()}}
             if self.risk else None,
+            **({"design": self.design} if self.design else {}),
         }
 
 

@@ -198,6 +198,11 @@ def load_trained(name: str, models_dir=None, pair: Optional[str] = None) -> Trai
     missing, damaged or mismatched save."""
     folder = checkpoint.model_dir(name, models_dir)
     state, meta = checkpoint.load(folder)
+    if meta.get("design") == "anchored":  # forecaster train --design anchored
+        from forecaster.model.anchored_trained import load_anchored
+
+        trained = load_anchored(state, meta, name, folder)
+        return trained if pair is None else trained.for_pair(pair)
     try:
         net = MambaForecaster(ForecasterConfig.from_dict(meta["model_config"]))
         net.load_state_dict(state)

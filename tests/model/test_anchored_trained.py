@@ -1,0 +1,81 @@
+"""A saved anchored model (forecaster.model.anchored_trained, api.train(design="anchored")): it saves
+every member in one checkpoint, loads to the same forecast bit for bit, reports its CRPS beside EWMA
+and GARCH-t with the verdicts, and predicts intervals from its distribution, naming its anchor."""
+
+import json
+
+import numpy as np
+import pytest
+
+from forecaster import api
+from forecaster.configs import AnchoredConfig, DataConfig
+from forecaster.data import PriceSeries
+from forecaster.data.history import History
+from forecaster.errors import ForecasterError
+from forecaster.model import checkpoint
+from forecaster.model.anchored_trained import AnchoredTrained
+from forecaster.probabilistic import markets as mk
+
+TINY = AnchoredConfig(members=2, epochs=2, chunk=128, warm=30, d_model=8, patience=1)  # two members: the prefixes
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    models = tmp_path_factory.mktemp("models")
+    path = mk.GarchMarket().simulate(900, seed=5)
+    series = PriceSeries(frame=mk.price_frame(path.returns), pair="EURUSD", source="simulated")
+    trained = api.train(series=series, name="anc", models_dir=models, design="anchored", anchored=TINY,
+                        data=DataConfig(horizon=3), progress=False)
+    return models, series, trained
+
+
+def test_it_saves_every_member_and_loads_to_the_same_forecast(saved):
+    models, series, trained = saved
+    assert isinstance(trained, AnchoredTrained) and trained.config.horizon == 3
+    state, meta = checkpoint.load(models / "anc")
+    assert meta["design"] == "anchored" and {k.split(".")[0] for k in state} == {"member0", "member1"}
+    assert set(meta["anchored"]) >= {"config", "ewma", "garch", "base", "weight"}
+    loaded = api.load("anc", models)
+    assert isinstance(loaded, AnchoredTrained) and loaded.fit.weight == trained.fit.weight
+    histories = [History(series, t) for t in range(700, 760)]
+    (m1, c1), (m2, c2) = trained.fit.distributions(histories), loaded.fit.distributions(histories)
+    np.testing.assert_array_equal(m1.scale, m2.scale)
+    np.testing.assert_array_equal(c1.quantile([0.1, 0.9]), c2.quantile([0.1, 0.9]))
+    a, b = trained.predict(series).to_dict(), loaded.predict(series).to_dict()
+    a["stale"] = b["stale"] = None
+    assert a == b
+
+
+def test_its_metrics_put_its_crps_beside_ewma_and_garch_with_verdicts(saved):
+    _, series, trained = saved
+    m = trained.meta["metrics"]
+    for split in ("validation", "test"):
+        assert set(m[split]["crps"]) == {"ewma", "garch_t", "model", "shipped"}
+        assert all(0 < v < 0.1 for v in m[split]["crps"].values())
+        assert "GARCH-t" in m[split]["verdict_garch_t"]["text"] and "EWMA" in m[split]["verdict_ewma"]["text"]
+        assert f"{split} origins" in m[split]["verdict_garch_t"]["text"]
+    assert m["validation"]["origins"] == m["rows"]["combination"]
+    assert m["test"]["origins"] == len(series.frame) - 1 - 3 - series.frame.index.get_loc(trained.meta["seen_until"]) + 1
+    assert 0 <= m["weight"] <= 1 and "GARCH" in m["shipped"] or m["weight"] == 1
+    json.dumps(trained.meta)  # every number plain
+
+
+def test_predict_gives_intervals_from_the_distribution_and_names_the_anchor(saved):
+    _, series, trained = saved
+    out = trained.predict(series).to_dict()
+    assert len(out["steps"]) == 3 and out["design"]["anchor"] == "EWMA 0.94"
+    assert out["design"]["weight"] == trained.fit.weight and out["design"]["combination"] is True
+    for step in out["steps"]:
+        lo80, hi80 = step["interval_80"]
+        lo95, hi95 = step["interval_95"]
+        assert lo95 < lo80 < step["price"] < hi80 < hi95
+    assert out["distribution"]["volatility_annual"] > 0
+    before = trained.predict(series, as_of=series.frame.index[800]).to_dict()
+    assert before["origin"] == series.frame.index[800].isoformat() and before["steps"] != out["steps"]
+
+
+def test_the_anchored_design_refuses_what_it_does_not_do(tmp_path):
+    with pytest.raises(ForecasterError, match="design"):
+        api.train("EURUSD", design="wavelet", save=False)
+    with pytest.raises(ForecasterError, match="one pair"):
+        api.train("EURUSD,USDJPY", design="anchored", save=False)
