@@ -9,7 +9,7 @@ import typer
 
 from forecaster.cli.app import app, emit_json, info, settings, show
 from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt
-from forecaster.configs import FEATURES, LOSSES, MISALIGNED_RANGE, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import DESIGNS, FEATURES, LOSSES, MISALIGNED_RANGE, AnchoredConfig, DataConfig, ModelConfig, TrainConfig
 
 
 
@@ -40,7 +40,15 @@ def train(
     d_model: int = typer.Option(ModelConfig.d_model, "--d-model", help="Model width."),
     n_layer: int = typer.Option(ModelConfig.n_layer, "--n-layer", help="Mamba blocks."),
     d_state: int = typer.Option(ModelConfig.d_state, "--d-state", help="State size N of each channel."),
-    epochs: int = typer.Option(TrainConfig.epochs, "--epochs", help="Most epochs (early stopping usually ends sooner)."),
+    design: str = typer.Option(DESIGNS[0], "--design", help=f"{' | '.join(DESIGNS)}: windowed (the default) the "
+                               f"{DataConfig.lookback}-bar window model the options below configure; anchored the "
+                               "sequence model EWMA x exp(learnt correction) over long chunks, combined with GARCH-t "
+                               "(it reads --horizon, --epochs, --members, --combine and --seed; one pair)."),
+    members: int = typer.Option(AnchoredConfig.members, "--members", help="Anchored design: ensemble members (seeds)."),
+    combine: bool = typer.Option(AnchoredConfig.combine, "--combine/--no-combine",
+                                 help="Anchored design: ship the density combination with GARCH-t (else the ensemble alone)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help=f"Most epochs (early stopping usually ends sooner; "
+                                         f"default {TrainConfig.epochs}, anchored {AnchoredConfig.epochs})."),
     batch_size: int = typer.Option(TrainConfig.batch_size, "--batch-size"),
     lr: float = typer.Option(TrainConfig.lr, "--lr", help="Peak learning rate."),
     patience: int = typer.Option(TrainConfig.patience, "--patience", help="Epochs without validation gain before stopping."),
@@ -80,9 +88,11 @@ def train(
             model=ModelConfig(d_model=d_model, n_layer=n_layer, d_state=d_state, quantiles=_quantiles(quantiles),
                               distribution=distribution or ("none" if quantiles else ModelConfig.distribution),
                               revin=revin),
-            train_config=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
+            train_config=TrainConfig(epochs=TrainConfig.epochs if epochs is None else epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
                                      seed=settings.seed, device=settings.device, threads=threads),
-            models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0,
+            models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0, design=design,
+            anchored=AnchoredConfig(members=members, combine=combine, seed=settings.seed,
+                                    epochs=AnchoredConfig.epochs if epochs is None else epochs),
         )
     except KeyboardInterrupt:
         info("training interrupted: the last finished epoch is saved; continue with the same command and --resume")
@@ -95,6 +105,9 @@ def train(
         summary["pairs"] = {pair: member["metrics"] for pair, member in trained.meta["members"].items()}
     if as_json:
         emit_json(summary)
+        return
+    if trained.meta.get("design") == "anchored":
+        show(*_anchored_lines(trained))
         return
     gate = m["gate"]
     if trained.is_global:
@@ -119,6 +132,31 @@ def train(
     if trained.is_global:
         lines += _member_lines(trained.meta["members"])
     show(*lines)
+
+
+def _anchored_lines(trained) -> list[str]:
+    """An anchored model's report: data, the CRPS of what is shipped beside EWMA's and GARCH-t's on the
+    validation and test rows with the verdicts, the weight w and what is shipped."""
+    m, fp = trained.meta["metrics"], trained.meta["fingerprint"]
+    lines = [f"saved [bold]{trained.name}[/] (anchored design) to {trained.folder} ({m['train_seconds']:.1f}s, "
+             f"{len(m['members'])} member{'s' if len(m['members']) != 1 else ''}); data {fp['pair']} {fp['first'][:10]} .. "
+             f"{fp['last'][:10]} ({fp['rows']} bars), trained and validated up to {trained.meta['seen_until'][:10]}"]
+    for split in ("validation", "test"):
+        if split not in m:
+            lines.append(f"{split}: no origins (the data ends at the training cutoff)")
+            continue
+        s, c = m[split], m[split]["crps"]
+        lines.append(f"{split} CRPS (bp, {s['origins']} origins): shipped {c['shipped'] * 1e4:.3f}  anchored Mamba "
+                     f"{c['model'] * 1e4:.3f}  EWMA {c['ewma'] * 1e4:.3f}  GARCH-t {c['garch_t'] * 1e4:.3f}")
+        lines.append(f"  the shipped forecast is {s['verdict_garch_t']['text']}; {s['verdict_ewma']['text']}")
+    if m["combine"]:
+        lines.append(f"combination weight w = {m['weight']:.2g} on the anchored Mamba (chosen by CRPS on the "
+                     f"{m['rows']['combination']} validation rows early stopping did not use)")
+    lines.append(f"shipped: {m['shipped']}")
+    if "test_coverage" in m:
+        lines += [f"test coverage of the {round(float(level) * 100)}% interval: {c['empirical']:.1%}"
+                  for level, c in m["test_coverage"].items()]
+    return lines
 
 
 def _member_lines(members: dict) -> list[str]:
@@ -233,6 +271,11 @@ def predict(
         lines += [f"forecast volatility (annualised): {forecast.risk['volatility_annual']:.1%}",
                   f"one-bar 95% value at risk: long {var['long']['percent']:.2f}% ({var['long']['pips']:.0f} pips), "
                   f"short {var['short']['percent']:.2f}% ({var['short']['pips']:.0f} pips); from the model's distribution"]
+    if forecast.design:
+        d = forecast.design
+        lines.append(f"anchored model: anchor {d['anchor']}, learnt correction {'on' if d['correction'] else 'off'}, "
+                     f"combination with GARCH(1,1)-t {'on, w = ' + format(d['weight'], '.2g') if d['combination'] else 'off'}; "
+                     f"the forecast is {d['shipped']}; intervals are the distribution's quantiles")
     if forecast.stale:
         lines.insert(0, f"[bold red]{stale_note(forecast.stale)}[/]; `forecaster data update` or a newer --path")
     show(table, *lines)
@@ -264,5 +307,5 @@ def models(models_dir: Optional[Path] = ModelsDirOpt, as_json: bool = JsonOpt) -
             table.add_row(r["name"], f"[red]{r['error']}[/]", "", "", "", "", "")
             continue
         table.add_row(r["name"], ", ".join(r["pairs"]), r["interval"], str(r["horizon"]), f"{r['first'][:10]} .. {r['last'][:10]}",
-                      f"{r['val_mse']:.5f}", f"{r['val_mse_random_walk']:.5f}")
+                      *("-" if r[k] is None else f"{r[k]:.5f}" for k in ("val_mse", "val_mse_random_walk")))
     show(table)

@@ -314,11 +314,13 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
     return out
 
 
-def origin_crps(fitted: AnchoredFit, histories: Sequence[History], y: np.ndarray) -> dict:
+def origin_crps(fitted: AnchoredFit, histories: Sequence[History], y: np.ndarray,
+                distributions: Optional[tuple] = None) -> dict:
     """Per-origin CRPS (N,), the mean over the H steps of targets y (N, H), of EWMA (the anchor),
     GARCH-t, the anchored ensemble ("model") and what is shipped (the combination, or the ensemble
-    when the config does not combine), all with the fitted parameters."""
-    model, combined = fitted.distributions(histories)
+    when the config does not combine), all with the fitted parameters; distributions: what
+    fitted.distributions(histories) gave, if the caller has it already."""
+    model, combined = distributions or fitted.distributions(histories)
     out = {"ewma": fitted.ewma.distribution(histories).crps(y).mean(1),
            "garch_t": fitted.garch.distribution(histories).crps(y).mean(1), "model": model.crps(y).mean(1)}
     out["shipped"] = out["model"] if combined is None else combined.crps(y).mean(1)

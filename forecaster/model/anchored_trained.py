@@ -163,8 +163,8 @@ def _scores(fit: AnchoredFit, series: PriceSeries, origins: np.ndarray, split: s
     p = np.log(series.frame["close"].to_numpy())
     y = p[origins[:, None] + np.arange(1, H + 1)] - p[origins][:, None]  # (N, H)
     histories = [History(series, int(t)) for t in origins]
-    crps = origin_crps(fit, histories, y)
     model, combined = fit.distributions(histories)
+    crps = origin_crps(fit, histories, y, (model, combined))
     bands = (model if combined is None else combined).intervals(LEVELS)
     return {"origins": int(len(origins)), "crps": {k: float(v.mean()) for k, v in crps.items()},
             "verdict_garch_t": compare_with_baseline(crps["shipped"], crps["garch_t"], H, split, "GARCH-t"),

@@ -1,0 +1,63 @@
+"""`forecaster train --design anchored`, then `predict` and `models` on the saved anchored model,
+end to end on the offline ECB data with one small member."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from forecaster.cli import app
+
+runner = CliRunner()
+TINY = ["--start", "2022-06-01", "--horizon", "3", "--epochs", "1", "--members", "1"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(models folder, the saved metrics, what train printed)."""
+    models = tmp_path_factory.mktemp("models")
+    result = runner.invoke(app, ["--seed", "1", "train", "EURUSD", "--design", "anchored", "--name", "anc",
+                                 "--models-dir", str(models), *TINY])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((models / "anc" / "model.json").read_text(encoding="utf-8"))
+    return models, meta["metrics"], " ".join(result.output.split())
+
+
+def test_train_reports_the_crps_beside_ewma_and_garch_t_with_the_verdict_and_w(trained):
+    models, summary, printed = trained
+    assert summary["design"] == "anchored"
+    for split in ("validation", "test"):
+        assert set(summary[split]["crps"]) == {"ewma", "garch_t", "model", "shipped"}
+        assert "GARCH-t" in summary[split]["verdict_garch_t"]["text"]
+        assert summary[split]["verdict_garch_t"]["text"] in printed
+    assert 0 <= summary["weight"] <= 1 and f"shipped: {summary['shipped']}" in printed
+    assert len(summary["members"]) == 1 and summary["members"][0]["epochs_run"] == 1
+    for words in ("validation CRPS (bp", "test CRPS (bp", "EWMA", "GARCH-t", "combination weight w ="):
+        assert words in printed
+
+
+def test_predict_json_holds_intervals_and_the_anchor_and_weight(trained):
+    models, summary, _ = trained
+    result = runner.invoke(app, ["predict", "EURUSD", "--model", "anc", "--models-dir", str(models), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["design"]["anchor"] == "EWMA 0.94" and out["design"]["weight"] == summary["weight"]
+    assert out["design"]["correction"] == (summary["weight"] > 0)
+    assert len(out["steps"]) == 3
+    for step in out["steps"]:
+        lo80, hi80 = step["interval_80"]
+        lo95, hi95 = step["interval_95"]
+        assert lo95 < lo80 < step["price"] < hi80 < hi95
+    assert set(out["test_coverage"]) == {"0.8", "0.95"}
+    again = runner.invoke(app, ["predict", "EURUSD", "--model", "anc", "--models-dir", str(models), "--json"])
+    assert json.loads(again.stdout)["steps"] == out["steps"]
+    table = runner.invoke(app, ["predict", "EURUSD", "--model", "anc", "--models-dir", str(models)])
+    assert table.exit_code == 0 and "anchor EWMA 0.94" in " ".join(table.output.split())
+
+
+def test_models_lists_the_anchored_model(trained):
+    models, summary, _ = trained
+    rows = json.loads(runner.invoke(app, ["models", "--models-dir", str(models), "--json"]).stdout)
+    assert rows[0]["design"] == "anchored" and rows[0]["val_crps"] == summary["validation"]["crps"]
+    table = runner.invoke(app, ["models", "--models-dir", str(models)])
+    assert table.exit_code == 0 and "anc" in table.output
