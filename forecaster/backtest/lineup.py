@@ -15,6 +15,7 @@ from forecaster.backtest.neural import AnchoredMambaModel, MambaModel
 from forecaster.configs import DESIGNS, AnchoredConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import PriceSeries
 from forecaster.errors import ForecasterError
+from forecaster.model.anchored_trained import AnchoredTrained
 from forecaster.model.trained import TrainedModel
 from forecaster.probabilistic.contract import BacktestModel
 from forecaster.probabilistic.risk import default_risk_models
@@ -39,7 +40,16 @@ def lineup(series: PriceSeries, *, saved: Optional[TrainedModel] = None, data: O
     if saved is not None and not mamba:
         raise ForecasterError("a saved model and 'baselines only' contradict each other: give one")
     models = []
-    if saved is not None:
+    if isinstance(saved, AnchoredTrained):  # forecaster train --design anchored: its own horizon, no lookback
+        net = AnchoredMambaModel.from_saved(saved, series)
+        if horizon is not None and horizon != net.horizon:
+            raise ForecasterError(f"horizon {horizon} differs from the saved model's {net.horizon}: drop the option or retrain")
+        if lookback is not None:
+            raise ForecasterError(f"the saved model {saved.name!r} is an anchored model, which reads no lookback "
+                                  "window: drop --lookback")
+        models += [net, net.raw(f"mamba_raw:{saved.name}")] if net.config.combine else [net]
+        horizon = net.horizon
+    elif saved is not None:
         net = MambaModel.from_saved(saved, series)
         for option, value, own in (("horizon", horizon, net.data_config.horizon),
                                    ("lookback", lookback, net.data_config.lookback)):

@@ -39,6 +39,7 @@ from forecaster.data.history import History, LookAheadError
 from forecaster.errors import ForecasterError
 from forecaster.model import estimator
 from forecaster.model.anchored import AnchoredFit, fit_anchored
+from forecaster.model.anchored_trained import AnchoredTrained
 from forecaster.model.trained import TrainedModel
 from forecaster.probabilistic.contract import BacktestModel, ModelForecast
 
@@ -152,16 +153,43 @@ class AnchoredMambaModel(BacktestModel):
         self.name = name
         self.fitted: Optional[AnchoredFit] = None
         self.fitted_on: Optional[tuple] = None  # (start, cutoff) of the history of the last fit
+        self.seen_until: Optional[pd.Timestamp] = None  # saved model: last date its training used
+        self.first_test_start: Optional[pd.Timestamp] = None  # saved model: the first bar it has not seen
         self._last: tuple = (None, None)  # (origin cutoffs, (model, combination)) of the last forecast call
+
+    @classmethod
+    def from_saved(cls, trained: AnchoredTrained, series: PriceSeries) -> "AnchoredMambaModel":
+        """A model saved by `forecaster train --design anchored`, backtested as it is: fit() trains
+        nothing but refuses a training cutoff before the last bar the model's training or validation
+        read (its weights would have seen the test period)."""
+        out = cls(trained.config, name=f"mamba:{trained.name}")
+        out.fitted, out.seen_until = trained.fit_for(series), trained.seen_until
+        after = series.frame.index[series.frame.index > out.seen_until]
+        out.first_test_start = after[0] if len(after) else None
+        return out
 
     def raw(self, name: Optional[str] = None) -> "_RawView":
         """The anchored ensemble alone, from this model's fits (a second line-up entry)."""
         return _RawView(self, name or f"{self.name}_raw")
 
+    @property
+    def saved(self) -> bool:
+        return self.seen_until is not None
+
     def settings(self) -> dict:
         return {"data": {"horizon": self.horizon, "design": "anchored"}, "model": self.config.to_dict()}
 
     def fit(self, history: History) -> None:
+        if self.saved:
+            if self.seen_until > history.date:
+                raise LookAheadError(
+                    f"look-ahead: the saved model {self.name} was trained and validated on data up to "
+                    f"{self.seen_until.date()}, after the backtest's training cutoff {history.date.date()}; "
+                    + (f"the first valid --test-start is {self.first_test_start.date()} (`--test-start auto` takes "
+                       "it), or use --design anchored without --model to train inside the folds"
+                       if self.first_test_start is not None else "use --design anchored without --model to train "
+                       "inside the folds"))
+            return
         key = (history.start, history.cutoff)
         if key == self.fitted_on:
             return

@@ -61,3 +61,14 @@ def test_models_lists_the_anchored_model(trained):
     assert rows[0]["design"] == "anchored" and rows[0]["val_crps"] == summary["validation"]["crps"]
     table = runner.invoke(app, ["models", "--models-dir", str(models)])
     assert table.exit_code == 0 and "anc" in table.output
+
+
+def test_backtest_model_runs_the_saved_anchored_model_and_refuses_a_seen_test_period(trained, tmp_path):
+    models, _, _ = trained
+    base = ["backtest", "EURUSD", "--model", "anc", "--models-dir", str(models), "--no-plots", "--json"]
+    result = runner.invoke(app, base + ["--test-start", "auto", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert {"mamba:anc", "mamba_raw:anc"} <= set(out["probabilistic"]["models"])
+    seen = runner.invoke(app, base + ["--test-start", "2023-06-01", "--out", str(tmp_path / "s")])
+    assert seen.exit_code != 0 and "look-ahead" in seen.output and "--test-start auto" in " ".join(seen.output.split())

@@ -79,3 +79,26 @@ def test_the_anchored_design_refuses_what_it_does_not_do(tmp_path):
         api.train("EURUSD", design="wavelet", save=False)
     with pytest.raises(ForecasterError, match="one pair"):
         api.train("EURUSD,USDJPY", design="anchored", save=False)
+
+
+def test_the_backtest_runs_it_as_saved_and_refuses_a_test_period_it_has_seen(saved):
+    from forecaster.backtest import run_backtest
+    from forecaster.backtest.baselines import RandomWalk
+    from forecaster.backtest.lineup import lineup
+    from forecaster.backtest.neural import AnchoredMambaModel
+    from forecaster.configs import BacktestConfig
+    from forecaster.data.history import LookAheadError
+
+    models, series, trained = saved
+    net = AnchoredMambaModel.from_saved(api.load("anc", models), series)
+    assert net.saved and net.seen_until == series.frame.index[series.frame.index.get_loc(trained.meta["seen_until"])]
+    assert net.first_test_start == series.frame.index[series.frame.index > net.seen_until][0]
+    with pytest.raises(LookAheadError, match="saved model.*first valid --test-start"):
+        run_backtest(series, [net], BacktestConfig(horizon=3, test_start=str(series.frame.index[600].date())))
+    res = run_backtest(series, [RandomWalk(3), net], BacktestConfig(horizon=3, test_start=str(net.first_test_start.date())))
+    assert res.info["origins"] == len(series.frame) - 3 - series.frame.index.get_loc(net.first_test_start)
+    assert trained.meta["metrics"]["test"]["origins"] == res.info["origins"] + 1  # train's test starts at seen_until
+    names = [m.name for m in lineup(series, saved=api.load("anc", models))]
+    assert names[:3] == ["random_walk", "mamba:anc", "mamba_raw:anc"]
+    with pytest.raises(ForecasterError, match="lookback"):
+        lineup(series, saved=trained, lookback=20)
