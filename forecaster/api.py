@@ -248,7 +248,7 @@ def list_models(models_dir=None) -> list[dict]:
             "first": min(f["first"] for f in prints), "last": max(f["last"] for f in prints),
             "val_mse": m.get("val_mse"), "val_mse_random_walk": m.get("val_mse_random_walk"),
             "created": meta.get("created"),
-            **({"design": "anchored", "val_crps": m["validation"]["crps"]} if meta.get("design") == "anchored" else {}),
+            **({"design": "anchored", "lookback": None, "val_crps": m["validation"]["crps"]} if meta.get("design") == "anchored" else {}),
         })
     return rows
 
