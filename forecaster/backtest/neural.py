@@ -86,14 +86,7 @@ class MambaModel(BacktestModel):
 
     def fit(self, history: History) -> None:
         if self.saved:
-            if self.seen_until > history.date:
-                raise LookAheadError(
-                    f"look-ahead: the saved model {self.name} was trained and validated on data up to "
-                    f"{self.seen_until.date()}, after the backtest's training cutoff {history.date.date()}; "
-                    + (f"the first valid --test-start is {self.first_test_start.date()} (`--test-start auto` takes "
-                       "it), or use --retrain-every to train inside the folds" if self.first_test_start is not None
-                       else "use --retrain-every to train inside the folds")
-                )
+            _refuse_a_seen_period(self, history, "use --retrain-every to train inside the folds")
             return
         series = history.series()
         n = len(series.frame) - 1  # feature rows (the first bar has no return)
@@ -181,14 +174,7 @@ class AnchoredMambaModel(BacktestModel):
 
     def fit(self, history: History) -> None:
         if self.saved:
-            if self.seen_until > history.date:
-                raise LookAheadError(
-                    f"look-ahead: the saved model {self.name} was trained and validated on data up to "
-                    f"{self.seen_until.date()}, after the backtest's training cutoff {history.date.date()}; "
-                    + (f"the first valid --test-start is {self.first_test_start.date()} (`--test-start auto` takes "
-                       "it), or use --design anchored without --model to train inside the folds"
-                       if self.first_test_start is not None else "use --design anchored without --model to train "
-                       "inside the folds"))
+            _refuse_a_seen_period(self, history, "use --design anchored without --model to train inside the folds")
             return
         key = (history.start, history.cutoff)
         if key == self.fitted_on:
@@ -232,3 +218,14 @@ class _RawView(BacktestModel):
 
     def forecast(self, histories: Sequence[History]) -> ModelForecast:
         return ModelForecast.from_distribution(self.parent._distributions(histories)[0])
+
+
+def _refuse_a_seen_period(model, history: History, otherwise: str) -> None:
+    """LookAheadError when a saved model's training or validation data reach past the backtest's
+    training cutoff: it names the first valid --test-start (or `otherwise`, the way to train in the folds)."""
+    if model.seen_until > history.date:
+        raise LookAheadError(
+            f"look-ahead: the saved model {model.name} was trained and validated on data up to "
+            f"{model.seen_until.date()}, after the backtest's training cutoff {history.date.date()}; "
+            + (f"the first valid --test-start is {model.first_test_start.date()} (`--test-start auto` takes it), "
+               f"or {otherwise}" if model.first_test_start is not None else otherwise))
