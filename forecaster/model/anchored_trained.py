@@ -25,15 +25,15 @@ import numpy as np
 import pandas as pd
 
 from forecaster.configs import AnchoredConfig
-from forecaster.data import PriceSeries, pip_size, split_bounds
-from forecaster.data.calendar import bars_per_year, check_forecastable, future_dates
+from forecaster.data import PriceSeries, cumulative_returns, split_bounds
+from forecaster.data.calendar import check_forecastable
 from forecaster.data.history import History
 from forecaster.errors import ForecasterError
 from forecaster.model import checkpoint
 from forecaster.evaluation.verdicts import compare_with_baseline
 from forecaster.model.anchored import AnchoredFit, fit_anchored, origin_crps
-from forecaster.model.forecast import Forecast, risk_summary
-from forecaster.model.trained import TrainedModel, _source_label
+from forecaster.model.forecast import Forecast
+from forecaster.model.trained import TrainedModel
 from forecaster.probabilistic import intervals
 from forecaster.probabilistic.contract import ModelForecast
 from forecaster.probabilistic.intervals import LEVELS
@@ -108,17 +108,8 @@ class AnchoredTrained(TrainedModel):
         history = History(series, len(series.frame) - 1, self.start_row(series))
         model, combined = self.fit_for(series).distributions([history])
         out = ModelForecast.from_distribution(model if combined is None else combined)
-        origin, last_close = series.frame.index[-1], float(series.frame["close"].iloc[-1])
-        bands = {str(level): {"lower": last_close * np.exp(lo[0]), "upper": last_close * np.exp(hi[0])}
-                 for level, (lo, hi) in out.bands.items()}
-        coverage = {lv: v["empirical"] for lv, v in self.meta["metrics"].get("test_coverage", {}).items()}
-        risk = risk_summary(out.distribution, last_close, bars_per_year(series.frame.index), pip_size(series.pair))
-        point = out.point[0]
-        return Forecast(pair=series.pair, origin=origin, last_close=last_close,
-                        dates=future_dates(origin, len(point), series.interval), returns=point,
-                        prices=last_close * np.exp(point), intervals=bands, coverage=coverage, risk=risk,
-                        model=self.name, source=_source_label(series), stale={} if as_of is not None else None,
-                        design=self.design())
+        return self.as_forecast(out, series, series.frame.index[-1], float(series.frame["close"].iloc[-1]), as_of,
+                                design=self.design())
 
 
 def shipped_words(weight: float, combine: bool, lam: float = LAMBDA) -> str:
@@ -160,8 +151,7 @@ def _scores(fit: AnchoredFit, series: PriceSeries, origins: np.ndarray, split: s
     rows `origins` of `series`, the verdicts of the shipped model against GARCH-t and EWMA (DM on the
     per-origin CRPS), and the coverage of the shipped intervals."""
     H = fit.cfg.horizon
-    p = np.log(series.frame["close"].to_numpy())
-    y = p[origins[:, None] + np.arange(1, H + 1)] - p[origins][:, None]  # (N, H)
+    y = cumulative_returns(np.log(series.frame["close"].to_numpy()), origins, H)  # (N, H)
     histories = [History(series, int(t)) for t in origins]
     model, combined = fit.distributions(histories)
     crps = origin_crps(fit, histories, y, (model, combined))

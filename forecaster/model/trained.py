@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+import pandas as pd
 
 from forecaster.configs import DataConfig
 from forecaster.data import PriceSeries, parse_pair, pip_size, prepare
@@ -169,18 +170,22 @@ class TrainedModel:
         prep = self.prepare(series, covariates)
         latest = prep.latest_window()
         out = self.forecast(latest.x)  # (1, H) log returns, {level: (1, H)}, (1, H)
-        last_close = float(latest.last_close[0])
-        bands = {level: {"lower": last_close * np.exp(lo[0]), "upper": last_close * np.exp(hi[0])}
+        return self.as_forecast(out, series, latest.origin[0], float(latest.last_close[0]), as_of)
+
+    def as_forecast(self, out: ModelForecast, series: PriceSeries, origin: pd.Timestamp, last_close: float,
+                    as_of=None, **extra) -> Forecast:
+        """One origin's ModelForecast (1, H) as the Forecast a person reads: prices, intervals, the
+        test coverage, the risk summary of its distribution; extra: further Forecast fields."""
+        bands = {str(level): {"lower": last_close * np.exp(lo[0]), "upper": last_close * np.exp(hi[0])}
                  for level, (lo, hi) in out.bands.items()}
-        dist, point = out.distribution, out.point
+        dist, point = out.distribution, out.point[0]
         coverage = {lv: v["empirical"] for lv, v in self.meta["metrics"].get("test_coverage", {}).items()}
         risk = {} if dist is None else risk_summary(dist, last_close, bars_per_year(series.frame.index), pip_size(series.pair))
         return Forecast(
-            pair=series.pair, origin=latest.origin[0], last_close=last_close,
-            dates=future_dates(latest.origin[0], len(point[0]), series.interval),
-            returns=point[0], prices=last_close * np.exp(point[0]),
-            intervals=bands, coverage=coverage, risk=risk, model=self.name, source=_source_label(series),
-            stale={} if as_of is not None else None,
+            pair=series.pair, origin=origin, last_close=last_close,
+            dates=future_dates(origin, len(point), series.interval), returns=point,
+            prices=last_close * np.exp(point), intervals=bands, coverage=coverage, risk=risk, model=self.name,
+            source=_source_label(series), stale={} if as_of is not None else None, **extra,
         )
 
 
