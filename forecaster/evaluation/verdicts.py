@@ -42,26 +42,28 @@ def verdict_word(dm_p_better: float, dm_p_worse: float, alpha: float = ALPHA) ->
     return "indistinguishable"
 
 
-def verdict_vs_random_walk(dm_p_better: float, dm_p_worse: float, n: int, split: str, alpha: float = ALPHA) -> str:
+def verdict_vs_random_walk(dm_p_better: float, dm_p_worse: float, n: int, split: str, alpha: float = ALPHA,
+                           baseline: str = "the random walk", unit: str = "window") -> str:
     """The sentence, e.g. 'better than the random walk (DM p = 0.012, one-sided, n = 740 test windows)'.
 
     dm_p_better, dm_p_worse: one-sided DM p-values for H1 "model more accurate" and "model less
-    accurate" (stats.diebold_mariano's dm_p and dm_p_worse); n the windows the test used; split names
-    them ("test", "validation"). NaN p-values (no loss difference at all) read as indistinguishable."""
+    accurate" (stats.diebold_mariano's dm_p and dm_p_worse); n the windows (or other units) the test
+    used; split names them ("test", "validation"); baseline what the model is compared with. NaN
+    p-values (no loss difference at all) read as indistinguishable."""
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise ForecasterError(f"n={n!r} is invalid: accepted the number of windows, an integer >= 0")
     if not isinstance(split, str) or not split.strip():
         raise ForecasterError(f"split={split!r} is invalid: accepted the name of the split, e.g. 'test' or 'validation'")
     word = verdict_word(dm_p_better, dm_p_worse, alpha)
-    windows = f"n = {int(n)} {split.strip()} window{'' if n == 1 else 's'}"
+    windows = f"n = {int(n)} {split.strip()} {unit}{'' if n == 1 else 's'}"
     p_b, p_w = float(dm_p_better), float(dm_p_worse)
     if word == "better":
-        return f"better than the random walk (DM {_p(p_b)}, one-sided, {windows})"
+        return f"better than {baseline} (DM {_p(p_b)}, one-sided, {windows})"
     if word == "worse":
-        return f"worse than the random walk (DM {_p(p_w)}, one-sided, {windows})"
+        return f"worse than {baseline} (DM {_p(p_w)}, one-sided, {windows})"
     if math.isnan(p_b) or math.isnan(p_w):
-        return f"indistinguishable from the random walk (no loss difference to test, {windows})"
-    return f"indistinguishable from the random walk (DM {_p(min(1.0, 2 * min(p_b, p_w)))}, two-sided, {windows})"
+        return f"indistinguishable from {baseline} (no loss difference to test, {windows})"
+    return f"indistinguishable from {baseline} (DM {_p(min(1.0, 2 * min(p_b, p_w)))}, two-sided, {windows})"
 
 
 def compare_with_random_walk(loss_model: np.ndarray, loss_random_walk: np.ndarray, h: int, split: str,
@@ -117,14 +119,5 @@ def compare_with_baseline(loss_model: np.ndarray, loss_base: np.ndarray, h: int,
     CRPS beside GARCH-t's): {"verdict", "text", "dm_stat", "dm_p_better", "dm_p_worse", "n", "h", "split"},
     the text e.g. 'indistinguishable from GARCH-t (DM p = 0.41, two-sided, n = 120 validation origins)'."""
     out = compare_with_random_walk(loss_model, loss_base, h, split, alpha)
-    p_b, p_w, n = out["dm_p_better"], out["dm_p_worse"], out["n"]
-    units = f"n = {n} {split.strip()} {unit}{'' if n == 1 else 's'}"
-    if out["verdict"] == "better":
-        text = f"better than {baseline} (DM {_p(p_b)}, one-sided, {units})"
-    elif out["verdict"] == "worse":
-        text = f"worse than {baseline} (DM {_p(p_w)}, one-sided, {units})"
-    elif math.isnan(p_b) or math.isnan(p_w):
-        text = f"indistinguishable from {baseline} (no loss difference to test, {units})"
-    else:
-        text = f"indistinguishable from {baseline} (DM {_p(min(1.0, 2 * min(p_b, p_w)))}, two-sided, {units})"
+    text = verdict_vs_random_walk(out["dm_p_better"], out["dm_p_worse"], out["n"], split, alpha, baseline, unit)
     return {**out, "text": text}
