@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 import torch
 
 from forecaster.backtest.walkforward import BacktestResult
-from forecaster.configs import DESIGNS, AnchoredConfig, BacktestConfig, ModelConfig, TrainConfig
+from forecaster.configs import DESIGNS, AnchoredConfig, BacktestConfig, ModelConfig, TrainConfig, refuse_other_design
 from forecaster.data import DataConfig, PriceSeries, expand_pairs, load_series, pip_size, prepare
 from forecaster.data.sources import SourceSpec
 from forecaster.errors import ForecasterError
@@ -57,21 +57,21 @@ def train(
     and scored per pair. series: the data itself instead of loading it (a mapping pair -> series
     for a global model).
 
-    design: "windowed" (the default: the model above) or "anchored" (the anchored sequence model,
-    forecaster.model.anchored, with `anchored`, its horizon data's: fitted on the rows before the test
-    split of data.split and scored by CRPS beside EWMA and GARCH-t on validation and test; one pair,
-    no covariates; data's other fields, model and train_config do not apply to it)."""
-    if design not in DESIGNS:
-        raise ForecasterError(f"design {design!r} unknown: accepted {', '.join(DESIGNS)}")
+    design: "anchored" (the default: the anchored sequence model, forecaster.model.anchored, with
+    `anchored`, its horizon data's: fitted on the rows before the test split of data.split and scored
+    by CRPS beside EWMA and GARCH-t on validation and test; one pair, no covariates; data's other
+    fields do not apply to it) or "windowed" (the window model above, with model and train_config;
+    several pairs, covariates and resume need it). Options of the other design are an error."""
     data = data or DataConfig()
+    pairs = list(series) if isinstance(series, Mapping) else (expand_pairs(pair) if _several(pair) else None)
+    refuse_other_design(design, windowed={"several pairs": (pairs is not None and len(pairs) > 1, False),
+                                          "covariates": (data.covariates, ()), "resume": (resume, False),
+                                          "model": (model, None), "train_config": (train_config, None)},
+                        anchored={"anchored": (anchored, None)})
     model = model or ModelConfig()
     train_config = train_config or TrainConfig()
     if name is not None:
         checkpoint.model_dir(name, models_dir)  # a bad name fails before any data is loaded
-    pairs = list(series) if isinstance(series, Mapping) else (expand_pairs(pair) if _several(pair) else None)
-    if design == "anchored" and (pairs is not None and len(pairs) > 1 or data.covariates or resume):
-        raise ForecasterError("the anchored design trains on one pair, without covariates and without --resume: "
-                              "drop --pairs/--covariate/--resume, or train the windowed design")
     if pairs is not None and len(pairs) > 1:
         if column is not None or csv_series is not None:
             raise ForecasterError("--column/--series pick one series of a CSV file: a global model reads its pairs "
@@ -273,10 +273,9 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
 
     model: a saved model's name (or a TrainedModel) backtested as it is, on its own source unless
     source/path/... point at newer data of the same series; otherwise a Mamba model is trained in the
-    folds: design "windowed" (the default, the model `forecaster train` saves, with data, net and
-    train_config) or "anchored" (with `anchored`: "mamba" the combination with GARCH-t, "mamba_raw" the
-    anchored ensemble); mamba=False:
-    baselines only. config: the walk-forward
+    folds: design "anchored" (the default, with `anchored`: "mamba" the combination with GARCH-t,
+    "mamba_raw" the anchored ensemble beside it) or "windowed" (with data, net, train_config and
+    lookback; options of the other design are an error); mamba=False: baselines only. config: the walk-forward
     (BacktestConfig(); its horizon becomes the model's, its costs' pip the pair's; test_start
     "auto" is the first date a saved model has not seen). note(line) hears what a person should know
     (the data used, substitute data, the auto test start)."""
@@ -293,6 +292,10 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
     if auto_start and model is None:
         raise ForecasterError("--test-start auto takes the first date a saved model has not seen: give --model NAME "
                               "too, or a date (YYYY-MM-DD)")
+    if model is None and mamba:  # trained in the folds: options of the other design are an error
+        refuse_other_design(design, windowed={"data": (data, None), "net": (net, None),
+                                              "train_config": (train_config, None), "lookback": (lookback, None)},
+                            anchored={"anchored": (anchored, None)})
     data = data or DataConfig()
     estimator.network_config(net or ModelConfig(), len(data.features), 1, 1)  # a bad distribution fails now
     trained = None

@@ -249,7 +249,21 @@ class BacktestConfig(JsonConfig):
             raise ForecasterError(f"vol_cap={self.vol_cap!r} is invalid: accepted a position size > 0, e.g. 2")
 
 
-DESIGNS = ("windowed", "anchored")  # the backtest's Mamba: the windowed model (the default, as train saves) or the anchored sequence model
+DESIGNS = ("anchored", "windowed")  # the Mamba model: the anchored sequence model (the default) or the 48-bar window model
+WINDOWED = DESIGNS[1]  # the design of global models, covariates and --resume (the anchored design trains one pair)
+
+
+def refuse_other_design(design: str, windowed: dict, anchored: dict) -> None:
+    """ForecasterError, before any work, when options of the other design were given: windowed /
+    anchored map an option's name to (value given, default); it counts as given when they differ."""
+    if design not in DESIGNS:
+        raise ForecasterError(f"design {design!r} unknown: accepted {', '.join(DESIGNS)}")
+    other, other_name = (windowed, WINDOWED) if design == DESIGNS[0] else (anchored, DESIGNS[0])
+    given = [name for name, (value, default) in other.items() if value != default]
+    if given:
+        raise ForecasterError(f"{', '.join(given)} configure{'s' if len(given) == 1 else ''} the {other_name} design, "
+                              f"not the {design} one this run trains: choose --design {other_name} "
+                              f"(design={other_name!r}), or drop {'it' if len(given) == 1 else 'them'}")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from forecaster import api
-from forecaster.configs import DEMO_EPOCHS, BacktestConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import DEMO_EPOCHS, DESIGNS, WINDOWED, AnchoredConfig, BacktestConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import load_series
 from forecaster.util.files import atomic_write_text, atomic_write_json, check_writable
 from forecaster.model.plots import plot_forecast
@@ -26,8 +26,9 @@ from forecaster.model.plots import plot_forecast
 
 def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_years: float = BacktestConfig.test_years,
              data: Optional[DataConfig] = None, model: Optional[ModelConfig] = None, seed: int = 0, device: str = "cpu",
-             start: Optional[str] = None, progress: bool = True, progress_fn=None) -> dict:
-    """Returns the summary written to out/summary.json (paths, validation and backtest headline numbers)."""
+             start: Optional[str] = None, progress: bool = True, progress_fn=None, design: str = DESIGNS[0]) -> dict:
+    """Returns the summary written to out/summary.json (paths, validation and backtest headline numbers).
+    design: the model trained (anchored by default; model and device configure the windowed one)."""
     from forecaster.backtest.report import summary_lines, verdict_lines, write_report
 
     began = time.perf_counter()
@@ -38,8 +39,9 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
     test_from = series.frame.index[-1] - pd.DateOffset(days=round(365.25 * test_years))
     trained = api.train(
         series.pair, name=f"demo-{series.pair.lower()}", series=load_series(pair, source="ecb", start=start, end=str(test_from.date())),
-        data=data, model=model, train_config=TrainConfig(epochs=epochs, seed=seed, device=device),
-        models_dir=out / "models", progress=progress,
+        data=data, models_dir=out / "models", progress=progress, design=design,
+        **({"model": model, "train_config": TrainConfig(epochs=epochs, seed=seed, device=device)} if design == WINDOWED
+           else {"anchored": AnchoredConfig(epochs=epochs, seed=seed)}),
     )
     result = api.backtest(series.pair, BacktestConfig(test_years=test_years), model=trained, series=series,
                           progress=progress_fn)
@@ -52,8 +54,7 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
         "pair": series.pair, "model": trained.name, "seconds": round(time.perf_counter() - began, 1),
         "data": {"description": series.description, "last_bar": series.frame.index[-1].isoformat(),
                  "stale": forecast.stale},
-        "validation": {"model_mse": m["val_mse"], "random_walk_mse": m["val_mse_random_walk"],
-                       "verdict": m["gate"]["text"], "kept": m["gate"]["kept"]},
+        "validation": _validation(m),
         "verdicts": verdict_lines(result),
         "backtest_summary": summary_lines(result),
         "forecast": {"volatility_annual": forecast.risk.get("volatility_annual"),
@@ -65,3 +66,13 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
     }
     atomic_write_json(out / "summary.json", summary)  # valid JSON: NaN (no DM p for the random walk) -> null
     return summary
+
+
+def _validation(m: dict) -> dict:
+    """The headline of the trained model's validation: what is shipped and its verdict (anchored: CRPS
+    beside GARCH-t; windowed: the centre's MSE beside the random walk and the location gate)."""
+    if m.get("design") == DESIGNS[0]:
+        v = m["validation"]
+        return {"design": DESIGNS[0], "crps": v["crps"], "verdict": v["verdict_garch_t"]["text"], "shipped": m["shipped"]}
+    return {"design": WINDOWED, "model_mse": m["val_mse"], "random_walk_mse": m["val_mse_random_walk"],
+            "verdict": m["gate"]["text"], "kept": m["gate"]["kept"]}

@@ -33,7 +33,7 @@ def _worker(rank, world, port, models_dir):
     original = checkpoint.save
     checkpoint.save = lambda *a, **k: (saves.append(rank), original(*a, **k))
     try:
-        trained = api.train(name="ddp", series=_series(), data=DataConfig(lookback=12, horizon=2),
+        trained = api.train(name="ddp", design="windowed", series=_series(), data=DataConfig(lookback=12, horizon=2),
                             model=TINY_MODEL,
                             train_config=TrainConfig(epochs=2, batch_size=16, device="cpu", gate=1.0),
                             models_dir=models_dir,

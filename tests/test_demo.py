@@ -1,4 +1,4 @@
-"""The demo end to end (tiny configuration): model, backtest report, forecast plot, summary."""
+"""The demo end to end (tiny configuration of the windowed design): model, backtest report, forecast plot, summary."""
 
 import json
 
@@ -10,7 +10,7 @@ from conftest import TINY_MODEL
 
 def test_demo_writes_everything(tmp_path):
     summary = run_demo(tmp_path, "EURUSD", epochs=1, test_years=0.5, data=DataConfig(lookback=16, horizon=3), start="2019-01-01",
-                       model=TINY_MODEL, progress=False)
+                       model=TINY_MODEL, progress=False, design="windowed")  # the default design: tests/cli/test_commands.py
     files = summary["files"]
     for key in ("forecast_plot", "backtest_equity_plot", "backtest_error_plot", "backtest_forecast_plot"):
         with open(files[key], "rb") as f:

@@ -29,10 +29,10 @@ def lineup(series: PriceSeries, *, saved: Optional[TrainedModel] = None, data: O
 
     saved: a saved model (api.load; a global model's member for the series' pair), backtested as it is (its own horizon and lookback; a different
     horizon or lookback asked for is an error). Otherwise, unless mamba is False, a Mamba model
-    trained in the folds: design "windowed" (the default, the design `forecaster train` saves: MambaModel
-    with `data` (DataConfig() by default, its horizon and lookback replaced by the ones given), `model`
-    and `train`), or "anchored" (AnchoredMambaModel with `anchored`, its horizon replaced by the one
-    given, as "mamba" (the combination with GARCH-t) and "mamba_raw" (the anchored ensemble alone)). risk: add the risk models
+    trained in the folds: design "anchored" (the default: AnchoredMambaModel with `anchored`, its horizon
+    replaced by the one given, as "mamba" (the combination with GARCH-t) and "mamba_raw" (the anchored
+    ensemble alone)) or "windowed" (MambaModel with `data` (DataConfig() by default, its horizon and
+    lookback replaced by the ones given), `model` and `train`). risk: add the risk models
     (probabilistic.risk.default_risk_models).
     """
     if design not in DESIGNS:

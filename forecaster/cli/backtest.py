@@ -10,8 +10,8 @@ import typer
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
 from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt
 from forecaster.configs import (
-    BACKTEST_EPOCHS, CALIBRATIONS, DESIGNS, FEATURES, MISALIGNED_RANGE, AnchoredConfig, BacktestConfig, CostConfig,
-    DataConfig, ModelConfig, TrainConfig,
+    BACKTEST_EPOCHS, CALIBRATIONS, DESIGNS, FEATURES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, BacktestConfig,
+    CostConfig, DataConfig, ModelConfig, TrainConfig, refuse_other_design,
 )
 
 
@@ -35,9 +35,10 @@ def backtest(
     threshold: float = typer.Option(BacktestConfig.threshold, "--threshold", help="Trade only when |forecast log return| exceeds this."),
     signal_step: int = typer.Option(BacktestConfig.signal_step, "--signal-step", help="Which horizon step's forecast sets the position."),
     design: str = typer.Option(DESIGNS[0], "--design",
-                               help=f"Mamba trained in the folds: {' | '.join(DESIGNS)} (anchored: EWMA x exp(learnt "
-                                    "correction) over long sequences, combined with GARCH-t, and mamba_raw beside it; "
-                                    "windowed: the 48-bar window model, which the options below configure)."),
+                               help=f"Mamba trained in the folds: {' | '.join(DESIGNS)} (anchored, the default: EWMA x "
+                                    "exp(learnt correction) over long sequences, combined with GARCH-t, and mamba_raw "
+                                    "beside it; windowed: the 48-bar window model, which --lookback, --epochs and the "
+                                    "options below configure)."),
     members: int = typer.Option(AnchoredConfig.members, "--members", help="Anchored design: ensemble members (seeds)."),
     combine: bool = typer.Option(AnchoredConfig.combine, "--combine/--no-combine",
                                  help="Anchored design: ship the density combination with GARCH-t (else the ensemble alone)."),
@@ -84,8 +85,8 @@ def backtest(
     by volatility tercile, VaR tests, PIT, DM on CRPS), online-calibrated intervals, and a trading
     simulation after spread, commission and slippage (swap not modelled).
 
-    Example: forecaster backtest EURUSD --folds 3 --distribution student_t --revin --out reports/eurusd;
-    forecaster backtest EURUSD --design anchored --folds 3 (the anchored sequence model, not yet the default)
+    Example: forecaster backtest EURUSD --folds 3 --out reports/eurusd (the anchored model, refit at each fold);
+    forecaster backtest EURUSD --design windowed --folds 3 --distribution student_t (the 48-bar window model)
     """
     from forecaster import api
     from forecaster.backtest.report import print_summary, print_tables, write_report
@@ -99,15 +100,24 @@ def backtest(
         costs=CostConfig(spread_pips=spread_pips, commission_bp=commission_bp, slippage_bp=slippage_bp),
         calibration=calibration, vol_target=vol_target, vol_cap=vol_cap,
     )
+    windowed = design == WINDOWED
+    if model is None and not no_mamba:
+        refuse_other_design(design, windowed={
+            "--lookback": (lookback, None), "--epochs": (epochs, BACKTEST_EPOCHS), "--d-model": (d_model, ModelConfig.d_model),
+            "--n-layer": (n_layer, ModelConfig.n_layer), "--train-stride": (train_stride, DataConfig.stride),
+            "--feature": (tuple(features), DataConfig.features),
+            "--misaligned-range": (misaligned_range, DataConfig.misaligned_range),
+            "--distribution": (distribution, ModelConfig.distribution), "--revin/--no-revin": (revin, ModelConfig.revin)},
+            anchored={"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine)})
     with progress_bar("backtest") as progress:
         result = api.backtest(
             pair, config, model=model, models_dir=models_dir, source=source, interval=interval, path=path,
             column=column, csv_series=csv_series, start=start, end=end,
-            data=DataConfig(stride=train_stride, features=tuple(features), misaligned_range=misaligned_range),
-            net=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin),
-            train_config=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device),
+            data=DataConfig(stride=train_stride, features=tuple(features), misaligned_range=misaligned_range) if windowed else None,
+            net=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin) if windowed else None,
+            train_config=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device) if windowed else None,
             mamba=not no_mamba, risk=not no_risk, horizon=horizon, lookback=lookback, progress=progress, note=info,
-            design=design, anchored=AnchoredConfig(members=members, combine=combine, seed=settings.seed))
+            design=design, anchored=None if windowed else AnchoredConfig(members=members, combine=combine, seed=settings.seed))
     paths = write_report(result, folder, plots=not no_plots)
     info(f"report: {folder}/ ({', '.join(Path(p).name for p in paths.values())})")
     if as_json:

@@ -37,9 +37,12 @@ def demo(
         emit_json(summary)
         return
     v, f = summary["validation"], summary["forecast"]
-    lines = [f"validation: the trained forecast is {v['verdict']}; "
-             + ("kept" if v["kept"] == "model" else "the model keeps the no-change centre (and its learned spread)"),
-             "backtest (the same summary `forecaster backtest` opens with):", *summary["backtest_summary"]]
+    if "shipped" in v:
+        head = f"validation: the shipped forecast is {v['verdict']}; shipped: {v['shipped']}"
+    else:
+        head = (f"validation: the trained forecast is {v['verdict']}; "
+                + ("kept" if v["kept"] == "model" else "the model keeps the no-change centre (and its learned spread)"))
+    lines = [head, "backtest (the same summary `forecaster backtest` opens with):", *summary["backtest_summary"]]
     if f["volatility_annual"] is not None:
         var = f["var_95_1d"]["long"]
         lines.append(f"next bars: forecast volatility {f['volatility_annual']:.1%} a year, one-bar 95% value at risk "

@@ -9,7 +9,8 @@ import typer
 
 from forecaster.cli.app import app, emit_json, info, settings, show
 from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt
-from forecaster.configs import DESIGNS, FEATURES, LOSSES, MISALIGNED_RANGE, AnchoredConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import (DESIGNS, FEATURES, LOSSES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, DataConfig, ModelConfig,
+                               TrainConfig, refuse_other_design)
 
 
 
@@ -40,10 +41,11 @@ def train(
     d_model: int = typer.Option(ModelConfig.d_model, "--d-model", help="Model width."),
     n_layer: int = typer.Option(ModelConfig.n_layer, "--n-layer", help="Mamba blocks."),
     d_state: int = typer.Option(ModelConfig.d_state, "--d-state", help="State size N of each channel."),
-    design: str = typer.Option(DESIGNS[0], "--design", help=f"{' | '.join(DESIGNS)}: windowed (the default) the "
-                               f"{DataConfig.lookback}-bar window model the options below configure; anchored the "
+    design: str = typer.Option(DESIGNS[0], "--design", help=f"{' | '.join(DESIGNS)}: anchored (the default) the "
                                "sequence model EWMA x exp(learnt correction) over long chunks, combined with GARCH-t "
-                               "(it reads --horizon, --epochs, --members, --combine and --seed; one pair)."),
+                               "(it reads --horizon, --epochs, --members, --combine and --seed; one pair); windowed the "
+                               f"{DataConfig.lookback}-bar window model the other options configure (global models, "
+                               "covariates, quantile heads, --resume)."),
     members: int = typer.Option(AnchoredConfig.members, "--members", help="Anchored design: ensemble members (seeds)."),
     combine: bool = typer.Option(AnchoredConfig.combine, "--combine/--no-combine",
                                  help="Anchored design: ship the density combination with GARCH-t (else the ensemble alone)."),
@@ -65,11 +67,11 @@ def train(
     models_dir: Optional[Path] = ModelsDirOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Train a Mamba forecaster on a pair and save it; prints its validation error beside the random walk's.
+    """Train a Mamba forecaster on a pair and save it; prints its validation and test scores beside the baselines'.
 
-    Example: forecaster train EURUSD --horizon 5 --epochs 20
-    A global model: forecaster train --pairs majors (then: forecaster predict USDJPY --model majors)
-    (several processes: torchrun --nproc-per-node 2 -m forecaster train EURUSD --from 2010-01-01;
+    Example: forecaster train EURUSD (the anchored model; forecaster train EURUSD --design windowed: the window model)
+    A global model: forecaster train --pairs majors --design windowed (then: forecaster predict USDJPY --model majors)
+    (several processes: torchrun --nproc-per-node 2 -m forecaster train EURUSD --design windowed --from 2010-01-01;
     gloo on CPU, nccl on GPU, each process trains on its shard of the windows, only rank 0 writes)
     """
     from forecaster import api
@@ -78,21 +80,33 @@ def train(
 
     if pair is not None and pairs is not None:
         raise ForecasterError(f"give a pair ({pair}) or --pairs ({pairs}), not both")
+    refuse_other_design(design, windowed={
+        "--pairs": (pairs, None), "--lookback": (lookback, DataConfig.lookback),
+        "--feature": (tuple(features), DataConfig.features), "--covariate": (tuple(covariates), ()),
+        "--misaligned-range": (misaligned_range, DataConfig.misaligned_range), "--d-model": (d_model, ModelConfig.d_model),
+        "--n-layer": (n_layer, ModelConfig.n_layer), "--d-state": (d_state, ModelConfig.d_state),
+        "--batch-size": (batch_size, TrainConfig.batch_size), "--lr": (lr, TrainConfig.lr),
+        "--patience": (patience, TrainConfig.patience), "--loss": (loss, TrainConfig.loss), "--quantiles": (quantiles, ""),
+        "--distribution": (distribution, None), "--revin/--no-revin": (revin, ModelConfig.revin), "--resume": (resume, False),
+        "--threads": (threads, TrainConfig.threads)},
+        anchored={"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine)})
     init_distributed_from_env(settings.device)
+    windowed = design == WINDOWED
     try:
         trained = api.train(
-            pairs if pairs is not None else (pair or "EURUSD"), name=name, source=source, interval=interval, start=start, end=end, path=path, column=column,
-            csv_series=csv_series, offline=offline,
+            pairs if pairs is not None else (pair or "EURUSD"), name=name, source=source, interval=interval, start=start,
+            end=end, path=path, column=column, csv_series=csv_series, offline=offline,
             data=DataConfig(lookback=lookback, horizon=horizon, features=tuple(features), covariates=tuple(covariates),
                             misaligned_range=misaligned_range),
             model=ModelConfig(d_model=d_model, n_layer=n_layer, d_state=d_state, quantiles=_quantiles(quantiles),
                               distribution=distribution or ("none" if quantiles else ModelConfig.distribution),
-                              revin=revin),
-            train_config=TrainConfig(epochs=TrainConfig.epochs if epochs is None else epochs, batch_size=batch_size, lr=lr, patience=patience, loss=loss,
-                                     seed=settings.seed, device=settings.device, threads=threads),
+                              revin=revin) if windowed else None,
+            train_config=TrainConfig(epochs=TrainConfig.epochs if epochs is None else epochs, batch_size=batch_size,
+                                     lr=lr, patience=patience, loss=loss, seed=settings.seed, device=settings.device,
+                                     threads=threads) if windowed else None,
             models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0, design=design,
-            anchored=AnchoredConfig(members=members, combine=combine, seed=settings.seed,
-                                    epochs=AnchoredConfig.epochs if epochs is None else epochs),
+            anchored=None if windowed else AnchoredConfig(members=members, combine=combine, seed=settings.seed,
+                                                          epochs=AnchoredConfig.epochs if epochs is None else epochs),
         )
     except KeyboardInterrupt:
         info("training interrupted: the last finished epoch is saved; continue with the same command and --resume")

@@ -19,8 +19,9 @@ Training (through the one trainer, forecaster.model.trainer.fit, with this modul
 the training rows at a random offset per epoch, one chunk per step; the last H training rows' targets
 (which would reach into validation) masked; early stopping on the first half of the validation rows
 (read as tiles of chunks), the combination weight on the second half (rows early stopping did not use).
-A forecast at origin row t reads the `chunk` bars ending there (fewer near the start) and takes the
-last position: each origin depends on its own past only, whatever batch it is forecast in.
+A forecast at origin row t is read as a training position is: in the chunk (every chunk - warm bars
+from the history's first bar) where t lies at least `warm` bars in (tile_starts): each origin depends
+on its own past only, whatever batch it is forecast in, and a walk-forward reads each chunk once.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from forecaster.probabilistic.distributions import Mixture, Predictive, mixture_
 from forecaster.probabilistic.risk import EWMA, GarchT
 
 VAR_FLOOR = 1e-12  # floor of a trailing mean square (a flat stretch) before its log
-PREDICT_BATCH = 256  # origins per forward pass when forecasting (bounds the scan's memory)
+PREDICT_BATCH = 64  # chunks per forward pass when forecasting (bounds the scan's memory)
 
 
 # ----------------------------------------------------------------------------- inputs and targets
@@ -167,20 +168,33 @@ def tiles(x: np.ndarray, yz: np.ndarray, rows: range, cfg: AnchoredConfig) -> tu
     return np.stack(xs), np.stack(ys)
 
 
+def tile_starts(idx: np.ndarray, cfg: AnchoredConfig) -> np.ndarray:
+    """(N,) the first return index of the chunk that reads return index i: chunks start every
+    chunk - warm bars from the series start, and i is read in the one where it lies at least `warm`
+    bars in (from the start where i < warm): the context of a training position, warm..chunk-1 bars."""
+    step = cfg.chunk - cfg.warm
+    return np.maximum((np.asarray(idx, dtype=int) - cfg.warm) // step * step, 0)
+
+
 @torch.no_grad()
-def corrections(nets: Sequence[AnchoredNet], x: np.ndarray, idx: np.ndarray, chunk: int) -> np.ndarray:
-    """(N, H) the members' mean g at return indices idx, each read at the last position of the
-    min(chunk, i + 1) bars ending at i (so from its own past alone)."""
+def corrections(nets: Sequence[AnchoredNet], x: np.ndarray, idx: np.ndarray, cfg: AnchoredConfig) -> np.ndarray:
+    """(N, H) the members' mean g at return indices idx, each read at its position in its chunk
+    (tile_starts): each origin from its own past alone, and the same whatever batch it is in. Every
+    chunk is read once (zero-padded past the data: the network is causal), so a walk-forward over N
+    consecutive origins costs about N chunk-steps, not N chunks."""
     idx = np.asarray(idx, dtype=int)
+    starts = tile_starts(idx, cfg)
+    firsts, which = np.unique(starts, return_inverse=True)  # (T,) chunk starts, (N,) each origin's chunk
+    xs = np.zeros((len(firsts), cfg.chunk, x.shape[1]), np.float32)  # (T, chunk, C)
+    for k, s in enumerate(firsts):
+        part = x[s : s + cfg.chunk]
+        xs[k, : len(part)] = part
     out = np.zeros((len(idx), nets[0].head.out_features))
-    xt = torch.from_numpy(x)
-    for length in np.unique(np.minimum(idx + 1, chunk)):  # origins near the start read shorter windows
-        rows = np.flatnonzero(np.minimum(idx + 1, chunk) == length)
-        for a in range(0, len(rows), PREDICT_BATCH):
-            part = rows[a : a + PREDICT_BATCH]
-            window = torch.from_numpy(idx[part][:, None] - np.arange(length - 1, -1, -1))  # (b, length)
-            xb = xt[window]  # (b, length, C)
-            out[part] = np.mean([net.eval()(xb)[:, -1].double().numpy() for net in nets], axis=0)
+    for a in range(0, len(firsts), PREDICT_BATCH):
+        xb = torch.from_numpy(xs[a : a + PREDICT_BATCH])  # (b, chunk, C)
+        g = np.mean([net.eval()(xb).double().numpy() for net in nets], axis=0)  # (b, chunk, H)
+        mine = (which >= a) & (which < a + len(xb))
+        out[mine] = g[which[mine] - a, idx[mine] - starts[mine]]
     return out
 
 
@@ -245,7 +259,7 @@ class AnchoredFit:
                                   f"forecast origin, got {int(idx.min()) + 2}: start the test period later")
         x = features(r, self.ewma, self.base, self.cfg)  # (n, C)
         scale = anchor_scale(anchor_sd(r, self.ewma)[idx], self.cfg.horizon)  # (N, H)
-        g = corrections(self.nets, x, idx, self.cfg.chunk)  # (N, H)
+        g = corrections(self.nets, x, idx, self.cfg)  # (N, H)
         model = Predictive(np.zeros_like(scale), scale * np.exp(g))
         if not self.cfg.combine:
             return model, None

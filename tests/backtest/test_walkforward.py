@@ -190,7 +190,7 @@ def test_saved_model_refuses_a_test_period_it_has_seen(tmp_path):
     from forecaster.model.trainer import TrainConfig
 
     series = _random_walk(600)
-    api.train(series=series, name="tiny", source="ecb", data=DataConfig(lookback=12, horizon=2, split=(0.6, 0.2, 0.2)),
+    api.train(series=series, name="tiny", design="windowed", source="ecb", data=DataConfig(lookback=12, horizon=2, split=(0.6, 0.2, 0.2)),
               model=TINY_MODEL, train_config=TrainConfig(epochs=1, device="cpu"),
               models_dir=tmp_path, progress=False)
     model = MambaModel.from_saved(api.load("tiny", tmp_path), series)

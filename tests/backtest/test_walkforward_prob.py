@@ -246,7 +246,7 @@ def test_cli_backtest_risk_models_vol_target_and_options(tmp_path):
     settings = data["data"]["model_settings"]["mamba"]
     assert settings["data"]["features"] == ["log_return", "abs_return"] and settings["model"]["revin"] is True
     assert list(data["probabilistic"]["models"]) == ["mamba"]
-    res = runner.invoke(app, base + ["--distribution", "cauchy"])
+    res = runner.invoke(app, base + ["--design", "windowed", "--distribution", "cauchy"])
     assert res.exit_code == 1 and "cauchy" in res.output
     res = runner.invoke(app, base + ["--baselines-only", "--calibration", "weekly"])
     assert res.exit_code == 1 and "weekly" in res.output

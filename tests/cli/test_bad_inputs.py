@@ -116,5 +116,5 @@ def test_a_mistyped_set_name_is_not_a_pair():
         with pytest.raises(ForecasterError, match=r"\(majors\)"):
             expand_pairs(f"EURUSD,{bad}")
     assert parse_pair("USDKZT") == ("USD", "KZT")  # one known side: a source may still quote it
-    result = runner.invoke(app, ["train", "--pairs", "minors"])
+    result = runner.invoke(app, ["train", "--pairs", "minors", "--design", "windowed"])
     assert result.exit_code == 1 and "named set of pairs for --pairs (majors)" in result.output

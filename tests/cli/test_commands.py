@@ -30,7 +30,10 @@ def test_env_json():
 @pytest.mark.parametrize("args, message", [
     (("data", "show", "XXXUSD"), "not in the ECB rates"),
     (("predict", "--model", "nope", "--models-dir", "/nonexistent"), "no saved model"),
-    (("train", "EURUSD", "--loss", "cubic", "--epochs", "1"), "loss='cubic'"),
+    (("train", "EURUSD", "--design", "windowed", "--loss", "cubic", "--epochs", "1"), "loss='cubic'"),
+    (("train", "EURUSD", "--loss", "cubic"), "--loss configures the windowed design, not the anchored one"),
+    (("backtest", "EURUSD", "--lookback", "20", "--members", "2"), "--lookback configures the windowed design"),
+    (("train", "EURUSD", "--design", "windowed", "--members", "2"), "--members configures the anchored design"),
     (("data", "show", "EURUSD", "--source", "csv", "--path", "/nonexistent.csv"), "does not exist"),
 ])
 def test_user_errors_exit_1_with_a_message(args, message):
@@ -72,4 +75,6 @@ def test_demo_command(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["pair"] == "EURUSD" and (tmp_path / "forecast.png").is_file()
-    assert summary["validation"]["model_mse"] <= summary["validation"]["random_walk_mse"] + 1e-12
+    v = summary["validation"]  # the default design: the anchored model, scored by CRPS beside GARCH-t
+    assert v["design"] == "anchored" and "GARCH-t" in v["verdict"] and set(v["crps"]) >= {"shipped", "garch_t", "ewma"}
+    assert "GARCH(1,1)-t" in v["shipped"] or "anchored Mamba" in v["shipped"]

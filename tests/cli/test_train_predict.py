@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from forecaster.cli import app
 
 runner = CliRunner()
-TINY = ["--start", "2019-01-01", "--lookback", "16", "--horizon", "3", "--d-model", "8", "--n-layer", "1",
+TINY = ["--design", "windowed", "--start", "2019-01-01", "--lookback", "16", "--horizon", "3", "--d-model", "8", "--n-layer", "1",
         "--d-state", "4", "--epochs", "2", "--batch-size", "64"]
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from forecaster.cli import app
 
 runner = CliRunner()
-TINY = ["--epochs", "1", "--d-model", "8", "--n-layer", "1", "--d-state", "4", "--lookback", "16", "--horizon", "3"]
+TINY = ["--design", "windowed", "--epochs", "1", "--d-model", "8", "--n-layer", "1", "--d-state", "4", "--lookback", "16", "--horizon", "3"]
 
 
 def run(*args):

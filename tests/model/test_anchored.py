@@ -5,6 +5,7 @@ historical volatility, and the walk-forward runs it with its distributions colle
 import math
 
 import numpy as np
+import torch
 import pytest
 from scipy import stats
 
@@ -61,8 +62,27 @@ def test_inputs_and_forecasts_are_causal():
     for net in fit.nets:  # a trained-looking head: the network's own output, not the zero head
         net.head.weight.data.normal_(0, 0.5)
     idx = np.arange(900, 1200)
-    np.testing.assert_array_equal(an.corrections(fit.nets, a, idx, 256), an.corrections(fit.nets, b, idx, 256))
-    assert not np.array_equal(an.corrections(fit.nets, a, idx + 50, 256), an.corrections(fit.nets, b, idx + 50, 256))
+    np.testing.assert_array_equal(an.corrections(fit.nets, a, idx, fit.cfg), an.corrections(fit.nets, b, idx, fit.cfg))
+    assert not np.array_equal(an.corrections(fit.nets, a, idx + 50, fit.cfg), an.corrections(fit.nets, b, idx + 50, fit.cfg))
+
+
+def test_each_origin_is_read_in_its_own_chunk_whatever_the_batch():
+    _, series = _garch_series(1500, seed=5)
+    fit = _untrained(History(series, 1000), AnchoredConfig(members=2, chunk=256, warm=50))
+    for net in fit.nets:
+        net.head.weight.data.normal_(0, 0.5)
+    x = an.features(np.diff(np.log(series.frame["close"].to_numpy())), fit.ewma, fit.base, fit.cfg)
+    idx = np.arange(10, 1400, 7)
+    batch = an.corrections(fit.nets, x, idx, fit.cfg)  # (N, H)
+    starts = an.tile_starts(idx, fit.cfg)
+    assert np.all((idx - starts >= fit.cfg.warm) | (starts == 0)) and np.all(idx - starts < fit.cfg.chunk)
+    for k in (0, 5, 100, len(idx) - 1):
+        alone = an.corrections(fit.nets, x, idx[k : k + 1], fit.cfg)[0]
+        with torch.no_grad():
+            direct = np.mean([net(torch.from_numpy(x[None, starts[k] : idx[k] + 1]))[0, -1].double().numpy()
+                              for net in fit.nets], axis=0)
+        np.testing.assert_allclose(alone, batch[k], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(direct, batch[k], rtol=0, atol=1e-6)
 
 
 def test_trained_on_a_garch_market_it_tracks_the_true_volatility_and_beats_hist_vol():

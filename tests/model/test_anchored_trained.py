@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecaster import api
-from forecaster.configs import AnchoredConfig, DataConfig
+from forecaster.configs import AnchoredConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import PriceSeries
 from forecaster.data.history import History
 from forecaster.errors import ForecasterError
@@ -77,8 +77,14 @@ def test_predict_gives_intervals_from_the_distribution_and_names_the_anchor(save
 def test_the_anchored_design_refuses_what_it_does_not_do(tmp_path):
     with pytest.raises(ForecasterError, match="design"):
         api.train("EURUSD", design="wavelet", save=False)
-    with pytest.raises(ForecasterError, match="one pair"):
-        api.train("EURUSD,USDJPY", design="anchored", save=False)
+    for design in ("anchored", None):  # None: the default, which is the anchored design
+        kwargs = {} if design is None else {"design": design}
+        with pytest.raises(ForecasterError, match="several pairs configures the windowed design.*--design windowed"):
+            api.train("EURUSD,USDJPY", save=False, **kwargs)
+        with pytest.raises(ForecasterError, match="model, train_config configure the windowed design"):
+            api.train("EURUSD", model=ModelConfig(), train_config=TrainConfig(), save=False, **kwargs)
+    with pytest.raises(ForecasterError, match="anchored configures the anchored design"):
+        api.train("EURUSD", design="windowed", anchored=AnchoredConfig(), save=False)
 
 
 def test_the_backtest_runs_it_as_saved_and_refuses_a_test_period_it_has_seen(saved):

@@ -18,7 +18,7 @@ FAST = TrainConfig(epochs=3, batch_size=32, device="cpu", patience=10, seed=0)
 
 
 def _train(tmp_path, series, **model):
-    return api.train(name="p", series=series, data=DataConfig(lookback=16, horizon=3),
+    return api.train(name="p", design="windowed", series=series, data=DataConfig(lookback=16, horizon=3),
                      model=replace(TINY_MODEL, **model), train_config=FAST, models_dir=tmp_path, progress=False)
 
 
@@ -46,7 +46,7 @@ def test_gate_keeps_a_location_with_significant_skill(tmp_path):
 
 def test_gate_off_keeps_the_trained_model(tmp_path):
     series = price_series(0.005 * np.random.default_rng(3).standard_normal(500))
-    trained = api.train(name="q", series=series, data=DataConfig(lookback=16, horizon=3), model=TINY_MODEL,
+    trained = api.train(name="q", design="windowed", series=series, data=DataConfig(lookback=16, horizon=3), model=TINY_MODEL,
                         train_config=replace(FAST, gate=1.0), models_dir=tmp_path, progress=False)
     assert trained.meta["metrics"]["gate"]["kept"] == "model"
     with pytest.raises(ForecasterError, match="gate"):

@@ -36,7 +36,7 @@ def _pairs(b_tail_factor: float = 1.0) -> dict:
 
 
 def _train(series: dict, models_dir=None, name="g", save=True) -> api.TrainedModel:
-    return api.train(series=series, name=name, data=DATA, model=TINY_MODEL, train_config=TRAIN, models_dir=models_dir,
+    return api.train(series=series, name=name, design="windowed", data=DATA, model=TINY_MODEL, train_config=TRAIN, models_dir=models_dir,
                      save=save, progress=False)
 
 
@@ -114,9 +114,9 @@ def test_unknown_pair_and_missing_pair_are_clear_errors(saved):
     with pytest.raises(ForecasterError, match="trained on EURUSD, USDJPY, not GBPUSD"):
         glob.predict(price_series(ar1_returns(100), pair="GBPUSD"))
     with pytest.raises(ForecasterError, match="mapping pair -> series"):
-        api.train("EURUSD,USDJPY", series=series["EURUSD"], data=DATA, model=TINY_MODEL, save=False)
+        api.train("EURUSD,USDJPY", design="windowed", series=series["EURUSD"], data=DATA, model=TINY_MODEL, save=False)
     with pytest.raises(ForecasterError, match="ecb or yahoo"):
-        api.train("EURUSD,USDJPY", source="csv", path="x.csv", save=False)
+        api.train("EURUSD,USDJPY", design="windowed", source="csv", path="x.csv", save=False)
 
 
 def test_model_card_round_trips_and_single_models_stay_as_they_are(saved, tmp_path):
@@ -136,7 +136,7 @@ def test_model_card_round_trips_and_single_models_stay_as_they_are(saved, tmp_pa
         assert view.meta["metrics"]["test_mse"] == member["metrics"]["test_mse"]
     listed = api.list_models(models)
     assert listed[0]["pairs"] == ["EURUSD", "USDJPY"] and listed[0]["first"] == "2015-01-01T00:00:00"
-    single = api.train(series=series["EURUSD"], name="one", data=DATA, model=TINY_MODEL, train_config=TRAIN,
+    single = api.train(design="windowed", series=series["EURUSD"], name="one", data=DATA, model=TINY_MODEL, train_config=TRAIN,
                        models_dir=tmp_path, progress=False)
     one = api.load("one", tmp_path)
     assert "members" not in one.meta and one.meta["pair"] == "EURUSD" and one.pairs == ["EURUSD"]
@@ -161,7 +161,7 @@ def test_backtest_a_member_pair_from_the_saved_global_model(saved):
 def test_cli_train_pairs_predict_models_backtest(tmp_path):
     """The user's path on the bundled ECB data (a recent start keeps it small)."""
     runner = CliRunner()
-    tiny = ["--epochs", "1", "--d-model", "8", "--n-layer", "1", "--d-state", "4", "--lookback", "16", "--horizon", "3",
+    tiny = ["--design", "windowed", "--epochs", "1", "--d-model", "8", "--n-layer", "1", "--d-state", "4", "--lookback", "16", "--horizon", "3",
             "--distribution", "none", "--no-revin", "--start", "2023-06-01", "--models-dir", str(tmp_path)]
     result = runner.invoke(app, ["train", "--pairs", "EURUSD,USDJPY", "--name", "duo", *tiny])
     assert result.exit_code == 0, result.output

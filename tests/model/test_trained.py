@@ -27,7 +27,7 @@ def synthetic_series():
 
 def quick_train(tmp_path, name="m", seed=0, epochs=3, quantiles=(), **kw):
     return api.train(
-        name=name, series=synthetic_series(), data=DataConfig(lookback=16, horizon=3),
+        design="windowed", name=name, series=synthetic_series(), data=DataConfig(lookback=16, horizon=3),
         model=replace(TINY_MODEL, quantiles=quantiles),
         train_config=TrainConfig(epochs=epochs, batch_size=32, seed=seed, device="cpu", patience=10),
         models_dir=tmp_path, progress=False, **kw,

@@ -16,7 +16,7 @@ def _series(returns, start="2015-01-01") -> PriceSeries:
 def test_new_data_is_scaled_with_the_saved_scalers(tmp_path):
     rng = np.random.default_rng(0)
     calm = 0.004 * rng.standard_normal(300)
-    trained = api.train(name="s", series=_series(calm), data=DataConfig(lookback=12, horizon=2),
+    trained = api.train(name="s", design="windowed", series=_series(calm), data=DataConfig(lookback=12, horizon=2),
                         model=TINY_MODEL,
                         train_config=TrainConfig(epochs=1, batch_size=32, device="cpu"), models_dir=tmp_path,
                         progress=False)
@@ -38,7 +38,7 @@ def test_the_saved_source_is_the_one_trained_on(tmp_path):
 
     from forecaster.errors import ForecasterError
 
-    trained = api.train(name="syn", series=_series(0.004 * np.random.default_rng(1).standard_normal(300)),
+    trained = api.train(name="syn", design="windowed", series=_series(0.004 * np.random.default_rng(1).standard_normal(300)),
                         data=DataConfig(lookback=12, horizon=2), model=TINY_MODEL,
                         train_config=TrainConfig(epochs=1, device="cpu"), models_dir=tmp_path, progress=False)
     assert trained.meta["source"]["source"] == "synthetic"  # not the default "ecb" it was never trained on

@@ -40,7 +40,7 @@ def test_auto_device_is_cuda_and_gpu_forecast_matches_cpu():
 
 def test_trained_on_gpu_loads_and_predicts_on_cpu(tmp_path):
     series = _series()
-    trained = api.train(name="g", series=series, data=DataConfig(lookback=16, horizon=3),
+    trained = api.train(name="g", design="windowed", series=series, data=DataConfig(lookback=16, horizon=3),
                         model=TINY_MODEL,
                         train_config=TrainConfig(epochs=2, batch_size=32, device="cuda"), models_dir=tmp_path,
                         progress=False)
