@@ -20,10 +20,13 @@ its verdict word (forecaster.evaluation.verdicts): GARCH(1,1)-t, or on the i.i.d
 to learn, so no gap) a constant-scale t fitted on the training rows (risk.ConstantT); and the same
 test against EWMA ("dm_ewma").
 
-Models: the Mamba model trained in the walk-forward (the default configuration, "mamba", plus any
-named variants), EWMA, GARCH-t, hist_vol, hist_vol_empirical and constant_t. On the multi-pair
-factor market every single-pair model is scored on each pair, and, with `pooled`, a global Mamba
-model ("mamba_global"): one network trained on every pair's rows up to the test
+Models: the Mamba model trained in the walk-forward (the default design, the anchored model:
+"mamba", the shipped combination with GARCH-t, and "mamba_raw", the anchored ensemble alone; plus
+any named variants, anchored (an AnchoredConfig) or windowed (a (DataConfig, ModelConfig,
+TrainConfig) triple)), EWMA, GARCH-t, hist_vol, hist_vol_empirical and constant_t. On the
+multi-pair factor market every single-pair model is scored on each pair, and, with `pooled`, a
+global Mamba model ("mamba_global", the windowed design: the only one that trains on several
+pairs): one network trained on every pair's rows up to the test
 (forecaster.model.estimator.fit_pooled), used on each pair with that pair's scalers. The factor
 market's oracle knows the latent factor, which no forecaster sees: there even a perfect model's gap
 closed stays below 1.
@@ -47,9 +50,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from forecaster.backtest import run_backtest
-from forecaster.backtest.neural import MambaModel
+from forecaster.backtest.neural import AnchoredMambaModel, MambaModel
 from forecaster.backtest.walkforward import test_start_row
-from forecaster.configs import BACKTEST_EPOCHS, BacktestConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import BACKTEST_EPOCHS, AnchoredConfig, BacktestConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import PriceSeries, prepare
 from forecaster.data.history import History
 from forecaster.errors import ForecasterError
@@ -75,12 +78,16 @@ BOOTSTRAPS = 2000  # resamples of the seeds for the gap's interval
 INTERVAL = 0.90  # coverage of that interval
 LEVELS = ("80", "95")  # the intervals whose coverage is reported
 
-Variant = tuple  # (DataConfig, ModelConfig, TrainConfig)
+Variant = object  # an AnchoredConfig (the anchored design) or a (DataConfig, ModelConfig, TrainConfig) triple (windowed)
 
 
-def default_variant(horizon: int = HORIZON, epochs: int = BACKTEST_EPOCHS) -> Variant:
-    """The Mamba model as the backtest trains it in the folds (forecaster backtest's defaults)."""
+def windowed_variant(horizon: int = HORIZON, epochs: int = BACKTEST_EPOCHS) -> tuple:
+    """The windowed Mamba as `forecaster backtest --design windowed` trains it in the folds."""
     return DataConfig(horizon=horizon), ModelConfig(), TrainConfig(epochs=epochs)
+
+
+def _horizon(variant: Variant) -> int:
+    return variant.horizon if isinstance(variant, AnchoredConfig) else variant[0].horizon
 
 
 @dataclass
@@ -93,8 +100,9 @@ class OracleConfig:
     test_years: float = 9.0  # the test period: the last test_years of the draw (9 years: about 2,340 origins)
     horizon: int = HORIZON
     pooled: bool = True  # also a global Mamba model on the factor market's pairs
-    epochs: int = BACKTEST_EPOCHS  # most epochs of the default Mamba (the backtest's; fewer only in tests)
-    variants: dict = field(default_factory=dict)  # name -> (DataConfig, ModelConfig, TrainConfig) beside the default
+    anchored: AnchoredConfig = field(default_factory=AnchoredConfig)  # the default Mamba (its horizon replaced)
+    epochs: int = BACKTEST_EPOCHS  # most epochs of the windowed global model (the backtest's; fewer only in tests)
+    variants: dict = field(default_factory=dict)  # name -> Variant beside the default
 
     def __post_init__(self) -> None:
         self.markets = tuple(self.markets)
@@ -105,14 +113,17 @@ class OracleConfig:
             raise ForecasterError(f"seeds={self.seeds!r} is invalid: accepted an integer >= 1")
         if not isinstance(self.days, int) or self.days < 1000:
             raise ForecasterError(f"days={self.days!r} is invalid: accepted an integer >= 1000")
+        self.anchored = replace(self.anchored, horizon=self.horizon)
         for name, variant in self.variants.items():
-            if name in (DEFAULT_MAMBA, GLOBAL_MAMBA) or len(variant) != 3 or variant[0].horizon != self.horizon:
-                raise ForecasterError(f"variant {name!r}: give a new name and (DataConfig, ModelConfig, TrainConfig) "
-                                      f"with horizon {self.horizon}")
+            shaped = isinstance(variant, AnchoredConfig) or (isinstance(variant, tuple) and len(variant) == 3)
+            if name in (DEFAULT_MAMBA, GLOBAL_MAMBA) or name.endswith("_raw") or not shaped \
+                    or _horizon(variant) != self.horizon:
+                raise ForecasterError(f"variant {name!r}: give a new name (not ending in _raw) and an AnchoredConfig or "
+                                      f"(DataConfig, ModelConfig, TrainConfig) with horizon {self.horizon}")
 
     def mambas(self) -> dict:
-        """name -> (DataConfig, ModelConfig, TrainConfig): the default model first, then the variants."""
-        return {DEFAULT_MAMBA: default_variant(self.horizon, self.epochs), **self.variants}
+        """name -> Variant: the default model first, then the variants."""
+        return {DEFAULT_MAMBA: self.anchored, **self.variants}
 
 
 QUICK = OracleConfig(markets=("garch_t", IID), seeds=1, days=4000, test_years=4.0)  # a laptop: a few minutes
@@ -130,8 +141,16 @@ def _pair_names(market) -> list[str]:
 
 
 def _single_models(config: OracleConfig, seed: int) -> list:
-    models = [MambaModel(data, net, replace(train, seed=train.seed + 1000 * seed), name=name)
-              for name, (data, net, train) in config.mambas().items()]
+    """Every Mamba (an anchored one with its ensemble beside it as NAME_raw), the risk models and the
+    constant t; each Mamba's training seed offset by 1000 x the draw's seed."""
+    models = []
+    for name, v in config.mambas().items():
+        if isinstance(v, AnchoredConfig):
+            net = AnchoredMambaModel(replace(v, seed=v.seed + 1000 * seed), name=name)
+            models += [net, net.raw()] if v.combine else [net]
+        else:
+            data, net_config, train = v
+            models.append(MambaModel(data, net_config, replace(train, seed=train.seed + 1000 * seed), name=name))
     return models + default_risk_models(config.horizon) + [ConstantT(config.horizon)]
 
 
@@ -152,7 +171,7 @@ class _GlobalMember(MambaModel):
 def _global_members(series: dict, config: OracleConfig, bt: BacktestConfig, seed: int) -> dict:
     """pair -> _GlobalMember of one network trained on every pair's rows before the test (each pair
     split into training and validation rows as MambaModel.fit splits them)."""
-    data, net, train = config.mambas()[DEFAULT_MAMBA]
+    data, net, train = windowed_variant(config.horizon, config.epochs)
     first = next(iter(series.values()))
     cutoff = test_start_row(first.frame.index, bt) - 1
     preps = {}
@@ -304,8 +323,14 @@ def _config_dict(config: OracleConfig) -> dict:
     return {"markets": list(config.markets), "seeds": list(range(config.seeds)), "days": config.days,
             "test_years": config.test_years, "horizon": config.horizon, "pooled": config.pooled,
             "retrain_every": 0, "bootstrap": {"resamples": BOOTSTRAPS, "interval": INTERVAL, "over": "seeds"},
-            "mambas": {name: {"data": d.to_dict(), "model": m.to_dict(), "train": t.to_dict()}
-                       for name, (d, m, t) in config.mambas().items()}}
+            "mambas": {name: _variant_dict(v) for name, v in config.mambas().items()},
+            **({"global": _variant_dict(windowed_variant(config.horizon, config.epochs))} if config.pooled else {})}
+
+
+def _variant_dict(v: Variant) -> dict:
+    if isinstance(v, AnchoredConfig):
+        return {"design": "anchored", "config": v.to_dict()}
+    return {"design": "windowed", "data": v[0].to_dict(), "model": v[1].to_dict(), "train": v[2].to_dict()}
 
 
 def machine() -> str:

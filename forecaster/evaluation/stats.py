@@ -373,3 +373,33 @@ def _direction_overall(pred: np.ndarray, actual: np.ndarray) -> dict:
         return {"directional_accuracy": math.nan, "pt_stat": math.nan, "pt_p": math.nan}
     hits = float(np.mean((pred[keep] > 0) == (actual[keep] > 0)))
     return {"directional_accuracy": hits, **sign_moment_test(pred > 0, actual > 0, lags=pred.shape[1] - 1, mask=keep)}
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of p-values for a family of tests (NaN stays NaN): reject test i at
+    level a when its adjusted p is below a; the family-wise error rate is then at most a."""
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, math.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok])]
+    m = len(order)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def panel_diebold_mariano(losses_model: dict, losses_base: dict, h: int) -> dict:
+    """DM test on the cross-sectional mean loss differential of several series: losses_* map a series
+    name to a pandas Series of per-origin losses indexed by date; the dates common to every series
+    are kept, d_t = mean over series of (model - base) at date t, and diebold_mariano tests it (the
+    long-run variance of d_t absorbs the correlation across series and over time). Returns its
+    result with "n" (common dates), "series" and "mean_diff"."""
+    import pandas as pd
+
+    names = sorted(losses_model)
+    frame = pd.concat({k: losses_model[k] - losses_base[k] for k in names}, axis=1, join="inner").dropna()
+    d = frame.mean(axis=1).to_numpy()
+    out = diebold_mariano(d, np.zeros_like(d), h)
+    return {**out, "n": int(len(d)), "series": names, "mean_diff": float(d.mean()) if len(d) else math.nan}

@@ -12,11 +12,13 @@ from typer.testing import CliRunner
 
 from forecaster.benchmarks import oracle as ob
 from forecaster.cli import app
+from forecaster.configs import AnchoredConfig
 from forecaster.errors import ForecasterError
 from forecaster.probabilistic.oracle import GAP_TOLERANCE
 
 runner = CliRunner()
-TINY = ob.OracleConfig(markets=("garch_t",), seeds=2, days=2500, test_years=3.0, epochs=1)
+TINY = ob.OracleConfig(markets=("garch_t",), seeds=2, days=2500, test_years=3.0, epochs=1,
+                       anchored=AnchoredConfig(members=1, epochs=2, chunk=256, warm=50))
 RISK = ("hist_vol", "hist_vol_empirical", "ewma", "garch_t", "constant_t")
 
 
@@ -32,7 +34,7 @@ def test_json_holds_every_model_step_and_seed(garch):
     (block,) = written["blocks"]
     assert block["market"] == "garch_t" and block["reference"] == "garch_t" and block["seeds"] == 2
     assert 700 < block["origins_per_seed"] < 800  # 3 years of business days less the horizon
-    assert set(block["models"]) == {"mamba", *RISK}
+    assert set(block["models"]) == {"mamba", "mamba_raw", *RISK}  # the default design: the anchored model
     oracle = block["oracle"]
     assert oracle["mc_se"][0] == 0 and all(0 < s for s in oracle["mc_se"][1:])
     assert all(r < GAP_TOLERANCE for r in oracle["mc_se_over_gap"][1:])
@@ -84,8 +86,12 @@ def test_cli_iid_market_has_no_gap_and_tests_against_the_constant_t(monkeypatch,
 def test_unknown_market_and_bad_variant_are_refused():
     with pytest.raises(ForecasterError, match="unknown"):
         ob.OracleConfig(markets=("garch",))
-    data, net, train = ob.default_variant()
+    data, net, train = ob.windowed_variant()
     with pytest.raises(ForecasterError, match="horizon"):
         ob.OracleConfig(variants={"wide": (replace(data, horizon=3), net, train)})
+    with pytest.raises(ForecasterError, match="_raw"):
+        ob.OracleConfig(variants={"mamba_raw": AnchoredConfig()})
+    both = ob.OracleConfig(variants={"windowed": (data, net, train), "small": AnchoredConfig(members=2)})
+    assert list(both.mambas()) == ["mamba", "windowed", "small"] and both.mambas()["mamba"].horizon == ob.HORIZON
     bad = runner.invoke(app, ["benchmark", "oracle", "--markets", "nope"])
     assert bad.exit_code == 1 and "unknown" in bad.output

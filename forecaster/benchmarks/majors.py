@@ -1,0 +1,154 @@
+"""The six ECB majors, refit yearly (issue 20's real-pair goals): is the shipped model ever worse than
+GARCH-t, and are its distributions calibrated across volatility regimes?
+
+Each pair is backtested by the product's own walk-forward (api.backtest, the default design: the
+anchored model, "mamba" as shipped and "mamba_raw" the ensemble alone; the last `test_years`, cut
+into `folds` folds with a refit at each) beside EWMA and GARCH(1,1)-t. From the per-origin CRPS
+(mean over the H steps):
+
+- per pair: each model's CRPS, and one-sided DM tests (forecaster.evaluation.stats.diebold_mariano)
+  of mamba and mamba_raw against GARCH-t, Holm-adjusted over the pairs;
+- a panel DM over the pairs (stats.panel_diebold_mariano: the cross-sectional mean differential on
+  the dates common to all pairs);
+- calibration as issued (no online recalibration): the 80% interval's coverage per volatility
+  tercile (each pair's own terciles of the volatility known at the origin, scores.trailing_volatility),
+  pooled over the pairs, over all steps and at step 1; the high-minus-low spread; and the
+  conditional-coverage test (Christoffersen) on the step-1 misses of each tercile, Holm-adjusted
+  over the terciles, per model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from forecaster.configs import PAIR_SETS, AnchoredConfig, BacktestConfig
+from forecaster.evaluation.scores import TERCILES, christoffersen, tercile_edges
+from forecaster.evaluation.stats import diebold_mariano, holm, panel_diebold_mariano
+
+REFERENCE = "garch_t"
+MODELS = ("mamba", "mamba_raw", "ewma", "garch_t")
+TESTED = ("mamba", "mamba_raw")  # tested against the reference
+LEVEL = 0.8  # the interval whose calibration is scored
+
+
+@dataclass
+class MajorsConfig:
+    pairs: tuple = PAIR_SETS["majors"]
+    test_years: float = 3.0
+    folds: int = 3  # refits over the test period: yearly over 3 years
+    start: Optional[str] = None  # first date of the data (None: all of it)
+    anchored: AnchoredConfig = field(default_factory=AnchoredConfig)
+
+
+def run_pair(pair: str, config: MajorsConfig) -> dict:
+    """One pair's walk-forward: per-origin CRPS (N,) and 80% misses (N, H) of each model, the volatility
+    tercile of each origin, the combination weight of each fold."""
+    import torch
+
+    torch.set_num_threads(1)
+    from forecaster import api
+
+    began = time.perf_counter()
+    result = api.backtest(pair, BacktestConfig(test_years=config.test_years, folds=config.folds, calibration="static"),
+                          start=config.start, anchored=config.anchored)
+    index = result.dates[result.origins]  # (N,) origin dates: the panel aligns the pairs on them
+    a, b = tercile_edges(result.regime)
+    tercile = np.select([~np.isfinite(result.regime), result.regime <= a, result.regime <= b], [-1, 0, 1], 2)  # -1: unknown
+    out = {"pair": pair, "index": index, "tercile": tercile, "origins": int(len(result.origins)),
+           "weights": [f["weight"] for f in result.info["fit_log"].get("mamba", [])],
+           "crps": {}, "miss": {}, "horizon": result.actual.shape[1]}
+    for m in MODELS:
+        d = result.distributions[m]
+        out["crps"][m] = d.crps(result.actual).mean(1)
+        lo, hi = d.interval(LEVEL)
+        out["miss"][m] = (result.actual < lo) | (result.actual > hi)
+    out["seconds"] = time.perf_counter() - began
+    return out
+
+
+def summarize(parts: list) -> dict:
+    """Per pair, the panel and the pooled calibration (see the module docstring) from run_pair's results."""
+    h = parts[0]["horizon"]
+    pairs = {}
+    for p in parts:
+        row = {"origins": p["origins"], "weights": p["weights"], "crps_bp": {m: float(p["crps"][m].mean() * 1e4) for m in MODELS}}
+        for m in TESTED:
+            dm = diebold_mariano(p["crps"][m], p["crps"][REFERENCE], h)
+            row[f"{m}_p_worse"], row[f"{m}_p_better"] = dm["dm_p_worse"], dm["dm_p"]
+        pairs[p["pair"]] = row
+    for m in TESTED:
+        for side in ("worse", "better"):
+            adjusted = holm([pairs[k][f"{m}_p_{side}"] for k in pairs])
+            for k, q in zip(pairs, adjusted):
+                pairs[k][f"{m}_p_{side}_holm"] = float(q)
+    panel = {}
+    for m in TESTED:
+        dm = panel_diebold_mariano({p["pair"]: pd.Series(p["crps"][m], index=p["index"]) for p in parts},
+                                   {p["pair"]: pd.Series(p["crps"][REFERENCE], index=p["index"]) for p in parts}, h)
+        ref = np.mean([p["crps"][REFERENCE].mean() for p in parts])
+        panel[m] = {"n_dates": dm["n"], "mean_diff_pct": 100 * dm["mean_diff"] / ref, "p_worse": dm["dm_p_worse"],
+                    "p_better": dm["dm_p"]}
+    calibration = {}
+    tercile = np.concatenate([p["tercile"] for p in parts])
+    for m in MODELS:
+        miss = np.concatenate([p["miss"][m] for p in parts])  # (sum N, H), pairs one after another in time order
+        rows = {}
+        for t, name in enumerate(TERCILES):
+            sel = tercile == t
+            rows[name] = {"n": int(sel.sum()), "coverage": float(1 - miss[sel].mean()),
+                          "coverage_step1": float(1 - miss[sel, 0].mean()),
+                          "p_cc": christoffersen(miss[sel, 0], 1 - LEVEL)["p_cc"]}
+        for name, q in zip(TERCILES, holm([rows[n]["p_cc"] for n in TERCILES])):
+            rows[name]["p_cc_holm"] = float(q)
+        calibration[m] = {"terciles": rows, "spread": rows[TERCILES[-1]]["coverage"] - rows[TERCILES[0]]["coverage"],
+                          "spread_step1": rows[TERCILES[-1]]["coverage_step1"] - rows[TERCILES[0]]["coverage_step1"]}
+    return {"pairs": pairs, "panel": panel, "calibration": calibration}
+
+
+def run_majors(config: MajorsConfig = MajorsConfig(), jobs: int = 1) -> tuple[list, dict]:
+    """Every pair (in `jobs` processes), then summarize."""
+    if jobs > 1:
+        import multiprocessing
+
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = list(pool.map(run_pair, config.pairs, [config] * len(config.pairs)))
+    else:
+        parts = [run_pair(p, config) for p in config.pairs]
+    return parts, summarize(parts)
+
+
+def _p(x: float) -> str:
+    return "–" if not math.isfinite(x) else ("< 0.001" if x < 0.001 else f"{x:.3f}")
+
+
+def format_tables(summary: dict) -> str:
+    """Markdown: the per-pair table, the panel DM and the pooled calibration."""
+    lines = ["| pair | CRPS bp: mamba / mamba_raw / ewma / garch_t | w per fold | mamba vs GARCH-t: p worse (Holm) / "
+             "p better | mamba_raw vs GARCH-t: p worse (Holm) / p better |", "|---|---|---|---|---|"]
+    for pair, r in summary["pairs"].items():
+        c = r["crps_bp"]
+        lines.append(f"| {pair} | {c['mamba']:.3f} / {c['mamba_raw']:.3f} / {c['ewma']:.3f} / {c['garch_t']:.3f} | "
+                     + "/".join(f"{w:.1f}" for w in r["weights"])
+                     + "".join(f" | {_p(r[f'{m}_p_worse'])} ({_p(r[f'{m}_p_worse_holm'])}) / {_p(r[f'{m}_p_better'])}"
+                               for m in TESTED) + " |")
+    lines += ["", "Panel DM over the pairs (the mean CRPS differential on the common dates, against GARCH-t):", ""]
+    for m, d in summary["panel"].items():
+        lines.append(f"- {m}: {d['mean_diff_pct']:+.3f}% of GARCH-t's CRPS over {d['n_dates']} dates; p worse "
+                     f"{_p(d['p_worse'])}, p better {_p(d['p_better'])}")
+    lines += ["", f"Calibration as issued: {round(LEVEL * 100)}% coverage by volatility tercile (low / mid / high), "
+              "pooled over the pairs, all steps (step 1); high - low spread; conditional-coverage p at step 1 "
+              "(Holm over the terciles):", "",
+              "| model | low | mid | high | spread (step 1) | CC p low / mid / high (Holm) |", "|---|---|---|---|---|---|"]
+    for m, c in summary["calibration"].items():
+        t = c["terciles"]
+        lines.append(f"| {m} | " + " | ".join(f"{t[n]['coverage']:.3f} ({t[n]['coverage_step1']:.3f})" for n in TERCILES)
+                     + f" | {c['spread']:+.3f} ({c['spread_step1']:+.3f}) | "
+                     + " / ".join(f"{_p(t[n]['p_cc'])} ({_p(t[n]['p_cc_holm'])})" for n in TERCILES) + " |")
+    return "\n".join(lines)
