@@ -56,11 +56,6 @@ def test_auto_picks_triton_on_cuda(st):
     assert resolve_impl("auto", u) == "triton"
 
 
-def test_reverse_scan_argument_order(st):
-    """The backward kernel relies on the order in which Triton's reverse scan calls the combine."""
-    assert st.reverse_scan_calls_later_first() == st.REVERSE_LATER_FIRST
-
-
 @pytest.mark.parametrize("length", [1, 7, 64, 1000, 4096, 8192])
 @pytest.mark.parametrize("softplus", [False, True])
 def test_triton_matches_float64_oracle(st, length, softplus):
