@@ -68,7 +68,7 @@ def scan_kernels(dtype: str, launch, n_state: int = 16) -> dict:
     import forecaster.mamba.scan_triton as st
 
     ty = {"float32": "*fp32", "bfloat16": "*bf16", "float16": "*fp16"}[dtype]
-    ints = {n: "i32" for n in "L DIM N n_chunks n_dblocks".split()}
+    ints = {n: "i32" for n in "L DIM N n_chunks n_dblocks s_part".split()}
     unit = {n: 1 for n in "su_d sdl_d sz_d so_d sg_d sB_n sC_n".split()}  # contiguous last axes
     strides = {n: "i32" for n in ("su_b su_l sdl_b sdl_l sz_b sz_l so_b so_l sg_b sg_l sB_b sB_l sC_b sC_l").split()}
     flags = dict(HAS_D=True, HAS_Z=True, HAS_BIAS=True, SOFTPLUS=True)

@@ -130,6 +130,24 @@ def _decay_combine(a_l, b_l, a_r, b_r):
 
 
 @triton.jit
+def _reverse_recurrence(a, x, offs_t, CHUNK: tl.constexpr):
+    """lam_t = x_t + a_t lam_{t+1} along axis 0 (lam = x on the last row), unrolled over the chunk's rows.
+
+    The chunk's rows sit in each thread's registers, so picking row j (a sum over axis 0 where all
+    but row j are -0.0, the identity of +) folds to a register move; Triton's reverse
+    associative_scan moved the rows through warp shuffles instead (about 460 SHFL per chunk in the
+    backward on sm_90a)."""
+    rows = offs_t[:, None, None, None]
+    lam = x
+    acc = tl.sum(tl.where(rows == CHUNK - 1, x, -0.0), axis=0)
+    for j in tl.static_range(CHUNK - 2, -1, -1):
+        sel = rows == j
+        acc = tl.sum(tl.where(sel, x, -0.0), axis=0) + tl.sum(tl.where(sel, a, -0.0), axis=0) * acc
+        lam = tl.where(sel, acc[None, :, :, :], lam)
+    return lam
+
+
+@triton.jit
 def _add2(a, b, c, d):
     return a + c, b + d
 
@@ -292,7 +310,7 @@ def _store_tn(ptr, t, value, L, N, N_OUTER: tl.constexpr, N_INNER: tl.constexpr)
 def _scan_bwd_kernel(
     u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, states_ptr, gout_ptr, ghT_ptr,
     du_ptr, ddelta_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
-    L, DIM, N, n_chunks, n_dblocks,
+    L, DIM, N, n_chunks, n_dblocks, s_part,
     su_b, su_l, su_d, sdl_b, sdl_l, sdl_d, sz_b, sz_l, sz_d, sg_b, sg_l, sg_d,
     sB_b, sB_l, sB_n, sC_b, sC_l, sC_n,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_GHT: tl.constexpr,
@@ -426,11 +444,12 @@ def _scan_bwd_kernel(
         tl.store(ddelta_ptr + t[:, None] * DIM + offs_d[None, :], g_dt, mask=m_td)
 
     tl.store(dh0_ptr + pid_b * DIM * N + dn, carry, mask=m_dn)
-    tl.store(dA_ptr + pid_b * DIM * N + dn, g_A, mask=m_dn)
+    # the per-row partials of dA, dD and d delta_bias share one (b, s_part) buffer, summed over b at once
+    tl.store(dA_ptr + pid_b * s_part + dn, g_A, mask=m_dn)
     if HAS_D:
-        tl.store(dD_ptr + pid_b * DIM + offs_d, tl.sum(g_D, axis=0), mask=mask_d)
+        tl.store(dD_ptr + pid_b * s_part + offs_d, tl.sum(g_D, axis=0), mask=mask_d)
     if HAS_BIAS:
-        tl.store(dbias_ptr + pid_b * DIM + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
+        tl.store(dbias_ptr + pid_b * s_part + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
 
 
 def _strides3(t: Optional[Tensor]) -> tuple[int, int, int]:
@@ -493,32 +512,32 @@ class _TritonScan(torch.autograd.Function):
         g_u = torch.empty(batch, length, dim, device=u.device, dtype=u.dtype)  # (b, l, d)
         g_delta = torch.empty(batch, length, dim, device=u.device, dtype=delta.dtype)
         g_z = None if z is None else torch.empty(batch, length, dim, device=u.device, dtype=z.dtype)
-        g_B_part = torch.empty(batch, n_dblocks, length, n, **f32)  # (b, d_blocks, l, n)
-        g_C_part = torch.empty(batch, n_dblocks, length, n, **f32)
-        g_A_part = torch.empty(batch, dim, n, **f32)  # (b, d, n)
+        g_BC_part = torch.empty(2, batch, n_dblocks, length, n, **f32)  # dB, dC partials (b, d_blocks, l, n)
+        # per batch row: dA (d * n), dD (d), d delta_bias (d) partials, one sum over b for all three
+        s_part = dim * n + 2 * dim
+        g_small_part = torch.empty(batch, s_part, **f32)
         g_h0 = torch.empty(batch, dim, n, **f32)
-        g_D_part = None if D is None else torch.empty(batch, dim, **f32)  # (b, d)
-        g_bias_part = None if delta_bias is None else torch.empty(batch, dim, **f32)
         g_final = None if g_final is None else g_final.float().contiguous()
         dummy = g_h0
         _scan_bwd_kernel[(batch, n_dblocks)](
             u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
             delta_bias if delta_bias is not None else dummy, states, g_out,
             g_final if g_final is not None else dummy,
-            g_u, g_delta, g_z if g_z is not None else dummy, g_B_part, g_C_part, g_A_part,
-            g_D_part if D is not None else dummy, g_bias_part if delta_bias is not None else dummy, g_h0,
-            length, dim, n, n_chunks, n_dblocks,
+            g_u, g_delta, g_z if g_z is not None else dummy, g_BC_part[0], g_BC_part[1], g_small_part,
+            g_small_part[:, dim * n:], g_small_part[:, dim * n + dim:], g_h0,
+            length, dim, n, n_chunks, n_dblocks, s_part,
             *u.stride(), *delta.stride(), *_strides3(z), *g_out.stride(), *B.stride(), *C.stride(),
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
             HAS_GHT=g_final is not None, SOFTPLUS=ctx.delta_softplus,
             PREFETCH=launch.prefetch, CHUNK=chunk, BLOCK_D=block_d, **_state_split(n, launch.bwd_n_inner),
             num_warps=launch.bwd_warps,
         )
-        g_B = (g_B_part[:, 0] if n_dblocks == 1 else g_B_part.sum(1)).to(B.dtype)  # (b, l, n)
-        g_C = (g_C_part[:, 0] if n_dblocks == 1 else g_C_part.sum(1)).to(C.dtype)
-        g_A = g_A_part.sum(0).to(A.dtype)  # (d, n)
-        g_D = None if D is None else g_D_part.sum(0).to(D.dtype)
-        g_bias = None if delta_bias is None else g_bias_part.sum(0).to(delta_bias.dtype)
+        g_BC = g_BC_part[:, :, 0] if n_dblocks == 1 else g_BC_part.sum(2)  # (2, b, l, n), blocks in a fixed order
+        g_B, g_C = g_BC[0].to(B.dtype), g_BC[1].to(C.dtype)
+        g_small = g_small_part.sum(0)  # (s_part,)
+        g_A = g_small[:dim * n].view(dim, n).to(A.dtype)  # (d, n)
+        g_D = None if D is None else g_small[dim * n:dim * n + dim].to(D.dtype)
+        g_bias = None if delta_bias is None else g_small[dim * n + dim:].to(delta_bias.dtype)
         g_h0 = g_h0 if ctx.has_h0 else None
         return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None
 
