@@ -75,28 +75,28 @@ class Launch:
     bwd_warps: int = 2
     bwd_n_inner: int = 16
     prefetch: bool = False  # backward reads the next chunk's inputs while computing this one
+    # 16-bit inputs widened to float32 copies before the kernels (autograd narrows the gradients
+    # back; the copies are saved for the backward: more memory); False: the kernels read them as they are
+    widen_16bit: bool = True
 
 
-# Launch shapes by band of sequence length: (largest L of the band, or None for the rest, Launch).
-# Chosen with `benchmarks/scan.py --device cuda --tune` on an H200 (BENCHMARKS.md, issue 22).
-LAUNCH_TABLE: tuple[tuple[Optional[int], Launch], ...] = (
-    (None, Launch()),
+# Launch shapes by band of sequence length: (largest L of the band, or None for the rest, the Launch for
+# float32 inputs, the Launch for 16-bit inputs). Chosen with `benchmarks/scan.py --device cuda --tune`
+# on an H200 (BENCHMARKS.md, issue 22).
+LAUNCH_TABLE: tuple[tuple[Optional[int], Launch, Launch], ...] = (
+    (None, Launch(), Launch()),
 )
 LAUNCH_OVERRIDE: Optional[Launch] = None  # when set, used at every shape (tests, the benchmark's --tune)
-# 16-bit inputs are widened to float32 before the kernels (autograd narrows the gradients back):
-# on an H200 the kernels' 16-bit code ran at half their float32 speed (issue 22, BENCHMARKS.md),
-# more than the extra pass over the inputs costs. False runs the kernels on the 16-bit inputs.
-WIDEN_16BIT = True
 
 
-def launch_for(dim: int, length: int) -> Launch:
-    """The launch shape for d channels and L steps: LAUNCH_OVERRIDE, else the first band of LAUNCH_TABLE
-    whose largest L is at least `length`."""
+def launch_for(dim: int, length: int, dtype: torch.dtype = torch.float32) -> Launch:
+    """The launch shape for d channels and L steps of `dtype` inputs: LAUNCH_OVERRIDE, else the first
+    band of LAUNCH_TABLE whose largest L is at least `length`."""
     if LAUNCH_OVERRIDE is not None:
         return LAUNCH_OVERRIDE
-    for max_length, launch in LAUNCH_TABLE:
+    for max_length, full, half in LAUNCH_TABLE:
         if max_length is None or length <= max_length:
-            return launch
+            return full if dtype == torch.float32 else half
     return Launch()
 
 
@@ -568,7 +568,7 @@ def selective_scan_triton(
 
         return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state,
                                       return_final_state)
-    launch = launch or launch_for(u.shape[2], u.shape[1])
+    launch = launch or launch_for(u.shape[2], u.shape[1], u.dtype)
     if chunk is not None:
         launch = replace(launch, chunk=int(chunk))
     if block_d is not None:
@@ -576,7 +576,7 @@ def selective_scan_triton(
     if launch.chunk < 1 or launch.chunk & (launch.chunk - 1):
         raise ValueError(f"chunk={launch.chunk} is invalid: accepted a power of two")
     out_dtype = u.dtype
-    if WIDEN_16BIT and out_dtype != torch.float32:
+    if launch.widen_16bit and out_dtype != torch.float32:
         u, delta, B, C = u.float(), delta.float(), B.float(), C.float()
         z = None if z is None else z.float()
     # the small operands as the kernels read them: float32, contiguous (still in the autograd graph)
