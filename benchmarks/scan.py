@@ -278,9 +278,10 @@ def _guarded(label: str, fn, *args) -> dict | None:
 # are timed separately (the backward as fwd+bwd less the default forward), each at every scan shape and
 # in float32 and bfloat16 (kernels on the 16-bit inputs), and the best per shape is kept.
 TUNE_CHUNKS = {96: (4, 8, 16), 512: (8, 16), 4096: (8, 16)}  # by L of CUDA_SHAPES
-TUNE_FWD = ((32, 4, 16), (32, 4, 4), (16, 2, 4), (64, 4, 4), (32, 2, 8))  # (block_d, warps, n_inner)
+TUNE_FWD = ((32, 4, 16), (32, 4, 4), (16, 2, 4), (32, 2, 8), (16, 1, 4), (64, 4, 8))  # (block_d, warps, n_inner)
 TUNE_BWD = ((16, 2, 16, False), (16, 2, 4, False), (16, 2, 4, True), (16, 2, 8, False), (8, 1, 4, False),
-            (8, 1, 4, True), (32, 4, 4, False), (16, 1, 4, False))  # (block_d, warps, n_inner, prefetch)
+            (8, 1, 4, True), (32, 4, 4, False), (8, 2, 2, False), (8, 2, 4, False), (16, 4, 4, False))
+# (block_d, warps, n_inner, prefetch); the first of each is the issue 14 layout
 
 
 def _tune_launches(length: int):
@@ -315,7 +316,7 @@ def _tune_case(shape, dtype, launch, role: str, warm_only: bool = False) -> floa
             with torch.no_grad():
                 st._forward(u, delta, A, B, C, D, None, None, None, True, True, launch)
     else:
-        cot = torch.randn(u.shape, device="cuda", dtype=dtype)
+        cot = torch.randn(u.shape, device=u.device, dtype=dtype)
 
         def fn():
             torch.autograd.grad(st.selective_scan_triton(u, delta, A, B, C, D, delta_softplus=True, launch=launch),
@@ -382,7 +383,8 @@ def _tune(path: str | None) -> None:
             for ms, launch in checked[key]:
                 print(f"check {key}: {launch} fwd+bwd {ms} ms", flush=True)
     pick = {k: min((c for c in v if c[0] is not None), key=lambda c: c[0])[1] for k, v in checked.items()}
-    bands = [(None if i == len(CUDA_SHAPES) - 1 else (CUDA_SHAPES[i][2] + CUDA_SHAPES[i + 1][2]) // 2,
+    # band edges at the geometric mean of neighbouring lengths
+    bands = [(None if i == len(CUDA_SHAPES) - 1 else int((CUDA_SHAPES[i][2] * CUDA_SHAPES[i + 1][2]) ** 0.5),
               asdict(pick[(shape, "float32")]), asdict(pick[(shape, "bfloat16")]))
              for i, shape in enumerate(CUDA_SHAPES)]
     for band in bands:
