@@ -56,6 +56,7 @@ def compile_kernel(fn, args: dict, constexprs: dict, num_warps: int) -> dict:
     regs = int(re.search(r"REG:(\d+)", res).group(1))
     stack = int(re.search(r"STACK:(\d+)", res).group(1))
     counts = {k: len(re.findall(p, sass)) for k, p in SASS_COUNTS.items()}
+    counts["instr"] = len(re.findall(r"^\s+/\*[0-9a-f]{4}\*/", sass, flags=re.M))  # all instructions
     return {"regs": regs, "stack": stack, "shared": kernel.metadata.shared, **counts}
 
 

@@ -18,15 +18,14 @@ Forward (`_scan_fwd_kernel`), one program per (batch row, block of Db channels):
     backward pass will need it: n / T floats per input element, not the (b, l, d, n) tensor.
 
 Backward (`_scan_bwd_kernel`), the same grid, chunks walked last to first:
-    the chunk's states are recomputed from its saved entering state as
-        V_t = dA_t h_{t-1} = dA_t (V_{t-1} + dBu_{t-1}),   h_t = V_t + dBu_t
-    (a scan over the chunk's inputs shifted back one step), so that V, which dA's gradient needs, is
-    never taken as the difference h_t - dBu_t (that cancels where dA_t is tiny). The gate's gradient
-    gives gy = dLoss/dy, and the adjoint (lam = dLoss/dh_t)
+    the chunk's states are recomputed from its saved entering state by the recurrence itself,
+        V_t = dA_t h_{t-1},   h_t = V_t + dBu_t
+    unrolled over the chunk's rows (they sit in each thread's registers, so a row is a register pick),
+    so that V, which dA's gradient needs, is never taken as the difference h_t - dBu_t (that cancels
+    where dA_t is tiny). The gate's gradient gives gy = dLoss/dy, and the adjoint (lam = dLoss/dh_t)
         lam_t = C_t gy_t + dA_{t+1} lam_{t+1}
-    is a reverse recurrence over the chunk's rows (unrolled in registers: Triton's reverse
-    associative_scan moved them through warp shuffles), the decays of the next steps recomputed
-    from delta at t + 1 (dt = 0 past the end), with
+    runs back over the same rows, unrolled (Triton's reverse associative_scan moved them through warp
+    shuffles), the decays dA_{t+1} being the next rows of the chunk's own dA, with
         carry = dA_{t0+T} lam_{t0+T}    (dLoss/dh_L after the last chunk)
     added at the chunk's last row; the carry for the previous chunk is dA_{t0} lam_{t0}.
     Then, all in registers, with w_t = lam_t * V_t:
@@ -130,20 +129,38 @@ def _decay_combine(a_l, b_l, a_r, b_r):
 
 
 @triton.jit
-def _reverse_recurrence(a, x, offs_t, CHUNK: tl.constexpr):
-    """lam_t = x_t + a_t lam_{t+1} along axis 0 (lam = x on the last row), unrolled over the chunk's rows.
+def _row(x, rows, j):
+    """Row j of a tile whose axis 0 sits in each thread's registers: a sum over axis 0 where all other
+    rows are -0.0 (the identity of +), which the compiler folds to picking registers."""
+    return tl.sum(tl.where(rows == j, x, -0.0), axis=0)
 
-    The chunk's rows sit in each thread's registers, so picking row j (a sum over axis 0 where all
-    but row j are -0.0, the identity of +) folds to a register move; Triton's reverse
-    associative_scan moved the rows through warp shuffles instead (about 460 SHFL per chunk in the
-    backward on sm_90a)."""
+
+@triton.jit
+def _forward_recurrence(dA, dBu, h, offs_t, CHUNK: tl.constexpr):
+    """V_t = dA_t h_{t-1} and h_t = V_t + dBu_t over the chunk's rows from h (the state entering it),
+    unrolled in registers. Returns V, the states h_t (T, NbO, Db, NbI) and the last state."""
+    rows = offs_t[:, None, None, None]
+    V = tl.zeros_like(dA)
+    hs = tl.zeros_like(dA)
+    for j in tl.static_range(CHUNK):
+        v = _row(dA, rows, j) * h
+        h = v + _row(dBu, rows, j)
+        V = tl.where(rows == j, v[None, :, :, :], V)
+        hs = tl.where(rows == j, h[None, :, :, :], hs)
+    return V, hs, h
+
+
+@triton.jit
+def _reverse_recurrence(dA, x, offs_t, CHUNK: tl.constexpr):
+    """lam_t = x_t + dA_{t+1} lam_{t+1} over the chunk's rows, lam = x on the last row (x there holds
+    the carry from the next chunk), unrolled in registers: Triton's reverse associative_scan moved
+    the rows through warp shuffles instead (about 460 SHFL per chunk in the backward on sm_90a)."""
     rows = offs_t[:, None, None, None]
     lam = x
-    acc = tl.sum(tl.where(rows == CHUNK - 1, x, -0.0), axis=0)
+    acc = _row(x, rows, CHUNK - 1)
     for j in tl.static_range(CHUNK - 2, -1, -1):
-        sel = rows == j
-        acc = tl.sum(tl.where(sel, x, -0.0), axis=0) + tl.sum(tl.where(sel, a, -0.0), axis=0) * acc
-        lam = tl.where(sel, acc[None, :, :, :], lam)
+        acc = _row(x, rows, j) + _row(dA, rows, j + 1) * acc
+        lam = tl.where(rows == j, acc[None, :, :, :], lam)
     return lam
 
 
@@ -268,8 +285,7 @@ def _bwd_inputs(k, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, 
                 HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, CHUNK: tl.constexpr,
                 N_OUTER: tl.constexpr, N_INNER: tl.constexpr):
     """Everything the backward reads for chunk k (all masked off for k < 0), as float32:
-    rows t of u, delta (+ bias), B, C, the output's gradient and z; the state entering the chunk;
-    rows t - 1 of u, delta, B (0 on the chunk's first row) and rows t + 1 of delta."""
+    rows t of u, delta (+ bias), B, C, the output's gradient and z, and the state entering the chunk."""
     t = k * CHUNK + offs_t
     ok = (t < L) & (t >= 0)
     m_td = ok[:, None] & mask_d[None, :]
@@ -282,20 +298,9 @@ def _bwd_inputs(k, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, 
     if HAS_Z:
         z = tl.load(z_ptr + t[:, None] * sz_l + offs_d[None, :] * sz_d, mask=m_td, other=0.0).to(tl.float32)
     h_in = tl.load(states_ptr + (pid_b * n_chunks + k) * DIM * N + dn, mask=m_dn & (k >= 0), other=0.0)  # (NbO, Db, NbI)
-    tp = t - 1
-    okp = (offs_t > 0) & ok
-    m_pd = okp[:, None] & mask_d[None, :]
-    u_p = tl.load(u_ptr + tp[:, None] * su_l + offs_d[None, :] * su_d, mask=m_pd, other=0.0).to(tl.float32)
-    raw_p = tl.load(delta_ptr + tp[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_pd, other=0.0).to(tl.float32)
-    B_p = _load_tn(B_ptr, tp, sB_l, sB_n, okp, N, N_OUTER, N_INNER)
-    tn = t + 1
-    m_nd = ((tn < L) & (tn >= 0))[:, None] & mask_d[None, :]
-    raw_n = tl.load(delta_ptr + tn[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_nd, other=0.0).to(tl.float32)
     if HAS_BIAS:
         raw = raw + bias[None, :]
-        raw_p = raw_p + bias[None, :]
-        raw_n = raw_n + bias[None, :]
-    return u, raw, Bt, Ct, gout, z, h_in, u_p, raw_p, B_p, raw_n
+    return u, raw, Bt, Ct, gout, z, h_in
 
 
 @triton.jit
@@ -357,7 +362,7 @@ def _scan_bwd_kernel(
     last = (offs_t == CHUNK - 1)[:, None, None, None]
 
     if PREFETCH:  # the next chunk's inputs are read while this one is computed
-        (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in, n_u_p, n_raw_p, n_B_p, n_raw_n) = _bwd_inputs(
+        (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in) = _bwd_inputs(
             n_chunks - 1, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d,
             mask_d, m_dn, dn, pid_b, L, DIM, N, n_chunks,
             su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK,
@@ -365,15 +370,14 @@ def _scan_bwd_kernel(
     for i in range(0, n_chunks):
         k = n_chunks - 1 - i
         if PREFETCH:
-            u, raw, Bt, Ct, gout, z, h_in, u_p, raw_p, B_p, raw_n = (
-                n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in, n_u_p, n_raw_p, n_B_p, n_raw_n)
-            (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in, n_u_p, n_raw_p, n_B_p, n_raw_n) = _bwd_inputs(
+            u, raw, Bt, Ct, gout, z, h_in = n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in
+            (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in) = _bwd_inputs(
                 k - 1, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d,
                 mask_d, m_dn, dn, pid_b, L, DIM, N, n_chunks,
                 su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK,
                 N_OUTER, N_INNER)
         else:
-            u, raw, Bt, Ct, gout, z, h_in, u_p, raw_p, B_p, raw_n = _bwd_inputs(
+            u, raw, Bt, Ct, gout, z, h_in = _bwd_inputs(
                 k, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d,
                 mask_d, m_dn, dn, pid_b, L, DIM, N, n_chunks,
                 su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK,
@@ -382,26 +386,14 @@ def _scan_bwd_kernel(
         mask_t = t < L
         m_td = mask_t[:, None] & mask_d[None, :]
         dt = raw
-        dt_p = raw_p
-        dt_n = raw_n
         if SOFTPLUS:
             dt = _softplus(raw)
-            dt_p = _softplus(raw_p)
-            dt_n = _softplus(raw_n)
-        # steps past the end (and masked channels) get dt = 0: dA = 1, dBu = 0 there
-        dt = tl.where(m_td, dt, 0.0)
-        dt_p = tl.where(((offs_t > 0) & mask_t)[:, None] & mask_d[None, :], dt_p, 0.0)
-        dt_n = tl.where((t + 1 < L)[:, None] & mask_d[None, :], dt_n, 0.0)
+        dt = tl.where(m_td, dt, 0.0)  # steps past the end (and masked channels) get dt = 0: dA = 1, dBu = 0
         dA = tl.exp(dt[:, None, :, None] * A4)  # (T, NbO, Db, NbI)
         dBu = (dt * u)[:, None, :, None] * Bt  # (T, NbO, Db, NbI)
-
-        # states inside the chunk, recomputed from the one saved at its start, as
-        # V_t = dA_t h_{t-1} = dA_t (V_{t-1} + dBu_{t-1}) and h_t = V_t + dBu_t: V is what dA's
-        # gradient needs, and taking it as h_t - dBu_t would cancel badly where dA_t is tiny
-        dBu_p = (dt_p * u_p)[:, None, :, None] * B_p  # dBu_{t-1}, 0 on the first row
-        P, Sv = tl.associative_scan((dA, dA * dBu_p), 0, _decay_combine)
-        V = Sv + P * h_in[None, :, :, :]  # (T, NbO, Db, NbI): dA_t h_{t-1}
-        hs = V + dBu  # (T, NbO, Db, NbI): h_t
+        # states inside the chunk, recomputed from the one saved at its start: V_t = dA_t h_{t-1} is
+        # what dA's gradient needs (taking it as h_t - dBu_t would cancel badly where dA_t is tiny)
+        V, hs, _h = _forward_recurrence(dA, dBu, h_in, offs_t, CHUNK)
 
         # out = (y + D u) * silu(z)  ->  gy = dLoss/dy
         gy = gout
@@ -419,11 +411,10 @@ def _scan_bwd_kernel(
         # dC_t: this block's channels only (hs is spent)
         _store_tn(dC_ptr, t, tl.sum(gy4 * hs, axis=2), L, N, N_OUTER, N_INNER)
 
-        # adjoint lam_t = C_t gy_t + dA_{t+1} lam_{t+1}: a reverse scan over the decays of the next
-        # steps (rows t + 1; dt = 0 past the end), the carry entering at the chunk's last row
-        a_next = tl.exp(dt_n[:, None, :, None] * A4)  # (T, NbO, Db, NbI): dA_{t+1}
+        # adjoint lam_t = C_t gy_t + dA_{t+1} lam_{t+1} over the chunk's rows, the carry from the next
+        # chunk (already times its first decay) entering at the last row
         x = gy4 * Ct + tl.where(last, carry[None, :, :, :], 0.0)
-        lam = _reverse_recurrence(a_next, x, offs_t, CHUNK)
+        lam = _reverse_recurrence(dA, x, offs_t, CHUNK)
         # carry for the previous chunk dA_{t0} lam_{t0}, and this chunk's part of dA's gradient
         w = lam * V
         lam_0, g_A_chunk = tl.reduce((tl.where(first, dA * lam, 0.0), w * dt[:, None, :, None]), 0, _add2)
