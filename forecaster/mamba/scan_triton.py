@@ -11,8 +11,8 @@ Forward (`_scan_fwd_kernel`), one program per (batch row, block of Db channels):
     the chunk's u, delta, z (T, Db) and B, C (T, Nb) are read once from HBM, then
         dt   = softplus(delta + delta_bias)                         (T, Db)
         dA   = exp(dt * A),   dBu = dt * u * B                      (T, NbO, Db, NbI)  registers only
-        h_t  = dA_t * h_{t-1} + dBu_t     (a first-order linear scan along the chunk,
-                                           tl.associative_scan on (dA, dBu) pairs, then + P_t * h_in)
+        h_t  = dA_t * h_{t-1} + dBu_t     (the recurrence unrolled over the chunk's rows, which sit
+                                           in each thread's registers)
         y_t  = C_t . h_t + D * u_t,   out_t = y_t * silu(z_t)
     and the state entering each chunk is written to `states` (b, n_chunks, d, n) float32 when a
     backward pass will need it: n / T floats per input element, not the (b, l, d, n) tensor.
@@ -120,12 +120,6 @@ def _softplus(x):
 @triton.jit
 def _sigmoid(x):
     return 1.0 / (1.0 + tl.exp(-x))
-
-
-@triton.jit
-def _decay_combine(a_l, b_l, a_r, b_r):
-    """h -> a h + b maps, earlier segment (l) then later (r): their composition."""
-    return a_l * a_r, a_r * b_l + b_r
 
 
 @triton.jit
@@ -254,7 +248,6 @@ def _scan_fwd_kernel(
     h = tl.zeros((N_OUTER, BLOCK_D, N_INNER), tl.float32)
     if HAS_H0:
         h = tl.load(h0_ptr + pid_b * DIM * N + dn, mask=m_dn, other=0.0).to(tl.float32)
-    last = (offs_t == CHUNK - 1)[:, None, None, None]
 
     for k in range(0, n_chunks):
         if SAVE_STATES:
@@ -264,8 +257,7 @@ def _scan_fwd_kernel(
             u_ptr, delta_ptr, B_ptr, bias, A, t, offs_d, mask_d, L, N,
             su_l, su_d, sdl_l, sdl_d, sB_l, sB_n, HAS_BIAS, SOFTPLUS, N_OUTER, N_INNER)
         Ct = _load_tn(C_ptr, t, sC_l, sC_n, t < L, N, N_OUTER, N_INNER)  # (T, NbO, 1, NbI)
-        P, S = tl.associative_scan((dA, dBu), 0, _decay_combine)  # h_t = P_t h_in + S_t
-        hs = S + P * h[None, :, :, :]  # (T, NbO, Db, NbI)
+        _V, hs, h = _forward_recurrence(dA, dBu, h, offs_t, CHUNK)  # hs (T, NbO, Db, NbI), h: the last state
         y = _nsum(hs * Ct)  # (T, Db)
         if HAS_D:
             y += u * Dskip[None, :]
@@ -273,7 +265,6 @@ def _scan_fwd_kernel(
             z = tl.load(z_ptr + t[:, None] * sz_l + offs_d[None, :] * sz_d, mask=m_td, other=0.0).to(tl.float32)
             y = y * z * _sigmoid(z)
         tl.store(out_ptr + t[:, None] * so_l + offs_d[None, :] * so_d, y, mask=m_td)
-        h = tl.sum(tl.where(last, hs, 0.0), axis=0)  # the state after the chunk's last step
 
     tl.store(hT_ptr + pid_b * DIM * N + dn, h, mask=m_dn)
 
