@@ -99,10 +99,21 @@ def launch_for(dim: int, length: int, dtype: torch.dtype = torch.float32) -> Lau
     return Launch()
 
 
+# host-side arithmetic in plain Python: triton.cdiv and triton.next_power_of_2 are jit functions, and
+# calling them from Python cost several microseconds each (seven per fwd+bwd, on the small shapes' critical path)
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _pow2(x: int) -> int:
+    """The smallest power of two >= x (x >= 1)."""
+    return 1 << (x - 1).bit_length()
+
+
 def _state_split(n: int, n_inner: int) -> dict:
     """BLOCK_N = n padded to a power of two, split into N_OUTER x N_INNER."""
-    block_n = triton.next_power_of_2(n)
-    inner = min(block_n, triton.next_power_of_2(max(1, n_inner)))
+    block_n = _pow2(n)
+    inner = min(block_n, _pow2(max(1, n_inner)))
     return dict(N_OUTER=block_n // inner, N_INNER=inner)
 
 
@@ -439,20 +450,27 @@ def _strides3(t: Optional[Tensor]) -> tuple[int, int, int]:
 
 
 def _f32(t: Optional[Tensor]) -> Optional[Tensor]:
-    return None if t is None else t.float().contiguous()
+    if t is None or (t.dtype == torch.float32 and t.is_contiguous()):
+        return t
+    return t.float().contiguous()
+
+
+def _as(t: Tensor, dtype: torch.dtype) -> Tensor:
+    """t in dtype; t itself when it already is (a no-op .to still costs a dispatch on the small shapes)."""
+    return t if t.dtype == dtype else t.to(dtype)
 
 
 def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, save_states, launch: Launch):
     batch, length, dim = u.shape
     n = A.shape[1]
     chunk, block_d = launch.chunk, launch.fwd_block_d
-    n_chunks = triton.cdiv(length, chunk)
+    n_chunks = _cdiv(length, chunk)
     out = torch.empty(batch, length, dim, device=u.device, dtype=u.dtype)  # (b, l, d)
     hT = torch.empty(batch, dim, n, device=u.device, dtype=torch.float32)  # (b, d, n)
     states = (torch.empty(batch, n_chunks, dim, n, device=u.device, dtype=torch.float32) if save_states
               else hT)  # (b, n_chunks, d, n): the state entering each chunk
     dummy = hT
-    grid = (batch, triton.cdiv(dim, block_d))
+    grid = (batch, _cdiv(dim, block_d))
     _scan_fwd_kernel[grid](
         u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, initial_state if initial_state is not None else dummy,
@@ -487,7 +505,7 @@ class _TritonScan(torch.autograd.Function):
         launch = ctx.launch
         chunk, block_d = launch.chunk, launch.bwd_block_d
         n_chunks = states.shape[1]
-        n_dblocks = triton.cdiv(dim, block_d)
+        n_dblocks = _cdiv(dim, block_d)
         if g_out is None:
             g_out = torch.zeros_like(u)
         f32 = dict(device=u.device, dtype=torch.float32)
@@ -499,7 +517,7 @@ class _TritonScan(torch.autograd.Function):
         s_part = dim * n + 2 * dim
         g_small_part = torch.empty(batch, s_part, **f32)
         g_h0 = torch.empty(batch, dim, n, **f32)
-        g_final = None if g_final is None else g_final.float().contiguous()
+        g_final = _f32(g_final)
         dummy = g_h0
         _scan_bwd_kernel[(batch, n_dblocks)](
             u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
@@ -515,11 +533,11 @@ class _TritonScan(torch.autograd.Function):
             num_warps=launch.bwd_warps,
         )
         g_BC = g_BC_part[:, :, 0] if n_dblocks == 1 else g_BC_part.sum(2)  # (2, b, l, n), blocks in a fixed order
-        g_B, g_C = g_BC[0].to(B.dtype), g_BC[1].to(C.dtype)
+        g_B, g_C = _as(g_BC[0], B.dtype), _as(g_BC[1], C.dtype)
         g_small = g_small_part.sum(0)  # (s_part,)
-        g_A = g_small[:dim * n].view(dim, n).to(A.dtype)  # (d, n)
-        g_D = None if D is None else g_small[dim * n:dim * n + dim].to(D.dtype)
-        g_bias = None if delta_bias is None else g_small[dim * n + dim:].to(delta_bias.dtype)
+        g_A = _as(g_small[:dim * n].view(dim, n), A.dtype)  # (d, n)
+        g_D = None if D is None else _as(g_small[dim * n:dim * n + dim], D.dtype)
+        g_bias = None if delta_bias is None else _as(g_small[dim * n + dim:], delta_bias.dtype)
         g_h0 = g_h0 if ctx.has_h0 else None
         return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None
 
@@ -568,5 +586,5 @@ def selective_scan_triton(
         out, hT = _TritonScan.apply(u, delta, A, B, C, D, z, delta_bias, h0, bool(delta_softplus), launch)
     else:
         out, hT, _ = _forward(u, delta, A, B, C, D, z, delta_bias, h0, delta_softplus, False, launch)
-    out = out.to(out_dtype)
+    out = _as(out, out_dtype)
     return (out, hT) if return_final_state else out
