@@ -50,4 +50,13 @@ for dtype in (torch.float32, torch.bfloat16):
     print(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=14, max_name_column_width=60))
 PY
 tail -40 "$OUT/profile.txt"
+if [ -d "${MAIN_REF:-main_ref}" ]; then  # the kernels before this branch, same session, for an A/B
+  echo "=== main's triton scan ($(( $(date +%s) - start )) s)"
+  (cd "${MAIN_REF:-main_ref}" && PYTHONPATH=$PWD timeout 90 python3 -c "
+import torch, benchmarks.scan as bs
+for shape in bs.CUDA_SHAPES:
+    for dtype in (torch.float32, torch.bfloat16):
+        print(shape, dtype, bs._cuda_scan_case('triton', shape, dtype), flush=True)
+") 2>&1 | tee "$OUT/main_ref.txt"
+fi
 echo "=== done after $(( $(date +%s) - start )) s"
