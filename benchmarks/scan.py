@@ -2,7 +2,13 @@
 
     python benchmarks/scan.py                     # CPU, B=8, d_inner=256, N=16, L in {256, 1024, 4096}
     python benchmarks/scan.py --lengths 1024 --repeats 5 --no-model
-    python benchmarks/scan.py --device cuda [--mamba-ssm ../shared/gpu [--build-mamba-ssm]] [--tune]
+    python benchmarks/scan.py --device cuda [--mamba-ssm ../shared/gpu [--build-mamba-ssm]] [--impls triton mamba-ssm]
+    python benchmarks/scan.py --device cuda --tune --json tune.json      # search the Triton launch shapes
+    python benchmarks/scan.py --device cuda --launch-table tune.json     # measure with the table it found
+
+`--tune` times forward and backward launch shapes separately (TUNE_CHUNKS, TUNE_FWD, TUNE_BWD) at each
+scan shape in float32 and bfloat16, times the best combinations whole (bf16 also on widened float32
+copies), and writes every timing and the per-band table that scan_triton.LAUNCH_TABLE holds.
 
 On CUDA (`_cuda_main`) the scan is measured at the three shapes of issue 14, (batch, d_inner, L) =
 (64, 256, 96), (64, 256, 512), (8, 2048, 4096) with N = 16, in float32 and bfloat16, forward
@@ -280,7 +286,8 @@ def _guarded(label: str, fn, *args) -> dict | None:
 TUNE_CHUNKS = {96: (4, 8, 16), 512: (8, 16), 4096: (8, 16)}  # by L of CUDA_SHAPES
 TUNE_FWD = ((32, 4, 16), (32, 4, 4), (16, 2, 4), (32, 2, 8), (16, 1, 4), (64, 4, 8))  # (block_d, warps, n_inner)
 TUNE_BWD = ((16, 2, 16, False), (16, 2, 4, False), (16, 2, 4, True), (16, 2, 8, False), (8, 1, 4, False),
-            (8, 1, 4, True), (32, 4, 4, False), (8, 2, 2, False), (8, 2, 4, False), (16, 4, 4, False))
+            (8, 1, 4, True), (32, 4, 4, False), (8, 2, 2, False), (8, 2, 4, False), (16, 4, 4, False),
+            (8, 1, 8, False), (4, 1, 8, False))
 # (block_d, warps, n_inner, prefetch); the first of each is the issue 14 layout
 
 
