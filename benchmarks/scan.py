@@ -182,7 +182,7 @@ def _peak_mib(fn) -> float:
     return (torch.cuda.max_memory_allocated() - base) / 2**20
 
 
-def _cuda_scan_case(impl: str, shape, dtype, peer_fn=None) -> dict:
+def _cuda_scan_case(impl: str, shape, dtype, peer_fn=None, once: bool = False) -> dict:
     """Forward and fwd+bwd of one scan implementation at one (batch, d_inner, L), N=16, delta_softplus."""
     import torch.nn.functional as F
 
@@ -222,6 +222,9 @@ def _cuda_scan_case(impl: str, shape, dtype, peer_fn=None) -> dict:
     def train_step():
         torch.autograd.grad(fn(*args), args, cotangent)
 
+    if once:  # compile only (--warm)
+        forward(), train_step()
+        return {}
     slow = impl in ("chunked", "pscan")
     result = {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
               "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
@@ -243,7 +246,7 @@ class _PeerMixer(torch.nn.Module):
         return self.mamba(hidden)
 
 
-def _cuda_model_case(impl: str, size) -> dict:
+def _cuda_model_case(impl: str, size, once: bool = False) -> dict:
     from forecaster.mamba import MambaConfig, MambaEncoder
     from forecaster.mamba.scan import use_scan_impl
 
@@ -264,6 +267,9 @@ def _cuda_model_case(impl: str, size) -> dict:
         with use_scan_impl(scan_impl):
             torch.autograd.grad(model(x).square().mean(), params)
 
+    if once:  # compile only (--warm)
+        forward(), train_step()
+        return {}
     slow = impl == "chunked"
     return {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
             "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
@@ -419,6 +425,16 @@ def _cuda_main(args) -> None:
     if args.tune_warm:
         _tune_warm(args.tune_warm)
         return
+    if args.warm:  # the benchmark's Triton kernels into Triton's cache, in n processes side by side
+        i, n = (int(x) for x in args.warm.split("/"))
+        jobs = [("scan", shape, dtype) for shape in CUDA_SHAPES for dtype in (torch.float32, torch.bfloat16)]
+        jobs += [("model", size, None) for size in CUDA_MODELS]
+        for kind, size, dtype in jobs[i::n]:
+            if kind == "scan":
+                _guarded("warm", _cuda_scan_case, "triton", size, dtype, None, True)
+            elif not args.no_model:
+                _guarded("warm", _cuda_model_case, "triton", size, True)
+        return
     if args.tune:
         _tune(args.json)
         return
@@ -506,6 +522,7 @@ def main() -> None:
     parser.add_argument("--json", help="CUDA: also write the measurements (with --tune: the timings and the launch table) "
                         "to this JSON file")
     parser.add_argument("--launch-table", help="CUDA: JSON file with the Triton launch table to use (as --tune writes it)")
+    parser.add_argument("--warm", help="CUDA: 'i/n': only compile the i-th of n shares of the Triton cases (run n side by side)")
     parser.add_argument("--tune-warm", help=argparse.SUPPRESS)  # 'i/n': compile every i-th of n tune candidates
     parser.add_argument("--impls", nargs="+", help="CUDA: only these implementations (e.g. triton mamba-ssm)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
