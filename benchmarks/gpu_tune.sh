@@ -3,6 +3,8 @@
 # then the launch-shape search (benchmarks/scan.py --tune), then the scan and encoder benchmark of
 # impl="triton" with the table it found, and a profile of the smallest shape. No mamba-ssm build.
 #   bash benchmarks/gpu_tune.sh OUTDIR        (writes tune.json, bench.json, logs; OUTDIR defaults to $OUT)
+# Its first use (2026-12-01, 252 candidates then) ran out of a 380 s call while compiling; the list in
+# scan.py is now 80 candidates. Give it the whole 10 minutes of a call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-${OUT:-gpu_out}}; mkdir -p "$OUT"

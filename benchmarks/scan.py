@@ -289,12 +289,11 @@ def _guarded(label: str, fn, *args) -> dict | None:
 # The launch-shape search of `--tune` (issue 22): per chunk length, forward shapes and backward shapes
 # are timed separately (the backward as fwd+bwd less the default forward), each at every scan shape and
 # in float32 and bfloat16 (kernels on the 16-bit inputs), and the best per shape is kept.
-TUNE_CHUNKS = {96: (4, 8, 16), 512: (8, 16), 4096: (8, 16)}  # by L of CUDA_SHAPES
-TUNE_FWD = ((32, 4, 16), (32, 4, 4), (16, 2, 4), (32, 2, 8), (16, 1, 4), (64, 4, 8))  # (block_d, warps, n_inner)
-TUNE_BWD = ((16, 2, 16, False), (16, 2, 4, False), (16, 2, 4, True), (16, 2, 8, False), (8, 1, 4, False),
-            (8, 1, 4, True), (32, 4, 4, False), (8, 2, 2, False), (8, 2, 4, False), (16, 4, 4, False),
-            (8, 1, 8, False), (4, 1, 8, False))
-# (block_d, warps, n_inner, prefetch); the first of each is the issue 14 layout
+TUNE_CHUNKS = {96: (4, 8), 512: (8,), 4096: (8, 16)}  # by L of CUDA_SHAPES
+TUNE_FWD = ((32, 4, 4), (32, 4, 16), (16, 2, 4))  # (block_d, warps, n_inner); the default first
+TUNE_BWD = ((16, 2, 8, False), (16, 2, 16, False), (16, 2, 4, False), (8, 1, 8, False), (16, 2, 8, True))
+# (block_d, warps, n_inner, prefetch): 80 candidates in all. A first list of 252 did not finish compiling
+# within a 380 s call on the H200 (BENCHMARKS.md, issue 22), so keep this short.
 
 
 def _tune_launches(length: int):
