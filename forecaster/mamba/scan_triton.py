@@ -416,7 +416,7 @@ def _scan_bwd_kernel(
             g_D += gy * u
         gy4 = gy[:, None, :, None]
         # dC_t: this block's channels only (hs is spent)
-        _store_tn(dC_ptr, t, tl.sum(gy4 * hs, axis=2), L, N, N_OUTER, N_INNER)
+        gC4 = gy4 * hs
 
         # adjoint lam_t = C_t gy_t + dA_{t+1} lam_{t+1} over the chunk's rows, the carry from the next
         # chunk (already times its first decay) entering at the last row
@@ -434,7 +434,9 @@ def _scan_bwd_kernel(
         if HAS_D:
             g_u += gy * Dskip[None, :]
         tl.store(du_ptr + t[:, None] * DIM + offs_d[None, :], g_u, mask=m_td)
-        _store_tn(dB_ptr, t, tl.sum(lam * (dt * u)[:, None, :, None], axis=2), L, N, N_OUTER, N_INNER)
+        g_Bt, g_Ct = tl.reduce((lam * (dt * u)[:, None, :, None], gC4), 2, _add2)  # over the block's channels
+        _store_tn(dB_ptr, t, g_Bt, L, N, N_OUTER, N_INNER)
+        _store_tn(dC_ptr, t, g_Ct, L, N, N_OUTER, N_INNER)
         if SOFTPLUS:
             g_dt = g_dt * _sigmoid(raw)
         g_dt = tl.where(m_td, g_dt, 0.0)
