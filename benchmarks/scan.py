@@ -2,7 +2,13 @@
 
     python benchmarks/scan.py                     # CPU, B=8, d_inner=256, N=16, L in {256, 1024, 4096}
     python benchmarks/scan.py --lengths 1024 --repeats 5 --no-model
-    python benchmarks/scan.py --device cuda [--mamba-ssm ../shared/gpu [--build-mamba-ssm]] [--tune]
+    python benchmarks/scan.py --device cuda [--mamba-ssm ../shared/gpu [--build-mamba-ssm]] [--impls triton mamba-ssm]
+    python benchmarks/scan.py --device cuda --tune --json tune.json      # search the Triton launch shapes
+    python benchmarks/scan.py --device cuda --launch-table tune.json     # measure with the table it found
+
+`--tune` times forward and backward launch shapes separately (TUNE_CHUNKS, TUNE_FWD, TUNE_BWD) at each
+scan shape in float32 and bfloat16, times the best combinations whole (bf16 also on widened float32
+copies), and writes every timing and the per-band table that scan_triton.LAUNCH_TABLE holds.
 
 On CUDA (`_cuda_main`) the scan is measured at the three shapes of issue 14, (batch, d_inner, L) =
 (64, 256, 96), (64, 256, 512), (8, 2048, 4096) with N = 16, in float32 and bfloat16, forward
@@ -176,7 +182,7 @@ def _peak_mib(fn) -> float:
     return (torch.cuda.max_memory_allocated() - base) / 2**20
 
 
-def _cuda_scan_case(impl: str, shape, dtype, peer_fn=None) -> dict:
+def _cuda_scan_case(impl: str, shape, dtype, peer_fn=None, once: bool = False) -> dict:
     """Forward and fwd+bwd of one scan implementation at one (batch, d_inner, L), N=16, delta_softplus."""
     import torch.nn.functional as F
 
@@ -216,6 +222,9 @@ def _cuda_scan_case(impl: str, shape, dtype, peer_fn=None) -> dict:
     def train_step():
         torch.autograd.grad(fn(*args), args, cotangent)
 
+    if once:  # compile only (--warm)
+        forward(), train_step()
+        return {}
     slow = impl in ("chunked", "pscan")
     result = {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
               "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
@@ -237,7 +246,7 @@ class _PeerMixer(torch.nn.Module):
         return self.mamba(hidden)
 
 
-def _cuda_model_case(impl: str, size) -> dict:
+def _cuda_model_case(impl: str, size, once: bool = False) -> dict:
     from forecaster.mamba import MambaConfig, MambaEncoder
     from forecaster.mamba.scan import use_scan_impl
 
@@ -258,6 +267,9 @@ def _cuda_model_case(impl: str, size) -> dict:
         with use_scan_impl(scan_impl):
             torch.autograd.grad(model(x).square().mean(), params)
 
+    if once:  # compile only (--warm)
+        forward(), train_step()
+        return {}
     slow = impl == "chunked"
     return {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
             "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
@@ -274,38 +286,134 @@ def _guarded(label: str, fn, *args) -> dict | None:
         torch.cuda.empty_cache()
 
 
-def _set_launch(config) -> None:
-    """(chunk, fwd block_d, fwd warps, bwd block_d, bwd warps, bwd prefetch) for the Triton kernels."""
+# The launch-shape search of `--tune` (issue 22): per chunk length, forward shapes and backward shapes
+# are timed separately (the backward as fwd+bwd less the default forward), each at every scan shape and
+# in float32 and bfloat16 (kernels on the 16-bit inputs), and the best per shape is kept.
+TUNE_CHUNKS = {96: (4, 8), 512: (8,), 4096: (8, 16)}  # by L of CUDA_SHAPES
+TUNE_FWD = ((32, 4, 4), (32, 4, 16), (16, 2, 4))  # (block_d, warps, n_inner); the default first
+TUNE_BWD = ((16, 2, 8, False), (16, 2, 16, False), (16, 2, 4, False), (8, 1, 8, False), (16, 2, 8, True))
+# (block_d, warps, n_inner, prefetch): 80 candidates in all. A first list of 252 did not finish compiling
+# within a 380 s call on the H200 (BENCHMARKS.md, issue 22), so keep this short.
+
+
+def _tune_launches(length: int):
+    """(chunk, role, Launch) for every candidate at sequence length `length`."""
+    from forecaster.mamba.scan_triton import Launch
+
+    for chunk in TUNE_CHUNKS[length]:
+        for bd, w, ni in TUNE_FWD:
+            yield chunk, "fwd", Launch(chunk=chunk, fwd_block_d=bd, fwd_warps=w, fwd_n_inner=ni, widen_16bit=False)
+        for bd, w, ni, pf in TUNE_BWD:
+            yield chunk, "bwd", Launch(chunk=chunk, bwd_block_d=bd, bwd_warps=w, bwd_n_inner=ni, prefetch=pf,
+                                       widen_16bit=False)
+
+
+def _scan_inputs(shape, dtype):
+    batch, d, length = shape
+    g = torch.Generator(device="cuda").manual_seed(0)
+    rnd = lambda *s_: torch.randn(*s_, device="cuda", generator=g)  # noqa: E731
+    low = lambda t: t.to(dtype).requires_grad_()  # noqa: E731
+    args = [low(rnd(batch, length, d)), low(rnd(batch, length, d) - 1), (-torch.rand(d, 16, device="cuda", generator=g)
+            - 0.5).requires_grad_(), low(rnd(batch, length, 16)), low(rnd(batch, length, 16)), rnd(d).requires_grad_()]
+    return args
+
+
+def _tune_case(shape, dtype, launch, role: str, warm_only: bool = False) -> float:
+    """ms of the forward (saving states, as under autograd) for role 'fwd'; of fwd+bwd for 'bwd'."""
     import forecaster.mamba.scan_triton as st
 
-    st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS, st.BWD_PREFETCH = config
+    u, delta, A, B, C, D = args = _scan_inputs(shape, dtype)
+    if role == "fwd":
+        def fn():
+            with torch.no_grad():
+                st._forward(u, delta, A, B, C, D, None, None, None, True, True, launch)
+    else:
+        cot = torch.randn(u.shape, device=u.device, dtype=dtype)
+
+        def fn():
+            torch.autograd.grad(st.selective_scan_triton(u, delta, A, B, C, D, delta_softplus=True, launch=launch),
+                                args, cot)
+    if warm_only:
+        fn()
+        torch.cuda.synchronize()
+        return 0.0
+    return _median_ms(fn, budget_s=0.12 if role == "fwd" else 0.25, min_reps=5)
+
+
+def _tune_jobs():
+    for shape in CUDA_SHAPES:
+        for dtype in (torch.float32, torch.bfloat16):
+            for chunk, role, launch in _tune_launches(shape[2]):
+                yield shape, dtype, chunk, role, launch
+
+
+def _tune_warm(share: str) -> None:
+    """Compile (into Triton's cache) every `i`-th of `n` tune candidates, for share 'i/n'."""
+    i, n = (int(x) for x in share.split("/"))
+    for j, (shape, dtype, chunk, role, launch) in enumerate(_tune_jobs()):
+        if j % n == i:
+            _guarded("warm", _tune_case, shape, dtype, launch, role, True)
 
 
 def _tune(path: str | None) -> None:
-    """Launch shapes of the Triton kernels, float32 fwd+bwd at the three scan shapes; the best
-    (smallest worst ratio to the per-shape best) is printed and written to path as JSON."""
-    import forecaster.mamba.scan_triton as st
+    """Time every candidate; per (shape, dtype) keep the best forward and backward of each chunk and
+    the best chunk; write all timings and the per-band table (as --launch-table reads it) to path."""
+    from dataclasses import asdict, replace
 
-    default = (st.FWD_CHUNK, st.FWD_BLOCK_D, st.FWD_WARPS, st.BWD_BLOCK_D, st.BWD_WARPS, st.BWD_PREFETCH)
-    print("\ntune: chunk fwd_block_d fwd_warps bwd_block_d bwd_warps prefetch -> forward / fwd+bwd ms at each shape")
-    timings = {}
-    for chunk, fwd in ((8, (32, 4)),):
-        for prefetch in (False, True):
-            for bwd in ((8, 2), (16, 2), (16, 4), (32, 4)):
-                config = (chunk, *fwd, *bwd, prefetch)
-                _set_launch(config)
-                row = [_guarded("tune", _cuda_scan_case, "triton", shape, torch.float32) for shape in CUDA_SHAPES]
-                print(f"  {config}  " + "  ".join("failed" if r is None else f"{r['forward_ms']:.3f} / {r['train_ms']:.3f}"
-                                                 for r in row), flush=True)
-                if all(r is not None for r in row):
-                    timings[config] = [r["train_ms"] for r in row]
-    _set_launch(default)
-    best_per_shape = [min(t[i] for t in timings.values()) for i in range(len(CUDA_SHAPES))]
-    best = min(timings, key=lambda c: max(t / b for t, b in zip(timings[c], best_per_shape)))
-    print(f"best launch config {best}: fwd+bwd {timings[best]} ms (per-shape best {best_per_shape})")
+    from forecaster.mamba.scan_triton import Launch
+
+    rows = []
+    for shape, dtype, chunk, role, launch in _tune_jobs():
+        ms = _guarded(f"tune {shape} {dtype} {launch}", _tune_case, shape, dtype, launch, role)
+        rows.append(dict(shape=shape, dtype=str(dtype).replace("torch.", ""), chunk=chunk, role=role,
+                         launch=asdict(launch), ms=ms))
+        print(f"  {shape} {rows[-1]['dtype']} {role} {launch}: {ms}", flush=True)
+    best = {}
+    for shape in CUDA_SHAPES:
+        for name in ("float32", "bfloat16"):
+            mine = [r for r in rows if r["shape"] == shape and r["dtype"] == name and r["ms"] is not None]
+            default_fwd = {r["chunk"]: r["ms"] for r in mine if r["role"] == "fwd"
+                           and (r["launch"]["fwd_block_d"], r["launch"]["fwd_warps"], r["launch"]["fwd_n_inner"])
+                           == (Launch.fwd_block_d, Launch.fwd_warps, Launch.fwd_n_inner)}
+            options = []
+            for chunk in sorted({r["chunk"] for r in mine}):
+                fwd = min((r for r in mine if r["chunk"] == chunk and r["role"] == "fwd"), key=lambda r: r["ms"])
+                bwd = min((r for r in mine if r["chunk"] == chunk and r["role"] == "bwd"), key=lambda r: r["ms"])
+                launch = replace(Launch(**bwd["launch"]), fwd_block_d=fwd["launch"]["fwd_block_d"],
+                                 fwd_warps=fwd["launch"]["fwd_warps"], fwd_n_inner=fwd["launch"]["fwd_n_inner"])
+                options.append((bwd["ms"] - default_fwd.get(chunk, 0.0) + fwd["ms"], launch))
+            best[(shape, name)] = min(options, key=lambda o: o[0])[1]
+    # the chosen combinations timed as a whole; bf16 also as float32 kernels on widened copies
+    checked = {}
+    for shape in CUDA_SHAPES:
+        full = best[(shape, "float32")]
+        checked[(shape, "float32")] = [(_guarded("check", _tune_case, shape, torch.float32, full, "bwd"), full)]
+        halves = [best[(shape, "bfloat16")], replace(full, widen_16bit=True)]
+        checked[(shape, "bfloat16")] = [(_guarded("check", _tune_case, shape, torch.bfloat16, h, "bwd"), h)
+                                        for h in halves]
+        for key in ((shape, "float32"), (shape, "bfloat16")):
+            for ms, launch in checked[key]:
+                print(f"check {key}: {launch} fwd+bwd {ms} ms", flush=True)
+    pick = {k: min((c for c in v if c[0] is not None), key=lambda c: c[0])[1] for k, v in checked.items()}
+    # band edges at the geometric mean of neighbouring lengths
+    bands = [(None if i == len(CUDA_SHAPES) - 1 else int((CUDA_SHAPES[i][2] * CUDA_SHAPES[i + 1][2]) ** 0.5),
+              asdict(pick[(shape, "float32")]), asdict(pick[(shape, "bfloat16")]))
+             for i, shape in enumerate(CUDA_SHAPES)]
+    for band in bands:
+        print("band", band)
     if path:
         with open(path, "w") as f:
-            json.dump(list(best), f)
+            json.dump({"rows": rows, "table": bands,
+                       "checked": {f"{k[0]} {k[1]}": [[ms, asdict(la)] for ms, la in v] for k, v in checked.items()}},
+                      f, indent=1)
+
+
+def _load_launch_table(path: str) -> None:
+    import forecaster.mamba.scan_triton as st
+
+    with open(path) as f:
+        table = json.load(f)["table"]
+    st.LAUNCH_TABLE = tuple((max_length, st.Launch(**full), st.Launch(**half)) for max_length, full, half in table)
 
 
 def _cuda_main(args) -> None:
@@ -313,13 +421,26 @@ def _cuda_main(args) -> None:
 
     print(f"device={torch.cuda.get_device_name(0)} torch={torch.__version__} "
           f"triton={__import__('triton').__version__}")
-    if args.launch:
-        _set_launch(tuple(json.load(open(args.launch))))
-    print(f"triton launch: chunk={st.FWD_CHUNK} fwd block_d={st.FWD_BLOCK_D} warps={st.FWD_WARPS}; "
-          f"bwd block_d={st.BWD_BLOCK_D} warps={st.BWD_WARPS} prefetch={st.BWD_PREFETCH}")
+    if args.tune_warm:
+        _tune_warm(args.tune_warm)
+        return
+    if args.warm:  # the benchmark's Triton kernels into Triton's cache, in n processes side by side
+        i, n = (int(x) for x in args.warm.split("/"))
+        jobs = [("scan", shape, dtype) for shape in CUDA_SHAPES for dtype in (torch.float32, torch.bfloat16)]
+        jobs += [("model", size, None) for size in CUDA_MODELS]
+        for kind, size, dtype in jobs[i::n]:
+            if kind == "scan":
+                _guarded("warm", _cuda_scan_case, "triton", size, dtype, None, True)
+            elif not args.no_model:
+                _guarded("warm", _cuda_model_case, "triton", size, True)
+        return
     if args.tune:
         _tune(args.json)
         return
+    if args.launch_table:
+        _load_launch_table(args.launch_table)
+    for max_length, full, half in st.LAUNCH_TABLE:
+        print(f"triton launch for L <= {max_length}: float32 {full}; 16-bit {half}")
     peer_fn = block_cls = None
     if args.mamba_ssm:
         sys.path.insert(0, args.mamba_ssm)
@@ -330,6 +451,8 @@ def _cuda_main(args) -> None:
         peer_fn = build_mamba_ssm.selective_scan_fn()
         block_cls = _PeerMixer.block_cls = build_mamba_ssm.mamba_block_cls()
     impls = ["triton", "chunked"] + (["mamba-ssm"] if peer_fn else []) + (["pscan"] if _available("mambapy") else [])
+    if args.impls:
+        impls = [i for i in impls if i in args.impls]
     results = {"scan": [], "model": []}
     print("\nselective scan, N=16, delta_softplus (median ms; peak MiB over one fwd+bwd)")
     print("| (batch, d_inner, L) | dtype | impl | forward ms | fwd+bwd ms | peak MiB | fwd+bwd vs mamba-ssm |")
@@ -353,7 +476,8 @@ def _cuda_main(args) -> None:
         print("|---|---|---|---|---|---|")
         for size in CUDA_MODELS:
             rows = {impl: _guarded(f"model {impl} {size}", _cuda_model_case, impl, size)
-                    for impl in ["triton", "chunked"] + (["mamba-ssm"] if block_cls else [])}
+                    for impl in ["triton", "chunked"] + (["mamba-ssm"] if block_cls else [])
+                    if not args.impls or impl in args.impls}
             peer = rows.get("mamba-ssm")
             for impl, r in rows.items():
                 if r is None:
@@ -394,8 +518,12 @@ def main() -> None:
     parser.add_argument("--mamba-ssm", help="CUDA: folder of mamba-ssm's build helper (build_mamba_ssm.py), as a peer")
     parser.add_argument("--build-mamba-ssm", action="store_true", help="CUDA: build mamba-ssm's kernel first (~2.5 min)")
     parser.add_argument("--tune", action="store_true", help="CUDA: time launch shapes of the Triton kernels")
-    parser.add_argument("--json", help="CUDA: also write the measurements (with --tune: the best launch) to this JSON file")
-    parser.add_argument("--launch", help="CUDA: JSON file with the Triton launch config to use (as --tune writes it)")
+    parser.add_argument("--json", help="CUDA: also write the measurements (with --tune: the timings and the launch table) "
+                        "to this JSON file")
+    parser.add_argument("--launch-table", help="CUDA: JSON file with the Triton launch table to use (as --tune writes it)")
+    parser.add_argument("--warm", help="CUDA: 'i/n': only compile the i-th of n shares of the Triton cases (run n side by side)")
+    parser.add_argument("--tune-warm", help=argparse.SUPPRESS)  # 'i/n': compile every i-th of n tune candidates
+    parser.add_argument("--impls", nargs="+", help="CUDA: only these implementations (e.g. triton mamba-ssm)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

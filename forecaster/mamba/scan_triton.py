@@ -2,28 +2,30 @@
 
 Same arguments, results and gradients as `scan.selective_scan_ref` (the oracle, beside it in scan.py);
 the glossary and the adjoint equations are in scan.py's docstring. Letters: b batch, l time,
-d channels, n state size; T = CHUNK time steps, Db = BLOCK_D channels, Nb = BLOCK_N (n padded to 2^k).
+d channels, n state size; T = CHUNK time steps, Db = BLOCK_D channels, Nb = BLOCK_N (n padded to 2^k),
+split as Nb = NbO x NbI (n = o * NbI + i): the (T, NbO, Db, NbI) tiles keep T and NbO in each thread's
+registers and spread Db and NbI over lanes (`Launch` says why; the launch shape is chosen per band).
 
 Forward (`_scan_fwd_kernel`), one program per (batch row, block of Db channels):
-    h (Db, Nb) float32 lives in registers for the whole sequence. Time is walked in chunks of T:
+    h (NbO, Db, NbI) float32 lives in registers for the whole sequence. Time is walked in chunks of T:
     the chunk's u, delta, z (T, Db) and B, C (T, Nb) are read once from HBM, then
         dt   = softplus(delta + delta_bias)                         (T, Db)
-        dA   = exp(dt * A),   dBu = dt * u * B                      (T, Db, Nb)  registers only
-        h_t  = dA_t * h_{t-1} + dBu_t     (a first-order linear scan along the chunk,
-                                           tl.associative_scan on (dA, dBu) pairs, then + P_t * h_in)
+        dA   = exp(dt * A),   dBu = dt * u * B                      (T, NbO, Db, NbI)  registers only
+        h_t  = dA_t * h_{t-1} + dBu_t     (the recurrence unrolled over the chunk's rows, which sit
+                                           in each thread's registers)
         y_t  = C_t . h_t + D * u_t,   out_t = y_t * silu(z_t)
     and the state entering each chunk is written to `states` (b, n_chunks, d, n) float32 when a
     backward pass will need it: n / T floats per input element, not the (b, l, d, n) tensor.
 
 Backward (`_scan_bwd_kernel`), the same grid, chunks walked last to first:
-    the chunk's states are recomputed from its saved entering state as
-        V_t = dA_t h_{t-1} = dA_t (V_{t-1} + dBu_{t-1}),   h_t = V_t + dBu_t
-    (a scan over the chunk's inputs shifted back one step), so that V, which dA's gradient needs, is
-    never taken as the difference h_t - dBu_t (that cancels where dA_t is tiny). The gate's gradient
-    gives gy = dLoss/dy, and the adjoint (lam = dLoss/dh_t)
+    the chunk's states are recomputed from its saved entering state by the recurrence itself,
+        V_t = dA_t h_{t-1},   h_t = V_t + dBu_t
+    unrolled over the chunk's rows (they sit in each thread's registers, so a row is a register pick),
+    so that V, which dA's gradient needs, is never taken as the difference h_t - dBu_t (that cancels
+    where dA_t is tiny). The gate's gradient gives gy = dLoss/dy, and the adjoint (lam = dLoss/dh_t)
         lam_t = C_t gy_t + dA_{t+1} lam_{t+1}
-    is a reverse scan of (dA_{t+1}, C_t gy_t) pairs inside the chunk, the decays of the next steps
-    recomputed from delta at t + 1 (dt = 0 past the end), with
+    runs back over the same rows, unrolled (Triton's reverse associative_scan moved them through warp
+    shuffles), the decays dA_{t+1} being the next rows of the chunk's own dA, with
         carry = dA_{t0+T} lam_{t0+T}    (dLoss/dh_L after the last chunk)
     added at the chunk's last row; the carry for the previous chunk is dA_{t0} lam_{t0}.
     Then, all in registers, with w_t = lam_t * V_t:
@@ -34,7 +36,7 @@ Backward (`_scan_bwd_kernel`), the same grid, chunks walked last to first:
                                             written as (b, d_blocks, l, n) partials, summed by torch)
         ddelta = ddt * sigmoid(delta + delta_bias) under softplus; dD, d delta_bias summed per program
         dh_0  = the final carry
-    With BWD_PREFETCH the next chunk's inputs are read while this one is computed.
+    With Launch.prefetch the next chunk's inputs are read while this one is computed.
     No (b, l, d, n) tensor exists in HBM in either direction; partial sums are reduced by torch in a
     fixed order, so results are deterministic (no atomics).
 
@@ -44,6 +46,7 @@ Inputs may be float32, bfloat16 or float16 (any strides); arithmetic and the sta
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import torch
@@ -52,17 +55,73 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-# Launch shapes, chosen with benchmarks/scan.py on an H200 (see BENCHMARKS.md, issue 14).
-FWD_CHUNK, FWD_BLOCK_D, FWD_WARPS = 8, 32, 4
-BWD_BLOCK_D, BWD_WARPS = 16, 2
-BWD_PREFETCH = False  # read the next chunk's inputs while computing this one (more registers)
-# 16-bit inputs are widened to float32 before the kernels (autograd narrows the gradients back):
-# on an H200 the kernels' 16-bit code ran at half their float32 speed (issue 22, BENCHMARKS.md),
-# more than the extra pass over the inputs costs. False runs the kernels on the 16-bit inputs.
-WIDEN_16BIT = True
-# Triton's reverse associative_scan hands the combine function (later segment, earlier segment);
-# `reverse_scan_calls_later_first()` checks it on the device (tests/test_scan_triton.py).
-REVERSE_LATER_FIRST = True
+
+@dataclass(frozen=True)
+class Launch:
+    """One launch shape of the two kernels.
+
+    The (T, NbO, Db, NbI) tiles split the state n = o * NbI + i: Triton spreads a tile's lanes over its
+    last axes first (NbI, then Db), so n_inner sets how many lanes share one channel's state, and
+    NbO = BLOCK_N / NbI components stay in each thread's registers (sums over the state then cost
+    log2(NbI) shuffle rounds; n_inner = BLOCK_N is the issue 14 layout, state across 16 lanes).
+    """
+
+    chunk: int = 8  # time steps per chunk (a power of two), both kernels
+    fwd_block_d: int = 32  # channels per forward program
+    fwd_warps: int = 4
+    fwd_n_inner: int = 4  # state components across lanes (clamped to BLOCK_N)
+    bwd_block_d: int = 16
+    bwd_warps: int = 2
+    bwd_n_inner: int = 8
+    prefetch: bool = False  # backward reads the next chunk's inputs while computing this one
+    # 16-bit inputs widened to float32 copies before the kernels (autograd narrows the gradients
+    # back; the copies are saved for the backward: more memory); False: the kernels read them as they are
+    widen_16bit: bool = True
+
+
+# Launch shapes by band of sequence length: (largest L of the band, or None for the rest, the Launch for
+# float32 inputs, the Launch for 16-bit inputs); `benchmarks/scan.py --device cuda --tune` measures
+# candidates and writes such a table. Today one band, chosen from the sm_90a compiled code
+# (benchmarks/scan_compile.py), NOT from timings (the H200 call of issue 22 ran out of time compiling the
+# tune's candidates; BENCHMARKS.md): the defaults keep issue 14's grid and warps with 16 instead of 128
+# forward and 220 instead of 872 backward shuffles per chunk; and 16-bit inputs go to the kernels as they
+# are, since their 16-bit code no longer repeats the step-size math on every state lane (36 ex2 in the
+# forward as in float32, against 66 before; no spills in the backward), so the widened copies are dropped.
+LAUNCH_TABLE: tuple[tuple[Optional[int], Launch, Launch], ...] = (
+    (None, Launch(), Launch(widen_16bit=False)),
+)
+LAUNCH_OVERRIDE: Optional[Launch] = None  # when set, used at every shape (tests, the benchmark's --tune)
+
+
+def launch_for(dim: int, length: int, dtype: torch.dtype = torch.float32) -> Launch:
+    """The launch shape for d channels and L steps of `dtype` inputs: LAUNCH_OVERRIDE, else the first
+    band of LAUNCH_TABLE whose largest L is at least `length`."""
+    if LAUNCH_OVERRIDE is not None:
+        return LAUNCH_OVERRIDE
+    for max_length, full, half in LAUNCH_TABLE:
+        if max_length is None or length <= max_length:
+            return full if dtype == torch.float32 else half
+    return Launch()
+
+
+# host-side arithmetic in plain Python: triton.cdiv and triton.next_power_of_2 are jit functions, and
+# calling them from Python cost several microseconds each (seven per fwd+bwd, on the small shapes' critical path)
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _pow2(x: int) -> int:
+    """The smallest power of two >= x (x >= 1)."""
+    return 1 << (x - 1).bit_length()
+
+
+def _state_split(n: int, n_inner: int) -> dict:
+    """BLOCK_N = n padded to a power of two, split into N_OUTER x N_INNER."""
+    block_n = _pow2(n)
+    inner = min(block_n, _pow2(max(1, n_inner)))
+    return dict(N_OUTER=block_n // inner, N_INNER=inner)
+
+
 
 
 @triton.jit
@@ -80,21 +139,39 @@ def _sigmoid(x):
 
 
 @triton.jit
-def _decay_combine(a_l, b_l, a_r, b_r):
-    """h -> a h + b maps, earlier segment (l) then later (r): their composition."""
-    return a_l * a_r, a_r * b_l + b_r
+def _row(x, rows, j):
+    """Row j of a tile whose axis 0 sits in each thread's registers: a sum over axis 0 where all other
+    rows are -0.0 (the identity of +), which the compiler folds to picking registers."""
+    return tl.sum(tl.where(rows == j, x, -0.0), axis=0)
 
 
 @triton.jit
-def _adjoint_combine_later_first(a_r, g_r, a_l, g_l):
-    """lam -> g + a lam maps of the reverse recurrence, called with the later segment first:
-    lam_t = g_l + a_l lam_{s+1} and lam_{s+1} = g_r + a_r lam_{e+1} compose to (a_l a_r, g_l + a_l g_r)."""
-    return a_l * a_r, g_l + a_l * g_r
+def _forward_recurrence(dA, dBu, h, offs_t, CHUNK: tl.constexpr):
+    """V_t = dA_t h_{t-1} and h_t = V_t + dBu_t over the chunk's rows from h (the state entering it),
+    unrolled in registers. Returns V, the states h_t (T, NbO, Db, NbI) and the last state."""
+    rows = offs_t[:, None, None, None]
+    V = tl.zeros_like(dA)
+    hs = tl.zeros_like(dA)
+    for j in tl.static_range(CHUNK):
+        v = _row(dA, rows, j) * h
+        h = v + _row(dBu, rows, j)
+        V = tl.where(rows == j, v[None, :, :, :], V)
+        hs = tl.where(rows == j, h[None, :, :, :], hs)
+    return V, hs, h
 
 
 @triton.jit
-def _adjoint_combine_earlier_first(a_l, g_l, a_r, g_r):
-    return a_l * a_r, g_l + a_l * g_r
+def _reverse_recurrence(dA, x, offs_t, CHUNK: tl.constexpr):
+    """lam_t = x_t + dA_{t+1} lam_{t+1} over the chunk's rows, lam = x on the last row (x there holds
+    the carry from the next chunk), unrolled in registers: Triton's reverse associative_scan moved
+    the rows through warp shuffles instead (about 460 SHFL per chunk in the backward on sm_90a)."""
+    rows = offs_t[:, None, None, None]
+    lam = x
+    acc = _row(x, rows, CHUNK - 1)
+    for j in tl.static_range(CHUNK - 2, -1, -1):
+        acc = _row(x, rows, j) + _row(dA, rows, j + 1) * acc
+        lam = tl.where(rows == j, acc[None, :, :, :], lam)
+    return lam
 
 
 @triton.jit
@@ -103,9 +180,36 @@ def _add2(a, b, c, d):
 
 
 @triton.jit
-def _load_chunk(u_ptr, delta_ptr, B_ptr, bias, A, t, offs_d, offs_n, mask_d, mask_n, L,
+def _nsum(x):
+    """(T, NbO, Db, NbI) -> (T, Db): the sum over the state, first over the in-thread axis NbO
+    (no shuffles), then across the NbI lanes."""
+    return tl.sum(tl.sum(x, axis=1), axis=2)
+
+
+@triton.jit
+def _state_offsets(offs_d, DIM, N, N_OUTER: tl.constexpr, N_INNER: tl.constexpr):
+    """Offsets of a (Db, n) block in a (d, n) matrix, as a (NbO, Db, NbI) tile (n = o * NbI + i), and its mask."""
+    n3 = tl.arange(0, N_OUTER)[:, None, None] * N_INNER + tl.arange(0, N_INNER)[None, None, :]  # (NbO, 1, NbI)
+    d3 = offs_d[None, :, None]  # (1, Db, 1)
+    return d3 * N + n3, (d3 < DIM) & (n3 < N)
+
+
+@triton.jit
+def _load_tn(ptr, t, s_l, s_n, ok_t, N, N_OUTER: tl.constexpr, N_INNER: tl.constexpr):
+    """Rows t of a (l, n) matrix (B or C) as a (T, NbO, 1, NbI) float32 tile, 0 where masked.
+
+    Loaded as a 3-d tile and then expanded, so that the load's layout does not become that of the
+    4-d tiles (which would put time across lanes and make every scan a cross-lane one)."""
+    n3 = tl.arange(0, N_OUTER)[None, :, None] * N_INNER + tl.arange(0, N_INNER)[None, None, :]
+    t3 = t[:, None, None]
+    tile = tl.load(ptr + t3 * s_l + n3 * s_n, mask=ok_t[:, None, None] & (n3 < N), other=0.0).to(tl.float32)
+    return tile[:, :, None, :]
+
+
+@triton.jit
+def _load_chunk(u_ptr, delta_ptr, B_ptr, bias, A, t, offs_d, mask_d, L, N,
                 su_l, su_d, sdl_l, sdl_d, sB_l, sB_n,
-                HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+                HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, N_OUTER: tl.constexpr, N_INNER: tl.constexpr):
     """One chunk's u, step sizes and B, and the decays and inputs of the recurrence.
 
     Steps past the end get dt = 0: dA = 1 and dBu = 0 there, so they carry the state unchanged."""
@@ -119,10 +223,9 @@ def _load_chunk(u_ptr, delta_ptr, B_ptr, bias, A, t, offs_d, offs_n, mask_d, mas
     if SOFTPLUS:
         dt = _softplus(raw)
     dt = tl.where(m_td, dt, 0.0)
-    Bt = tl.load(B_ptr + t[:, None] * sB_l + offs_n[None, :] * sB_n,
-                 mask=mask_t[:, None] & mask_n[None, :], other=0.0).to(tl.float32)  # (T, Nb)
-    dA = tl.exp(dt[:, :, None] * A[None, :, :])  # (T, Db, Nb)
-    dBu = (dt * u)[:, :, None] * Bt[:, None, :]  # (T, Db, Nb)
+    Bt = _load_tn(B_ptr, t, sB_l, sB_n, mask_t, N, N_OUTER, N_INNER)  # (T, NbO, 1, NbI)
+    dA = tl.exp(dt[:, None, :, None] * A[None, :, :, :])  # (T, NbO, Db, NbI)
+    dBu = (dt * u)[:, None, :, None] * Bt  # (T, NbO, Db, NbI)
     return u, raw, dt, Bt, dA, dBu, m_td
 
 
@@ -135,17 +238,14 @@ def _scan_fwd_kernel(
     sB_b, sB_l, sB_n, sC_b, sC_l, sC_n,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_H0: tl.constexpr,
     SOFTPLUS: tl.constexpr, SAVE_STATES: tl.constexpr,
-    CHUNK: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+    CHUNK: tl.constexpr, BLOCK_D: tl.constexpr, N_OUTER: tl.constexpr, N_INNER: tl.constexpr,
 ):
     pid_b = tl.program_id(0).to(tl.int64)
     pid_d = tl.program_id(1)
     offs_t = tl.arange(0, CHUNK)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    offs_n = tl.arange(0, BLOCK_N)
     mask_d = offs_d < DIM
-    mask_n = offs_n < N
-    m_dn = mask_d[:, None] & mask_n[None, :]
-    dn = offs_d[:, None] * N + offs_n[None, :]  # (Db, Nb) offsets into a (d, n) matrix
+    dn, m_dn = _state_offsets(offs_d, DIM, N, N_OUTER, N_INNER)  # (NbO, Db, NbI)
 
     u_ptr += pid_b * su_b
     delta_ptr += pid_b * sdl_b
@@ -154,99 +254,87 @@ def _scan_fwd_kernel(
     B_ptr += pid_b * sB_b
     C_ptr += pid_b * sC_b
 
-    A = tl.load(A_ptr + dn, mask=m_dn, other=0.0).to(tl.float32)  # (Db, Nb); 0 where padded: dA = 1
+    A = tl.load(A_ptr + dn, mask=m_dn, other=0.0).to(tl.float32)  # (NbO, Db, NbI); 0 where padded: dA = 1
     bias = tl.zeros((BLOCK_D,), tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
     Dskip = tl.zeros((BLOCK_D,), tl.float32)
     if HAS_D:
         Dskip = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    h = tl.zeros((BLOCK_D, BLOCK_N), tl.float32)  # (Db, Nb)
+    h = tl.zeros((N_OUTER, BLOCK_D, N_INNER), tl.float32)
     if HAS_H0:
         h = tl.load(h0_ptr + pid_b * DIM * N + dn, mask=m_dn, other=0.0).to(tl.float32)
-    last = (offs_t == CHUNK - 1)[:, None, None]
 
     for k in range(0, n_chunks):
         if SAVE_STATES:
             tl.store(states_ptr + (pid_b * n_chunks + k) * DIM * N + dn, h, mask=m_dn)
         t = k * CHUNK + offs_t
         u, raw, dt, Bt, dA, dBu, m_td = _load_chunk(
-            u_ptr, delta_ptr, B_ptr, bias, A, t, offs_d, offs_n, mask_d, mask_n, L,
-            su_l, su_d, sdl_l, sdl_d, sB_l, sB_n, HAS_BIAS, SOFTPLUS)
-        Ct = tl.load(C_ptr + t[:, None] * sC_l + offs_n[None, :] * sC_n,
-                     mask=(t < L)[:, None] & mask_n[None, :], other=0.0).to(tl.float32)  # (T, Nb)
-        P, S = tl.associative_scan((dA, dBu), 0, _decay_combine)  # h_t = P_t h_in + S_t
-        hs = S + P * h[None, :, :]  # (T, Db, Nb)
-        y = tl.sum(hs * Ct[:, None, :], axis=2)  # (T, Db)
+            u_ptr, delta_ptr, B_ptr, bias, A, t, offs_d, mask_d, L, N,
+            su_l, su_d, sdl_l, sdl_d, sB_l, sB_n, HAS_BIAS, SOFTPLUS, N_OUTER, N_INNER)
+        Ct = _load_tn(C_ptr, t, sC_l, sC_n, t < L, N, N_OUTER, N_INNER)  # (T, NbO, 1, NbI)
+        _V, hs, h = _forward_recurrence(dA, dBu, h, offs_t, CHUNK)  # hs (T, NbO, Db, NbI), h: the last state
+        y = _nsum(hs * Ct)  # (T, Db)
         if HAS_D:
             y += u * Dskip[None, :]
         if HAS_Z:
             z = tl.load(z_ptr + t[:, None] * sz_l + offs_d[None, :] * sz_d, mask=m_td, other=0.0).to(tl.float32)
             y = y * z * _sigmoid(z)
         tl.store(out_ptr + t[:, None] * so_l + offs_d[None, :] * so_d, y, mask=m_td)
-        h = tl.sum(tl.where(last, hs, 0.0), axis=0)  # the state after the chunk's last step
 
     tl.store(hT_ptr + pid_b * DIM * N + dn, h, mask=m_dn)
 
 
 @triton.jit
-def _bwd_inputs(k, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d, offs_n,
-                mask_d, mask_n, m_dn, dn, pid_b, L, DIM, N, n_chunks,
+def _bwd_inputs(k, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d,
+                mask_d, m_dn, dn, pid_b, L, DIM, N, n_chunks,
                 su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n,
-                HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, CHUNK: tl.constexpr):
+                HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, CHUNK: tl.constexpr,
+                N_OUTER: tl.constexpr, N_INNER: tl.constexpr):
     """Everything the backward reads for chunk k (all masked off for k < 0), as float32:
-    rows t of u, delta (+ bias), B, C, the output's gradient and z; the state entering the chunk;
-    rows t - 1 of u, delta, B (0 on the chunk's first row) and rows t + 1 of delta."""
+    rows t of u, delta (+ bias), B, C, the output's gradient and z, and the state entering the chunk."""
     t = k * CHUNK + offs_t
     ok = (t < L) & (t >= 0)
     m_td = ok[:, None] & mask_d[None, :]
-    m_tn = ok[:, None] & mask_n[None, :]
     u = tl.load(u_ptr + t[:, None] * su_l + offs_d[None, :] * su_d, mask=m_td, other=0.0).to(tl.float32)  # (T, Db)
     raw = tl.load(delta_ptr + t[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_td, other=0.0).to(tl.float32)
-    Bt = tl.load(B_ptr + t[:, None] * sB_l + offs_n[None, :] * sB_n, mask=m_tn, other=0.0).to(tl.float32)  # (T, Nb)
-    Ct = tl.load(C_ptr + t[:, None] * sC_l + offs_n[None, :] * sC_n, mask=m_tn, other=0.0).to(tl.float32)
+    Bt = _load_tn(B_ptr, t, sB_l, sB_n, ok, N, N_OUTER, N_INNER)  # (T, NbO, 1, NbI)
+    Ct = _load_tn(C_ptr, t, sC_l, sC_n, ok, N, N_OUTER, N_INNER)
     gout = tl.load(gout_ptr + t[:, None] * sg_l + offs_d[None, :] * sg_d, mask=m_td, other=0.0).to(tl.float32)
     z = u
     if HAS_Z:
         z = tl.load(z_ptr + t[:, None] * sz_l + offs_d[None, :] * sz_d, mask=m_td, other=0.0).to(tl.float32)
-    h_in = tl.load(states_ptr + (pid_b * n_chunks + k) * DIM * N + dn, mask=m_dn & (k >= 0), other=0.0)  # (Db, Nb)
-    tp = t - 1
-    okp = (offs_t > 0) & ok
-    m_pd = okp[:, None] & mask_d[None, :]
-    u_p = tl.load(u_ptr + tp[:, None] * su_l + offs_d[None, :] * su_d, mask=m_pd, other=0.0).to(tl.float32)
-    raw_p = tl.load(delta_ptr + tp[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_pd, other=0.0).to(tl.float32)
-    B_p = tl.load(B_ptr + tp[:, None] * sB_l + offs_n[None, :] * sB_n, mask=okp[:, None] & mask_n[None, :],
-                  other=0.0).to(tl.float32)
-    tn = t + 1
-    m_nd = ((tn < L) & (tn >= 0))[:, None] & mask_d[None, :]
-    raw_n = tl.load(delta_ptr + tn[:, None] * sdl_l + offs_d[None, :] * sdl_d, mask=m_nd, other=0.0).to(tl.float32)
+    h_in = tl.load(states_ptr + (pid_b * n_chunks + k) * DIM * N + dn, mask=m_dn & (k >= 0), other=0.0)  # (NbO, Db, NbI)
     if HAS_BIAS:
         raw = raw + bias[None, :]
-        raw_p = raw_p + bias[None, :]
-        raw_n = raw_n + bias[None, :]
-    return u, raw, Bt, Ct, gout, z, h_in, u_p, raw_p, B_p, raw_n
+    return u, raw, Bt, Ct, gout, z, h_in
+
+
+@triton.jit
+def _store_tn(ptr, t, value, L, N, N_OUTER: tl.constexpr, N_INNER: tl.constexpr):
+    """A (T, NbO, NbI) tile into rows t of a contiguous (l, n) matrix."""
+    n3 = tl.arange(0, N_OUTER)[None, :, None] * N_INNER + tl.arange(0, N_INNER)[None, None, :]
+    t3 = t[:, None, None]
+    tl.store(ptr + t3 * N + n3, value, mask=(t3 < L) & (n3 < N))
 
 
 @triton.jit
 def _scan_bwd_kernel(
     u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, states_ptr, gout_ptr, ghT_ptr,
     du_ptr, ddelta_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
-    L, DIM, N, n_chunks, n_dblocks,
+    L, DIM, N, n_chunks, n_dblocks, s_part,
     su_b, su_l, su_d, sdl_b, sdl_l, sdl_d, sz_b, sz_l, sz_d, sg_b, sg_l, sg_d,
     sB_b, sB_l, sB_n, sC_b, sC_l, sC_n,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_GHT: tl.constexpr,
-    SOFTPLUS: tl.constexpr, REV_LATER_FIRST: tl.constexpr, PREFETCH: tl.constexpr,
-    CHUNK: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+    SOFTPLUS: tl.constexpr, PREFETCH: tl.constexpr,
+    CHUNK: tl.constexpr, BLOCK_D: tl.constexpr, N_OUTER: tl.constexpr, N_INNER: tl.constexpr,
 ):
     pid_b = tl.program_id(0).to(tl.int64)
     pid_d = tl.program_id(1)
     offs_t = tl.arange(0, CHUNK)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    offs_n = tl.arange(0, BLOCK_N)
     mask_d = offs_d < DIM
-    mask_n = offs_n < N
-    m_dn = mask_d[:, None] & mask_n[None, :]
-    dn = offs_d[:, None] * N + offs_n[None, :]  # (Db, Nb)
+    dn, m_dn = _state_offsets(offs_d, DIM, N, N_OUTER, N_INNER)  # (NbO, Db, NbI)
 
     u_ptr += pid_b * su_b
     delta_ptr += pid_b * sdl_b
@@ -262,72 +350,63 @@ def _scan_bwd_kernel(
     dB_ptr += part
     dC_ptr += part
 
-    A = tl.load(A_ptr + dn, mask=m_dn, other=0.0).to(tl.float32)  # (Db, Nb)
+    A = tl.load(A_ptr + dn, mask=m_dn, other=0.0).to(tl.float32)  # (NbO, Db, NbI)
+    A4 = A[None, :, :, :]
     bias = tl.zeros((BLOCK_D,), tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
     Dskip = tl.zeros((BLOCK_D,), tl.float32)
     if HAS_D:
         Dskip = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    carry = tl.zeros((BLOCK_D, BLOCK_N), tl.float32)  # dA_{t+1} lam_{t+1} after the chunk; dLoss/dh_L at the end
+    # dA_{t+1} lam_{t+1} after the chunk; dLoss/dh_L at the end
+    carry = tl.zeros((N_OUTER, BLOCK_D, N_INNER), tl.float32)
     if HAS_GHT:
         carry = tl.load(ghT_ptr + pid_b * DIM * N + dn, mask=m_dn, other=0.0).to(tl.float32)
-    g_A = tl.zeros((BLOCK_D, BLOCK_N), tl.float32)
+    g_A = tl.zeros((N_OUTER, BLOCK_D, N_INNER), tl.float32)
     g_D = tl.zeros((CHUNK, BLOCK_D), tl.float32)  # summed over time after the loop
     g_bias = tl.zeros((CHUNK, BLOCK_D), tl.float32)
-    first = (offs_t == 0)[:, None, None]
-    last = (offs_t == CHUNK - 1)[:, None, None]
+    first = (offs_t == 0)[:, None, None, None]
+    last = (offs_t == CHUNK - 1)[:, None, None, None]
 
     if PREFETCH:  # the next chunk's inputs are read while this one is computed
-        (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in, n_u_p, n_raw_p, n_B_p, n_raw_n) = _bwd_inputs(
-            n_chunks - 1, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d, offs_n,
-            mask_d, mask_n, m_dn, dn, pid_b, L, DIM, N, n_chunks,
-            su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK)
+        (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in) = _bwd_inputs(
+            n_chunks - 1, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d,
+            mask_d, m_dn, dn, pid_b, L, DIM, N, n_chunks,
+            su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK,
+            N_OUTER, N_INNER)
     for i in range(0, n_chunks):
         k = n_chunks - 1 - i
         if PREFETCH:
-            u, raw, Bt, Ct, gout, z, h_in, u_p, raw_p, B_p, raw_n = (
-                n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in, n_u_p, n_raw_p, n_B_p, n_raw_n)
-            (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in, n_u_p, n_raw_p, n_B_p, n_raw_n) = _bwd_inputs(
-                k - 1, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d, offs_n,
-                mask_d, mask_n, m_dn, dn, pid_b, L, DIM, N, n_chunks,
-                su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK)
+            u, raw, Bt, Ct, gout, z, h_in = n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in
+            (n_u, n_raw, n_Bt, n_Ct, n_gout, n_z, n_h_in) = _bwd_inputs(
+                k - 1, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d,
+                mask_d, m_dn, dn, pid_b, L, DIM, N, n_chunks,
+                su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK,
+                N_OUTER, N_INNER)
         else:
-            u, raw, Bt, Ct, gout, z, h_in, u_p, raw_p, B_p, raw_n = _bwd_inputs(
-                k, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d, offs_n,
-                mask_d, mask_n, m_dn, dn, pid_b, L, DIM, N, n_chunks,
-                su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK)
+            u, raw, Bt, Ct, gout, z, h_in = _bwd_inputs(
+                k, u_ptr, delta_ptr, B_ptr, C_ptr, z_ptr, gout_ptr, states_ptr, bias, offs_t, offs_d,
+                mask_d, m_dn, dn, pid_b, L, DIM, N, n_chunks,
+                su_l, su_d, sdl_l, sdl_d, sz_l, sz_d, sg_l, sg_d, sB_l, sB_n, sC_l, sC_n, HAS_Z, HAS_BIAS, CHUNK,
+                N_OUTER, N_INNER)
         t = k * CHUNK + offs_t
         mask_t = t < L
-        m_tn = mask_t[:, None] & mask_n[None, :]
         m_td = mask_t[:, None] & mask_d[None, :]
         dt = raw
-        dt_p = raw_p
-        dt_n = raw_n
         if SOFTPLUS:
             dt = _softplus(raw)
-            dt_p = _softplus(raw_p)
-            dt_n = _softplus(raw_n)
-        # steps past the end (and masked channels) get dt = 0: dA = 1, dBu = 0 there
-        dt = tl.where(m_td, dt, 0.0)
-        dt_p = tl.where(((offs_t > 0) & mask_t)[:, None] & mask_d[None, :], dt_p, 0.0)
-        dt_n = tl.where((t + 1 < L)[:, None] & mask_d[None, :], dt_n, 0.0)
-        dA = tl.exp(dt[:, :, None] * A[None, :, :])  # (T, Db, Nb)
-        dBu = (dt * u)[:, :, None] * Bt[:, None, :]  # (T, Db, Nb)
-
-        # states inside the chunk, recomputed from the one saved at its start, as
-        # V_t = dA_t h_{t-1} = dA_t (V_{t-1} + dBu_{t-1}) and h_t = V_t + dBu_t: V is what dA's
-        # gradient needs, and taking it as h_t - dBu_t would cancel badly where dA_t is tiny
-        dBu_p = (dt_p * u_p)[:, :, None] * B_p[:, None, :]  # dBu_{t-1}, 0 on the first row
-        P, Sv = tl.associative_scan((dA, dA * dBu_p), 0, _decay_combine)
-        V = Sv + P * h_in[None, :, :]  # (T, Db, Nb): dA_t h_{t-1}
-        hs = V + dBu  # (T, Db, Nb): h_t
+        dt = tl.where(m_td, dt, 0.0)  # steps past the end (and masked channels) get dt = 0: dA = 1, dBu = 0
+        dA = tl.exp(dt[:, None, :, None] * A4)  # (T, NbO, Db, NbI)
+        dBu = (dt * u)[:, None, :, None] * Bt  # (T, NbO, Db, NbI)
+        # states inside the chunk, recomputed from the one saved at its start: V_t = dA_t h_{t-1} is
+        # what dA's gradient needs (taking it as h_t - dBu_t would cancel badly where dA_t is tiny)
+        V, hs, _h = _forward_recurrence(dA, dBu, h_in, offs_t, CHUNK)
 
         # out = (y + D u) * silu(z)  ->  gy = dLoss/dy
         gy = gout
         if HAS_Z:
             sig = _sigmoid(z)
-            pre = tl.sum(hs * Ct[:, None, :], axis=2)  # (T, Db)
+            pre = _nsum(hs * Ct)  # (T, Db)
             if HAS_D:
                 pre += u * Dskip[None, :]
             g_z = gy * pre * sig * (1.0 + z * (1.0 - sig))
@@ -335,29 +414,29 @@ def _scan_bwd_kernel(
             gy = gy * z * sig
         if HAS_D:
             g_D += gy * u
-        g_C = tl.sum(gy[:, :, None] * hs, axis=1)  # (T, Nb), this block's channels only (hs is spent)
-        tl.store(dC_ptr + t[:, None] * N + offs_n[None, :], g_C, mask=m_tn)
+        gy4 = gy[:, None, :, None]
+        # dC_t: this block's channels only (hs is spent)
+        gC4 = gy4 * hs
 
-        # adjoint lam_t = C_t gy_t + dA_{t+1} lam_{t+1}: a reverse scan over the decays of the next
-        # steps (rows t + 1; dt = 0 past the end), the carry entering at the chunk's last row
-        a_next = tl.exp(dt_n[:, :, None] * A[None, :, :])  # (T, Db, Nb): dA_{t+1}
-        x = gy[:, :, None] * Ct[:, None, :] + tl.where(last, carry[None, :, :], 0.0)
-        if REV_LATER_FIRST:
-            _a, lam = tl.associative_scan((a_next, x), 0, _adjoint_combine_later_first, reverse=True)
-        else:
-            _a, lam = tl.associative_scan((a_next, x), 0, _adjoint_combine_earlier_first, reverse=True)
+        # adjoint lam_t = C_t gy_t + dA_{t+1} lam_{t+1} over the chunk's rows, the carry from the next
+        # chunk (already times its first decay) entering at the last row
+        x = gy4 * Ct + tl.where(last, carry[None, :, :, :], 0.0)
+        lam = _reverse_recurrence(dA, x, offs_t, CHUNK)
         # carry for the previous chunk dA_{t0} lam_{t0}, and this chunk's part of dA's gradient
-        lam_0, g_A_chunk = tl.reduce((tl.where(first, dA * lam, 0.0), lam * V * dt[:, :, None]), 0, _add2)
+        w = lam * V
+        lam_0, g_A_chunk = tl.reduce((tl.where(first, dA * lam, 0.0), w * dt[:, None, :, None]), 0, _add2)
         carry = lam_0
         g_A += g_A_chunk
-        lam_B, wA = tl.reduce((lam * Bt[:, None, :], lam * V * A[None, :, :]), 2, _add2)  # (T, Db) each
+        lam_B, wA = tl.reduce((lam * Bt, w * A4), 1, _add2)  # over the state: (T, Db, NbI) each
+        lam_B, wA = tl.reduce((lam_B, wA), 2, _add2)  # (T, Db) each
         g_dt = wA + lam_B * u
         g_u = lam_B * dt
         if HAS_D:
             g_u += gy * Dskip[None, :]
         tl.store(du_ptr + t[:, None] * DIM + offs_d[None, :], g_u, mask=m_td)
-        g_Bt = tl.sum(lam * (dt * u)[:, :, None], axis=1)  # (T, Nb)
-        tl.store(dB_ptr + t[:, None] * N + offs_n[None, :], g_Bt, mask=m_tn)
+        g_Bt, g_Ct = tl.reduce((lam * (dt * u)[:, None, :, None], gC4), 2, _add2)  # over the block's channels
+        _store_tn(dB_ptr, t, g_Bt, L, N, N_OUTER, N_INNER)
+        _store_tn(dC_ptr, t, g_Ct, L, N, N_OUTER, N_INNER)
         if SOFTPLUS:
             g_dt = g_dt * _sigmoid(raw)
         g_dt = tl.where(m_td, g_dt, 0.0)
@@ -365,38 +444,12 @@ def _scan_bwd_kernel(
         tl.store(ddelta_ptr + t[:, None] * DIM + offs_d[None, :], g_dt, mask=m_td)
 
     tl.store(dh0_ptr + pid_b * DIM * N + dn, carry, mask=m_dn)
-    tl.store(dA_ptr + pid_b * DIM * N + dn, g_A, mask=m_dn)
+    # the per-row partials of dA, dD and d delta_bias share one (b, s_part) buffer, summed over b at once
+    tl.store(dA_ptr + pid_b * s_part + dn, g_A, mask=m_dn)
     if HAS_D:
-        tl.store(dD_ptr + pid_b * DIM + offs_d, tl.sum(g_D, axis=0), mask=mask_d)
+        tl.store(dD_ptr + pid_b * s_part + offs_d, tl.sum(g_D, axis=0), mask=mask_d)
     if HAS_BIAS:
-        tl.store(dbias_ptr + pid_b * DIM + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
-
-
-@triton.jit
-def _keep_first(a, count_a, b, count_b):
-    return a, count_a + count_b
-
-
-@triton.jit
-def _reverse_probe_kernel(x_ptr, out_ptr, SIZE: tl.constexpr):
-    offs = tl.arange(0, SIZE)
-    x = tl.load(x_ptr + offs)
-    first, _count = tl.associative_scan((x, tl.full((SIZE,), 1.0, tl.float32)), 0, _keep_first, reverse=True)
-    tl.store(out_ptr + offs, first)
-
-
-def reverse_scan_calls_later_first(device="cuda") -> bool:
-    """Whether a reverse tl.associative_scan calls combine(later, earlier) (what the backward kernel
-    assumes when REVERSE_LATER_FIRST is true): with a combine that keeps its first argument, every
-    position then holds the sequence's last element."""
-    x = torch.arange(32, dtype=torch.float32, device=device)
-    out = torch.empty_like(x)
-    _reverse_probe_kernel[(1,)](x, out, SIZE=32)
-    if bool((out == 31).all()):
-        return True
-    if torch.equal(out, x):
-        return False
-    raise RuntimeError(f"unexpected reverse scan result {out.tolist()}")
+        tl.store(dbias_ptr + pid_b * s_part + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
 
 
 def _strides3(t: Optional[Tensor]) -> tuple[int, int, int]:
@@ -404,19 +457,27 @@ def _strides3(t: Optional[Tensor]) -> tuple[int, int, int]:
 
 
 def _f32(t: Optional[Tensor]) -> Optional[Tensor]:
-    return None if t is None else t.float().contiguous()
+    if t is None or (t.dtype == torch.float32 and t.is_contiguous()):
+        return t
+    return t.float().contiguous()
 
 
-def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, save_states, chunk, block_d, warps):
+def _as(t: Tensor, dtype: torch.dtype) -> Tensor:
+    """t in dtype; t itself when it already is (a no-op .to still costs a dispatch on the small shapes)."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
+def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, save_states, launch: Launch):
     batch, length, dim = u.shape
     n = A.shape[1]
-    n_chunks = triton.cdiv(length, chunk)
+    chunk, block_d = launch.chunk, launch.fwd_block_d
+    n_chunks = _cdiv(length, chunk)
     out = torch.empty(batch, length, dim, device=u.device, dtype=u.dtype)  # (b, l, d)
     hT = torch.empty(batch, dim, n, device=u.device, dtype=torch.float32)  # (b, d, n)
     states = (torch.empty(batch, n_chunks, dim, n, device=u.device, dtype=torch.float32) if save_states
               else hT)  # (b, n_chunks, d, n): the state entering each chunk
     dummy = hT
-    grid = (batch, triton.cdiv(dim, block_d))
+    grid = (batch, _cdiv(dim, block_d))
     _scan_fwd_kernel[grid](
         u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, initial_state if initial_state is not None else dummy,
@@ -425,7 +486,7 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
         *u.stride(), *delta.stride(), *_strides3(z), *out.stride(), *B.stride(), *C.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
         HAS_H0=initial_state is not None, SOFTPLUS=bool(delta_softplus), SAVE_STATES=save_states,
-        CHUNK=chunk, BLOCK_D=block_d, BLOCK_N=triton.next_power_of_2(n), num_warps=warps,
+        CHUNK=chunk, BLOCK_D=block_d, **_state_split(n, launch.fwd_n_inner), num_warps=launch.fwd_warps,
     )
     return out, hT, (states if save_states else None)
 
@@ -434,12 +495,11 @@ class _TritonScan(torch.autograd.Function):
     """Forward kernel keeps the chunk-entry states; backward kernel recomputes and runs the adjoint."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, chunk, block_d):
-        out, hT, states = _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, True,
-                                   chunk, block_d, FWD_WARPS)
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, launch):
+        out, hT, states = _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, True, launch)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, states)
         ctx.has_h0 = initial_state is not None
-        ctx.delta_softplus, ctx.chunk = delta_softplus, chunk
+        ctx.delta_softplus, ctx.launch = delta_softplus, launch
         ctx.set_materialize_grads(False)
         return out, hT
 
@@ -449,43 +509,44 @@ class _TritonScan(torch.autograd.Function):
         u, delta, A, B, C, D, z, delta_bias, states = ctx.saved_tensors
         batch, length, dim = u.shape
         n = A.shape[1]
-        chunk, block_d = ctx.chunk, BWD_BLOCK_D
+        launch = ctx.launch
+        chunk, block_d = launch.chunk, launch.bwd_block_d
         n_chunks = states.shape[1]
-        n_dblocks = triton.cdiv(dim, block_d)
+        n_dblocks = _cdiv(dim, block_d)
         if g_out is None:
             g_out = torch.zeros_like(u)
         f32 = dict(device=u.device, dtype=torch.float32)
         g_u = torch.empty(batch, length, dim, device=u.device, dtype=u.dtype)  # (b, l, d)
         g_delta = torch.empty(batch, length, dim, device=u.device, dtype=delta.dtype)
         g_z = None if z is None else torch.empty(batch, length, dim, device=u.device, dtype=z.dtype)
-        g_B_part = torch.empty(batch, n_dblocks, length, n, **f32)  # (b, d_blocks, l, n)
-        g_C_part = torch.empty(batch, n_dblocks, length, n, **f32)
-        g_A_part = torch.empty(batch, dim, n, **f32)  # (b, d, n)
+        g_BC_part = torch.empty(2, batch, n_dblocks, length, n, **f32)  # dB, dC partials (b, d_blocks, l, n)
+        # per batch row: dA (d * n), dD (d), d delta_bias (d) partials, one sum over b for all three
+        s_part = dim * n + 2 * dim
+        g_small_part = torch.empty(batch, s_part, **f32)
         g_h0 = torch.empty(batch, dim, n, **f32)
-        g_D_part = None if D is None else torch.empty(batch, dim, **f32)  # (b, d)
-        g_bias_part = None if delta_bias is None else torch.empty(batch, dim, **f32)
-        g_final = None if g_final is None else g_final.float().contiguous()
+        g_final = _f32(g_final)
         dummy = g_h0
         _scan_bwd_kernel[(batch, n_dblocks)](
             u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
             delta_bias if delta_bias is not None else dummy, states, g_out,
             g_final if g_final is not None else dummy,
-            g_u, g_delta, g_z if g_z is not None else dummy, g_B_part, g_C_part, g_A_part,
-            g_D_part if D is not None else dummy, g_bias_part if delta_bias is not None else dummy, g_h0,
-            length, dim, n, n_chunks, n_dblocks,
+            g_u, g_delta, g_z if g_z is not None else dummy, g_BC_part[0], g_BC_part[1], g_small_part,
+            g_small_part[:, dim * n:], g_small_part[:, dim * n + dim:], g_h0,
+            length, dim, n, n_chunks, n_dblocks, s_part,
             *u.stride(), *delta.stride(), *_strides3(z), *g_out.stride(), *B.stride(), *C.stride(),
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-            HAS_GHT=g_final is not None, SOFTPLUS=ctx.delta_softplus, REV_LATER_FIRST=REVERSE_LATER_FIRST,
-            PREFETCH=BWD_PREFETCH,
-            CHUNK=chunk, BLOCK_D=block_d, BLOCK_N=triton.next_power_of_2(n), num_warps=BWD_WARPS,
+            HAS_GHT=g_final is not None, SOFTPLUS=ctx.delta_softplus,
+            PREFETCH=launch.prefetch, CHUNK=chunk, BLOCK_D=block_d, **_state_split(n, launch.bwd_n_inner),
+            num_warps=launch.bwd_warps,
         )
-        g_B = (g_B_part[:, 0] if n_dblocks == 1 else g_B_part.sum(1)).to(B.dtype)  # (b, l, n)
-        g_C = (g_C_part[:, 0] if n_dblocks == 1 else g_C_part.sum(1)).to(C.dtype)
-        g_A = g_A_part.sum(0).to(A.dtype)  # (d, n)
-        g_D = None if D is None else g_D_part.sum(0).to(D.dtype)
-        g_bias = None if delta_bias is None else g_bias_part.sum(0).to(delta_bias.dtype)
+        g_BC = g_BC_part[:, :, 0] if n_dblocks == 1 else g_BC_part.sum(2)  # (2, b, l, n), blocks in a fixed order
+        g_B, g_C = _as(g_BC[0], B.dtype), _as(g_BC[1], C.dtype)
+        g_small = g_small_part.sum(0)  # (s_part,)
+        g_A = _as(g_small[:dim * n].view(dim, n), A.dtype)  # (d, n)
+        g_D = None if D is None else _as(g_small[dim * n:dim * n + dim], D.dtype)
+        g_bias = None if delta_bias is None else _as(g_small[dim * n + dim:], delta_bias.dtype)
         g_h0 = g_h0 if ctx.has_h0 else None
-        return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None, None
+        return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None
 
 
 def _interpreting() -> bool:
@@ -496,12 +557,13 @@ def selective_scan_triton(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
     D: Optional[Tensor] = None, z: Optional[Tensor] = None, delta_bias: Optional[Tensor] = None,
     delta_softplus: bool = False, initial_state: Optional[Tensor] = None, return_final_state: bool = False,
-    chunk: Optional[int] = None, block_d: Optional[int] = None,
+    chunk: Optional[int] = None, block_d: Optional[int] = None, launch: Optional[Launch] = None,
 ):
     """The fused GPU path: same arguments and results as `selective_scan_ref`.
 
     u, delta, z, B, C in float32, bfloat16 or float16, any strides; out in u's dtype, the final
-    state (b, d, n) in float32. chunk (a power of two) and block_d override the launch shape.
+    state (b, d, n) in float32. launch overrides the launch shape of `launch_for`, and chunk (a power
+    of two) and block_d (the forward's channels per program) override its fields.
     """
     if not (u.is_cuda or _interpreting()):
         raise ValueError(f"impl='triton' needs CUDA tensors; got u on {u.device} (use impl='chunked' there)")
@@ -513,22 +575,23 @@ def selective_scan_triton(
 
         return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state,
                                       return_final_state)
-    chunk = int(chunk or FWD_CHUNK)
-    if chunk < 1 or chunk & (chunk - 1):
-        raise ValueError(f"chunk={chunk} is invalid: accepted a power of two")
-    block_d = int(block_d or FWD_BLOCK_D)
+    launch = launch or launch_for(u.shape[2], u.shape[1], u.dtype)
+    if chunk is not None:
+        launch = replace(launch, chunk=int(chunk))
+    if block_d is not None:
+        launch = replace(launch, fwd_block_d=int(block_d))
+    if launch.chunk < 1 or launch.chunk & (launch.chunk - 1):
+        raise ValueError(f"chunk={launch.chunk} is invalid: accepted a power of two")
     out_dtype = u.dtype
-    if WIDEN_16BIT and out_dtype != torch.float32:
+    if launch.widen_16bit and out_dtype != torch.float32:
         u, delta, B, C = u.float(), delta.float(), B.float(), C.float()
         z = None if z is None else z.float()
     # the small operands as the kernels read them: float32, contiguous (still in the autograd graph)
     A, D, delta_bias, h0 = _f32(A), _f32(D), _f32(delta_bias), _f32(initial_state)
     tensors = (u, delta, A, B, C, D, z, delta_bias, h0)
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
-        out, hT = _TritonScan.apply(u, delta, A, B, C, D, z, delta_bias, h0, bool(delta_softplus), chunk, block_d)
+        out, hT = _TritonScan.apply(u, delta, A, B, C, D, z, delta_bias, h0, bool(delta_softplus), launch)
     else:
-        out, hT, _ = _forward(u, delta, A, B, C, D, z, delta_bias, h0, delta_softplus, False,
-                              chunk, block_d, FWD_WARPS)
-    out = out.to(out_dtype)
+        out, hT, _ = _forward(u, delta, A, B, C, D, z, delta_bias, h0, delta_softplus, False, launch)
+    out = _as(out, out_dtype)
     return (out, hT) if return_final_state else out
-

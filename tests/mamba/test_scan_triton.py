@@ -56,11 +56,6 @@ def test_auto_picks_triton_on_cuda(st):
     assert resolve_impl("auto", u) == "triton"
 
 
-def test_reverse_scan_argument_order(st):
-    """The backward kernel relies on the order in which Triton's reverse scan calls the combine."""
-    assert st.reverse_scan_calls_later_first() == st.REVERSE_LATER_FIRST
-
-
 @pytest.mark.parametrize("length", [1, 7, 64, 1000, 4096, 8192])
 @pytest.mark.parametrize("softplus", [False, True])
 def test_triton_matches_float64_oracle(st, length, softplus):
@@ -69,15 +64,39 @@ def test_triton_matches_float64_oracle(st, length, softplus):
     _check_against_oracle(ref, softplus)
 
 
-@pytest.mark.parametrize("chunk,block_d,bwd_block_d,bwd_warps,prefetch", [
-    (1, 16, 16, 2, False), (4, 8, 8, 2, True), (8, 32, 16, 2, True), (8, 32, 16, 4, False), (8, 32, 32, 4, True),
-    (16, 16, 8, 2, False), (64, 32, 16, 4, True)])
-def test_launch_shapes_agree_with_the_oracle(st, monkeypatch, chunk, block_d, bwd_block_d, bwd_warps, prefetch):
-    monkeypatch.setattr(st, "BWD_BLOCK_D", bwd_block_d)
-    monkeypatch.setattr(st, "BWD_WARPS", bwd_warps)
-    monkeypatch.setattr(st, "BWD_PREFETCH", prefetch)
-    ref = _inputs(3, 203, 37, 3, softplus=True)  # several channel blocks, a part-filled last chunk
-    _check_against_oracle(ref, True, _triton(chunk=chunk, block_d=block_d))
+# (chunk, fwd block_d, fwd warps, fwd n_inner, bwd block_d, bwd warps, bwd n_inner, prefetch): the issue 14
+# layout (n_inner 16) with one step per chunk, and the state split between registers and lanes (8, 4, 2, 1)
+# with and without prefetch, one to four warps (the default Launch is what every other test here runs)
+LAUNCHES = [(1, 16, 2, 16, 16, 2, 16, False), (4, 8, 1, 4, 8, 1, 8, True), (16, 16, 1, 2, 8, 2, 2, False),
+            (8, 64, 4, 1, 32, 4, 4, True)]
+
+
+@pytest.mark.parametrize("shape", LAUNCHES)
+def test_launch_shapes_agree_with_the_oracle(st, shape):
+    chunk, fbd, fw, fni, bbd, bw, bni, prefetch = shape
+    launch = st.Launch(chunk=chunk, fwd_block_d=fbd, fwd_warps=fw, fwd_n_inner=fni, bwd_block_d=bbd, bwd_warps=bw,
+                       bwd_n_inner=bni, prefetch=prefetch)
+    ref = _inputs(3, 203, 37, 3, softplus=True)  # several channel blocks, a part-filled last chunk, n < BLOCK_N
+    _check_against_oracle(ref, True, _triton(launch=launch))
+
+
+def test_launch_table_picks_the_band_of_the_length(st, monkeypatch):
+    short, long_, half = st.Launch(chunk=4), st.Launch(chunk=16), st.Launch(chunk=4, widen_16bit=False)
+    monkeypatch.setattr(st, "LAUNCH_TABLE", ((128, short, half), (None, long_, long_)))
+    assert st.launch_for(256, 96) is short and st.launch_for(256, 128) is short
+    assert st.launch_for(256, 96, torch.bfloat16) is half
+    assert st.launch_for(256, 129) is long_ and st.launch_for(8, 10**6, torch.float16) is long_
+    monkeypatch.setattr(st, "LAUNCH_OVERRIDE", st.Launch(chunk=2))
+    assert st.launch_for(256, 96).chunk == 2
+
+
+def test_gradients_are_bitwise_reproducible(st):
+    """No atomics: the same inputs give the same gradients bit for bit (training is reproducible)."""
+    t = _to(_inputs(3, 300, 70, 16, softplus=True), torch.float32)
+    first = _run(lambda **kw: selective_scan(**kw, impl="triton"), t, True)
+    second = _run(lambda **kw: selective_scan(**kw, impl="triton"), t, True)
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    assert all(torch.equal(first[2][k], second[2][k]) for k in first[2])
 
 
 def test_step_sizes_up_to_ten_without_softplus(st):
@@ -116,9 +135,12 @@ def test_strided_inputs_as_the_mixer_passes_them(st):
     assert _rel(y1.cpu(), y0) < 1e-5
 
 
+@pytest.mark.parametrize("widen", [True, False])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_half_precision_matches_float32_reference(st, dtype):
-    """Inputs rounded to bf16/fp16 once; the float32 oracle on those same values is the reference."""
+def test_half_precision_matches_float32_reference(st, monkeypatch, dtype, widen):
+    """Inputs rounded to bf16/fp16 once; the float32 oracle on those same values is the reference.
+    widen: the kernels run on float32 copies (True) or read the 16-bit inputs themselves (False)."""
+    monkeypatch.setattr(st, "LAUNCH_OVERRIDE", st.Launch(widen_16bit=widen))
     ref = _inputs(2, 500, 40, 16, softplus=True, dtype=torch.float32)
     rounded = {k: (None if v is None else v.detach().to(dtype).float()) for k, v in ref.items()}
     for name in ("A", "D", "delta_bias", "initial_state"):  # the mixer keeps these in float32
