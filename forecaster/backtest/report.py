@@ -302,8 +302,12 @@ def _distribution_lines(prob: dict, name: str) -> list[str]:
         word = {"better": "lower than", "worse": "higher than", "indistinguishable": "indistinguishable from"}[
             verdict_word(p_b, p_w)]
         p = p_b if word == "lower than" else p_w if word == "higher than" else min(1.0, 2 * min(p_b, p_w))
-        lines.append(f"  distribution: CRPS {_bp(st['overall']['crps'])} bp, {word} the best risk model "
-                     f"{best}'s {_bp(models[best]['overall']['crps'])} bp (DM {_pv(p)})")
+        if st["overall"]["crps"] == models[best]["overall"]["crps"]:  # e.g. an anchored model whose weight w is 0
+            lines.append(f"  distribution: CRPS {_bp(st['overall']['crps'])} bp, identical to the best risk model "
+                         f"{best}'s (the same forecast)")
+        else:
+            lines.append(f"  distribution: CRPS {_bp(st['overall']['crps'])} bp, {word} the best risk model "
+                         f"{best}'s {_bp(models[best]['overall']['crps'])} bp (DM {_pv(p)})")
     for level in ("80", "95"):
         cov = st["overall"].get(f"coverage_{level}")
         terc = st.get("coverage_by_volatility", {}).get(level, [])
@@ -341,7 +345,10 @@ def summary_lines(result: BacktestResult) -> list[str]:
     said = verdicts(result)
     names = _mamba_models(result)
     for name in names:
-        if np.all(result.forecasts[name] == 0):
+        anchored = info.get("model_settings", {}).get(name, {}).get("data", {}).get("design") == "anchored"
+        if anchored:
+            lines.append(f"{name}: centre = the no-change forecast (the anchored design forecasts the spread only)")
+        elif np.all(result.forecasts[name] == 0):
             lines.append(f"{name}: centre = the no-change forecast (no significant gain on validation)")
         else:
             lines.append(f"{name}: centre {said.get(name, 'identical to the random walk')}")
