@@ -1,7 +1,8 @@
 """The six ECB majors, refit yearly (issue 20's real-pair goals): is the shipped model ever worse than
 GARCH-t, and are its distributions calibrated across volatility regimes?
 
-Each pair is backtested by the product's own walk-forward (api.backtest, the default design: the
+Each pair is backtested by the product's own walk-forward (the line-up and run_backtest of
+`forecaster backtest`, the default design: the
 anchored model, "mamba" as shipped and "mamba_raw" the ensemble alone; the last `test_years`, cut
 into `folds` folds with a refit at each) beside EWMA and GARCH(1,1)-t. From the per-origin CRPS
 (mean over the H steps):
@@ -28,7 +29,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from forecaster.backtest import run_backtest
+from forecaster.backtest.lineup import lineup
 from forecaster.configs import PAIR_SETS, AnchoredConfig, BacktestConfig
+from forecaster.data import load_series
 from forecaster.evaluation.scores import TERCILES, christoffersen, tercile_edges
 from forecaster.evaluation.stats import diebold_mariano, holm, panel_diebold_mariano
 
@@ -53,11 +57,11 @@ def run_pair(pair: str, config: MajorsConfig) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from forecaster import api
-
     began = time.perf_counter()
-    result = api.backtest(pair, BacktestConfig(test_years=config.test_years, folds=config.folds, calibration="static"),
-                          start=config.start, anchored=config.anchored)
+    series = load_series(pair, source="ecb", start=config.start)
+    models = lineup(series, anchored=config.anchored)  # the default design, as `forecaster backtest` lines it up
+    result = run_backtest(series, models, BacktestConfig(horizon=models[0].horizon, test_years=config.test_years,
+                                                         folds=config.folds, calibration="static"))
     index = result.dates[result.origins]  # (N,) origin dates: the panel aligns the pairs on them
     a, b = tercile_edges(result.regime)
     tercile = np.select([~np.isfinite(result.regime), result.regime <= a, result.regime <= b], [-1, 0, 1], 2)  # -1: unknown
