@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from forecaster.benchmarks import majors as mj
+from forecaster.configs import AnchoredConfig
 from forecaster.util.files import atomic_write_json, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,9 +27,10 @@ def main() -> None:
     parser.add_argument("--pairs", default=",".join(mj.MajorsConfig.pairs))
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--gate", type=float, default=None, help="the scale gate's level (AnchoredConfig.gate)")
     args = parser.parse_args()
     began = time.perf_counter()
-    parts, summary = mj.run_majors(mj.MajorsConfig(pairs=tuple(args.pairs.split(","))), jobs=args.jobs)
+    parts, summary = mj.run_majors(mj.MajorsConfig(pairs=tuple(args.pairs.split(",")), anchored=AnchoredConfig(gate=args.gate)), jobs=args.jobs)
     import torch
 
     command = "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])

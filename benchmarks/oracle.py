@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from forecaster.benchmarks import oracle as ob
+from forecaster.configs import AnchoredConfig
 from forecaster.util.files import atomic_write_json, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,13 +35,15 @@ def main() -> None:
     parser.add_argument("--test-years", type=float, default=None, help="test period: the last years of each draw")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--no-global", action="store_true", help="leave out the windowed global model on the factor market")
+    parser.add_argument("--gate", type=float, default=None, help="the default Mamba with its scale gate at this level (AnchoredConfig.gate)")
     parser.add_argument("--out", default=None, help="write the markdown table here and JSON beside it (.json)")
     args = parser.parse_args()
 
     size = ob.QUICK if args.quick else ob.FULL
     chosen = {k: v for k, v in (("seeds", args.seeds), ("days", args.days), ("test_years", args.test_years),
                                 ("markets", args.markets and tuple(args.markets.split(","))),
-                                ("pooled", False if args.no_global else None)) if v is not None}
+                                ("pooled", False if args.no_global else None),
+                                ("anchored", None if args.gate is None else AnchoredConfig(gate=args.gate))) if v is not None}
     result = ob.run_oracle(replace(size, **chosen), jobs=args.jobs)
     command = "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
     text = "\n".join([f"Oracle benchmark; {result.date}; {result.machine}; {result.jobs} job(s); "

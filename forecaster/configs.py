@@ -284,6 +284,8 @@ class AnchoredConfig(JsonConfig):
     val_frac: float = 0.15  # last rows of the training history: early stopping (first half), combination (second)
     combine: bool = True  # ship w x model + (1 - w) x GARCH-t(1,1); False: the anchored ensemble alone
     weight_grid: int = 11  # the combination weight w on the model: linspace(0, 1, weight_grid), by validation CRPS
+    gate: Optional[float] = None  # scale gate: keep w > 0 only when the combination's CRPS beats GARCH-t's on the
+    #   combination rows with a one-sided DM p below this (e.g. 0.05); None: no gate
     epochs: int = 30
     lr: float = 3e-3  # AdamW, cosine decay without warm-up; weight decay and clipping are TrainConfig's
     patience: int = 4  # epochs without a better early-stopping CRPS
@@ -300,3 +302,5 @@ class AnchoredConfig(JsonConfig):
             raise ForecasterError(f"val_frac={self.val_frac!r} is invalid: accepted a number in (0, 1)")
         if self.weight_grid < 2 and self.combine:
             raise ForecasterError("weight_grid must hold 2 points or more when combining")
+        if self.gate is not None and not (isinstance(self.gate, (int, float)) and 0 < self.gate < 1):
+            raise ForecasterError(f"gate={self.gate!r} is invalid: accepted a significance level in (0, 1), e.g. 0.05, or None")

@@ -185,6 +185,7 @@ class AnchoredMambaModel(BacktestModel):
         val = self.fitted.log["validation"]
         self.fit_log.append({"cutoff": history.date.isoformat(), "weight": self.fitted.weight,
                              "val_crps": {k: val[k] for k in ("ewma", "garch_t", "model", "combined") if k in val},
+                             "gate": val.get("gate"),
                              "members": self.fitted.log["members"], "rows": self.fitted.log["rows"],
                              "seconds": self.fitted.log["seconds"]})
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
-from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt
+from forecaster.cli.options import ColumnOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt
 from forecaster.configs import (
     BACKTEST_EPOCHS, CALIBRATIONS, DESIGNS, FEATURES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, BacktestConfig,
     CostConfig, DataConfig, ModelConfig, TrainConfig, refuse_other_design,
@@ -40,6 +40,7 @@ def backtest(
                                     "beside it; windowed: the 48-bar window model, which --lookback, --epochs and the "
                                     "options below configure)."),
     members: int = typer.Option(AnchoredConfig.members, "--members", help="Anchored design: ensemble members (seeds)."),
+    gate: Optional[float] = GateOpt,
     combine: bool = typer.Option(AnchoredConfig.combine, "--combine/--no-combine",
                                  help="Anchored design: ship the density combination with GARCH-t (else the ensemble alone)."),
     epochs: int = typer.Option(BACKTEST_EPOCHS, "--epochs", help="Training epochs of the windowed Mamba model in the folds."),
@@ -108,7 +109,8 @@ def backtest(
             "--feature": (tuple(features), DataConfig.features),
             "--misaligned-range": (misaligned_range, DataConfig.misaligned_range),
             "--distribution": (distribution, ModelConfig.distribution), "--revin/--no-revin": (revin, ModelConfig.revin)},
-            anchored={"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine)})
+            anchored={"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine),
+                  "--gate": (gate, AnchoredConfig.gate)})
     with progress_bar("backtest") as progress:
         result = api.backtest(
             pair, config, model=model, models_dir=models_dir, source=source, interval=interval, path=path,
@@ -117,7 +119,7 @@ def backtest(
             net=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin) if windowed else None,
             train_config=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device) if windowed else None,
             mamba=not no_mamba, risk=not no_risk, horizon=horizon, lookback=lookback, progress=progress, note=info,
-            design=design, anchored=None if windowed else AnchoredConfig(members=members, combine=combine, seed=settings.seed))
+            design=design, anchored=None if windowed else AnchoredConfig(members=members, combine=combine, gate=gate, seed=settings.seed))
     paths = write_report(result, folder, plots=not no_plots)
     info(f"report: {folder}/ ({', '.join(Path(p).name for p in paths.values())})")
     if as_json:

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, settings, show
-from forecaster.cli.options import ColumnOpt, EndOpt, JsonOpt, ModelsDirOpt, SeriesOpt
+from forecaster.cli.options import ColumnOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt
 from forecaster.configs import (DESIGNS, FEATURES, LOSSES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, DataConfig, ModelConfig,
                                TrainConfig, refuse_other_design)
 
@@ -47,6 +47,7 @@ def train(
                                f"{DataConfig.lookback}-bar window model the other options configure (global models, "
                                "covariates, quantile heads, --resume)."),
     members: int = typer.Option(AnchoredConfig.members, "--members", help="Anchored design: ensemble members (seeds)."),
+    gate: Optional[float] = GateOpt,
     combine: bool = typer.Option(AnchoredConfig.combine, "--combine/--no-combine",
                                  help="Anchored design: ship the density combination with GARCH-t (else the ensemble alone)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help=f"Most epochs (early stopping usually ends sooner; "
@@ -89,7 +90,8 @@ def train(
         "--patience": (patience, TrainConfig.patience), "--loss": (loss, TrainConfig.loss), "--quantiles": (quantiles, ""),
         "--distribution": (distribution, None), "--revin/--no-revin": (revin, ModelConfig.revin), "--resume": (resume, False),
         "--threads": (threads, TrainConfig.threads)},
-        anchored={"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine)})
+        anchored={"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine),
+                  "--gate": (gate, AnchoredConfig.gate)})
     init_distributed_from_env(settings.device)
     windowed = design == WINDOWED
     try:
@@ -105,7 +107,7 @@ def train(
                                      lr=lr, patience=patience, loss=loss, seed=settings.seed, device=settings.device,
                                      threads=threads) if windowed else None,
             models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0, design=design,
-            anchored=None if windowed else AnchoredConfig(members=members, combine=combine, seed=settings.seed,
+            anchored=None if windowed else AnchoredConfig(members=members, combine=combine, gate=gate, seed=settings.seed,
                                                           epochs=AnchoredConfig.epochs if epochs is None else epochs),
         )
     except KeyboardInterrupt:
@@ -166,6 +168,10 @@ def _anchored_lines(trained) -> list[str]:
     if m["combine"]:
         lines.append(f"combination weight w = {m['weight']:.2g} on the anchored Mamba (chosen by CRPS on the "
                      f"{m['rows']['combination']} validation rows early stopping did not use)")
+    if m.get("gate"):
+        g = m["gate"]
+        lines.append(f"scale gate (DM p < {g['alpha']:g} against GARCH-t on those rows): p = {g['p_better']:.3f}, "
+                     + ("the correction is kept" if g["kept"] else f"w = {g['weight_chosen']:.2g} is set to 0"))
     lines.append(f"shipped: {m['shipped']}")
     if "test_coverage" in m:
         lines += [f"test coverage of the {round(float(level) * 100)}% interval: {c['empirical']:.1%}"

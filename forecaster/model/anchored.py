@@ -41,6 +41,7 @@ from forecaster.configs import AnchoredConfig, TrainConfig
 from forecaster.data import trailing_mean_square
 from forecaster.data.history import History
 from forecaster.errors import ForecasterError
+from forecaster.evaluation.stats import diebold_mariano
 from forecaster.mamba import MambaConfig, MambaEncoder, param_groups
 from forecaster.model.device import seed_everything
 from forecaster.model.trainer import FitResult, fit as train_loop
@@ -309,7 +310,9 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
 
 def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, y: np.ndarray) -> dict:
     """Mean CRPS (all H steps) on the combination rows of EWMA (the anchor), GARCH-t, the anchored
-    ensemble and the combination at each grid weight; the weight with the least (1 without combining)."""
+    ensemble and the combination at each grid weight; the weight with the least (1 without combining).
+    With cfg.gate, a weight above 0 is kept only when the combination's per-origin CRPS beats GARCH-t's
+    there with a one-sided DM p below the gate ("gate": the test and its decision); else w = 0."""
     series = history.series()  # rows renumbered from the history's start: GARCH filters from row 0 here
     histories = [History(series, int(i) + 1) for i in rows]  # return index i is row i + 1
     local_garch = copy.copy(fitted.garch)
@@ -325,6 +328,13 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
         by_weight = [float(mixture_crps(*parts, np.array([w, 1.0 - w])).mean()) for w in grid]
         best = int(np.argmin(by_weight))
         out.update(weight=float(grid[best]), combined=by_weight[best], by_weight=by_weight)
+        if fitted.cfg.gate is not None and out["weight"] > 0:
+            combined = mixture_crps(*parts, np.array([out["weight"], 1.0 - out["weight"]])).mean(1)  # (N,)
+            p = diebold_mariano(combined, garch_pred.crps(y).mean(1), fitted.cfg.horizon)["dm_p"]
+            kept = bool(p < fitted.cfg.gate)  # NaN (no difference to test) fails the gate
+            out["gate"] = {"alpha": fitted.cfg.gate, "p_better": p, "kept": kept, "weight_chosen": out["weight"]}
+            if not kept:
+                out.update(weight=0.0, combined=by_weight[0])
     return out
 
 

@@ -172,7 +172,7 @@ def anchored_metrics(fit: AnchoredFit, series: PriceSeries, fit_end: int) -> dic
     first = rows["train"] + rows["early_stopping"]  # return index of the first combination row
     out = {"design": DESIGN, "weight": fit.weight, "combine": fit.cfg.combine,
            "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.ewma.lam), "train_seconds": fit.log["seconds"],
-           "rows": rows, "members": fit.log["members"]}
+           "rows": rows, "members": fit.log["members"], "gate": fit.log["validation"].get("gate")}
     out["validation"] = _scores(fit, series, np.arange(first, first + rows["combination"]) + 1, "validation")
     test = np.arange(fit_end, len(series.frame) - H)
     if len(test):

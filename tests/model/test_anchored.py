@@ -3,6 +3,7 @@ trained on a GARCH market its scale tracks the true conditional volatility and i
 historical volatility, and the walk-forward runs it with its distributions collected."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -112,3 +113,24 @@ def test_the_walk_forward_runs_it_with_both_distributions_collected():
     assert len(net.fit_log) == 2 and all(0 <= f["weight"] <= 1 for f in net.fit_log)  # one fit per fold, shared
     assert {"mamba", "mamba_raw", "ewma"} <= set(result.prob_stats["models"])
     assert np.all(np.isfinite(result.distributions["mamba"].crps(result.actual)))
+
+
+def test_the_scale_gate_keeps_a_weight_only_with_a_significant_gain():
+    _, series = _garch_series(2600, seed=2)  # a draw whose validation gives the network weight 1
+    history = History(series, 2000)
+    fit = an.fit_anchored(history, FAST)
+    r = an.returns_of(history)
+    rows = fit.log["rows"]
+    idx = np.arange(rows["train"] + rows["early_stopping"], rows["train"] + rows["early_stopping"] + rows["combination"])
+    y = an.targets(r, FAST.horizon)[idx]
+
+    def scores(gate):
+        return an._validation_scores(replace(fit, cfg=replace(fit.cfg, gate=gate)), history, idx, y)
+
+    free = scores(None)
+    assert "gate" not in free and free["weight"] == fit.weight > 0  # this draw's validation wants the network
+    strict, loose = scores(1e-12), scores(0.999)  # nothing is that significant; almost anything is
+    assert strict["weight"] == 0.0 and strict["combined"] == strict["by_weight"][0]
+    assert strict["gate"]["kept"] is False and strict["gate"]["weight_chosen"] == free["weight"]
+    assert loose["weight"] == free["weight"] and loose["gate"]["kept"] is True
+    assert 0 <= strict["gate"]["p_better"] <= 1
