@@ -1,4 +1,4 @@
-"""A saved anchored model (`forecaster train --design anchored`): the TrainedModel of the anchored design.
+"""A saved anchored model (`forecaster train`, the default design): the TrainedModel of the anchored design.
 
 It reads like a windowed TrainedModel to its callers (name, meta, folder, load_series, for_pair,
 predict -> Forecast), but holds an AnchoredFit (forecaster.model.anchored) instead of one network:

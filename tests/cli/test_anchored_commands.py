@@ -1,4 +1,4 @@
-"""`forecaster train --design anchored`, then `predict` and `models` on the saved anchored model,
+"""`forecaster train --design anchored` (the default design), then `predict` and `models` on the saved anchored model,
 end to end on the offline ECB data with one small member."""
 
 import json
