@@ -461,14 +461,17 @@ class Mixture(_Base):
         """(N, H); where one component holds all the weight, that component's own CRPS exactly (so a
         combination at w = 0 or 1 scores as its member does, not up to rounding)."""
         y = self._outcomes(y)
-        whole = np.flatnonzero(np.all(self.weights == 1.0, axis=(0, 1)))  # (K,) a component with all the weight
-        if len(whole):
-            return self.components[int(whole[0])].crps(y)
-        out = mixture_crps(*self.crps_parts(y), self.weights)
+        out = np.zeros(self.shape)
+        mixed = np.ones(self.shape, dtype=bool)  # (N, H) cells where no component holds all the weight
         for k, c in enumerate(self.components):
             whole = self.weights[..., k] == 1.0
             if whole.any():
-                out = np.where(whole, c.crps(self._outcomes(y)), out)
+                out = np.where(whole, c.crps(y), out)
+                mixed &= ~whole
+        rows = np.flatnonzero(mixed.any(axis=1))  # origins with a mixed cell: only they need the cross terms
+        if len(rows):
+            part = self[rows]
+            out[rows] = np.where(mixed[rows], mixture_crps(*part.crps_parts(y[rows]), part.weights), out[rows])
         return out
 
 
