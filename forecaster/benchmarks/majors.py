@@ -33,7 +33,7 @@ from forecaster.backtest import run_backtest
 from forecaster.backtest.lineup import lineup
 from forecaster.configs import PAIR_SETS, AnchoredConfig, BacktestConfig
 from forecaster.data import load_series
-from forecaster.evaluation.scores import TERCILES, christoffersen, tercile_edges
+from forecaster.evaluation.scores import TERCILES, christoffersen, tercile_of
 from forecaster.evaluation.stats import diebold_mariano, holm, panel_diebold_mariano
 
 REFERENCE = "garch_t"
@@ -63,8 +63,7 @@ def run_pair(pair: str, config: MajorsConfig) -> dict:
     result = run_backtest(series, models, BacktestConfig(horizon=models[0].horizon, test_years=config.test_years,
                                                          folds=config.folds, calibration="static"))
     index = result.dates[result.origins]  # (N,) origin dates: the panel aligns the pairs on them
-    a, b = tercile_edges(result.regime)
-    tercile = np.select([~np.isfinite(result.regime), result.regime <= a, result.regime <= b], [-1, 0, 1], 2)  # -1: unknown
+    tercile = tercile_of(result.regime)  # (N,) each pair's own terciles; -1: unknown
     out = {"pair": pair, "index": index, "tercile": tercile, "origins": int(len(result.origins)),
            "weights": [f["weight"] for f in result.info["fit_log"].get("mamba", [])],
            "crps": {}, "miss": {}, "horizon": result.actual.shape[1]}

@@ -143,14 +143,24 @@ def tercile_edges(regime: np.ndarray) -> tuple[float, float]:
     return float(a), float(b)
 
 
+def tercile_of(regime: np.ndarray) -> np.ndarray:
+    """(N,) the tercile of each origin's volatility, 0 / 1 / 2 = TERCILES (edges: tercile_edges);
+    -1 where the regime is NaN, and everywhere when there are too few origins for edges."""
+    regime = np.asarray(regime, dtype=np.float64)
+    a, b = tercile_edges(regime)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return np.full(regime.shape, -1)
+    return np.select([~np.isfinite(regime), regime <= a, regime <= b], [-1, 0, 1], 2)
+
+
 def coverage_by_regime(inside: np.ndarray, regime: np.ndarray) -> list:
     """inside (N, H) bools, regime (N,) -> one row per tercile: its bounds, origins and coverage
     (pooled over steps). Origins with a NaN regime are left out."""
-    a, b = tercile_edges(regime)  # NaN edges (too few origins) select nothing
-    finite = np.isfinite(regime)
+    a, b = tercile_edges(regime)
+    tercile = tercile_of(regime)
     rows = []
-    for name, lo, hi in zip(TERCILES, (-np.inf, a, b), (a, b, np.inf)):
-        sel = finite & (regime > lo) & (regime <= hi)
+    for t, (name, lo, hi) in enumerate(zip(TERCILES, (-np.inf, a, b), (a, b, np.inf))):
+        sel = tercile == t
         rows.append({"tercile": name, "vol_from": None if lo == -np.inf else float(lo),
                      "vol_to": None if hi == np.inf else float(hi), "n": int(sel.sum()),
                      "coverage": float(inside[sel].mean()) if sel.any() else math.nan,
