@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 import torch
 
 from forecaster.backtest.walkforward import BacktestResult
-from forecaster.configs import DESIGNS, AnchoredConfig, BacktestConfig, ModelConfig, TrainConfig, refuse_other_design
+from forecaster.configs import ANCHORED, DESIGNS, AnchoredConfig, BacktestConfig, ModelConfig, TrainConfig, refuse_other_design
 from forecaster.data import DataConfig, PriceSeries, expand_pairs, load_series, pip_size, prepare
 from forecaster.data.sources import SourceSpec
 from forecaster.errors import ForecasterError
@@ -248,7 +248,7 @@ def list_models(models_dir=None) -> list[dict]:
             "first": min(f["first"] for f in prints), "last": max(f["last"] for f in prints),
             "val_mse": m.get("val_mse"), "val_mse_random_walk": m.get("val_mse_random_walk"),
             "created": meta.get("created"),
-            **({"design": "anchored", "lookback": None, "val_crps": m["validation"]["crps"]} if meta.get("design") == "anchored" else {}),
+            **({"design": ANCHORED, "lookback": None, "val_crps": m["validation"]["crps"]} if meta.get("design") == ANCHORED else {}),
         })
     return rows
 

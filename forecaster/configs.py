@@ -250,7 +250,7 @@ class BacktestConfig(JsonConfig):
 
 
 DESIGNS = ("anchored", "windowed")  # the Mamba model: the anchored sequence model (the default) or the 48-bar window model
-WINDOWED = DESIGNS[1]  # the design of global models, covariates and --resume (the anchored design trains one pair)
+ANCHORED, WINDOWED = DESIGNS  # the names; the windowed design is the one of global models, covariates and --resume
 
 
 def refuse_other_design(design: str, windowed: dict, anchored: dict) -> None:
@@ -258,7 +258,7 @@ def refuse_other_design(design: str, windowed: dict, anchored: dict) -> None:
     anchored map an option's name to (value given, default); it counts as given when they differ."""
     if design not in DESIGNS:
         raise ForecasterError(f"design {design!r} unknown: accepted {', '.join(DESIGNS)}")
-    other, other_name = (windowed, WINDOWED) if design == DESIGNS[0] else (anchored, DESIGNS[0])
+    other, other_name = (windowed, WINDOWED) if design == ANCHORED else (anchored, ANCHORED)
     given = [name for name, (value, default) in other.items() if value != default]
     if given:
         raise ForecasterError(f"{', '.join(given)} configure{'s' if len(given) == 1 else ''} the {other_name} design, "

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from forecaster import api
-from forecaster.configs import DEMO_EPOCHS, DESIGNS, WINDOWED, AnchoredConfig, BacktestConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import ANCHORED, DEMO_EPOCHS, DESIGNS, WINDOWED, AnchoredConfig, BacktestConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import load_series
 from forecaster.util.files import atomic_write_text, atomic_write_json, check_writable
 from forecaster.model.plots import plot_forecast
@@ -71,8 +71,8 @@ def run_demo(out="demo", pair: str = "EURUSD", epochs: int = DEMO_EPOCHS, test_y
 def _validation(m: dict) -> dict:
     """The headline of the trained model's validation: what is shipped and its verdict (anchored: CRPS
     beside GARCH-t; windowed: the centre's MSE beside the random walk and the location gate)."""
-    if m.get("design") == DESIGNS[0]:
+    if m.get("design") == ANCHORED:
         v = m["validation"]
-        return {"design": DESIGNS[0], "crps": v["crps"], "verdict": v["verdict_garch_t"]["text"], "shipped": m["shipped"]}
+        return {"design": ANCHORED, "crps": v["crps"], "verdict": v["verdict_garch_t"]["text"], "shipped": m["shipped"]}
     return {"design": WINDOWED, "model_mse": m["val_mse"], "random_walk_mse": m["val_mse_random_walk"],
             "verdict": m["gate"]["text"], "kept": m["gate"]["kept"]}

@@ -12,7 +12,7 @@ from typing import Optional
 
 from forecaster.backtest.baselines import default_baselines
 from forecaster.backtest.neural import AnchoredMambaModel, MambaModel
-from forecaster.configs import DESIGNS, AnchoredConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import ANCHORED, DESIGNS, AnchoredConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import PriceSeries
 from forecaster.errors import ForecasterError
 from forecaster.model.anchored_trained import AnchoredTrained
@@ -62,7 +62,7 @@ def lineup(series: PriceSeries, *, saved: Optional[TrainedModel] = None, data: O
         overrides = {k: v for k, v in (("horizon", horizon), ("lookback", lookback)) if v is not None}
         data = DataConfig.from_dict({**data.to_dict(), **overrides})
         horizon = data.horizon
-        if mamba and design == "anchored":
+        if mamba and design == ANCHORED:
             net = AnchoredMambaModel(AnchoredConfig.from_dict({**(anchored or AnchoredConfig()).to_dict(),
                                                               "horizon": horizon}))
             models += [net, net.raw()] if net.config.combine else [net]

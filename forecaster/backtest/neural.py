@@ -33,7 +33,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from forecaster.configs import AnchoredConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import ANCHORED, AnchoredConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import PriceSeries, build_features, prepare, split_bounds
 from forecaster.data.history import History, LookAheadError
 from forecaster.errors import ForecasterError
@@ -170,7 +170,7 @@ class AnchoredMambaModel(BacktestModel):
         return self.seen_until is not None
 
     def settings(self) -> dict:
-        return {"data": {"horizon": self.horizon, "design": "anchored"}, "model": self.config.to_dict()}
+        return {"data": {"horizon": self.horizon, "design": ANCHORED}, "model": self.config.to_dict()}
 
     def fit(self, history: History) -> None:
         if self.saved:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecaster.configs import ANCHORED
 from forecaster.backtest.walkforward import BacktestResult
 from forecaster.util.files import atomic_write, atomic_write_text, json_safe, json_text
 from forecaster.evaluation.verdicts import ALPHA, spa_sentence, verdict_vs_random_walk, verdict_word
@@ -345,7 +346,7 @@ def summary_lines(result: BacktestResult) -> list[str]:
     said = verdicts(result)
     names = _mamba_models(result)
     for name in names:
-        anchored = info.get("model_settings", {}).get(name, {}).get("data", {}).get("design") == "anchored"
+        anchored = info.get("model_settings", {}).get(name, {}).get("data", {}).get("design") == ANCHORED
         if anchored:
             lines.append(f"{name}: centre = the no-change forecast (the anchored design forecasts the spread only)")
         elif np.all(result.forecasts[name] == 0):

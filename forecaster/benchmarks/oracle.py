@@ -52,7 +52,7 @@ import numpy as np
 from forecaster.backtest import run_backtest
 from forecaster.backtest.neural import AnchoredMambaModel, MambaModel
 from forecaster.backtest.walkforward import test_start_row
-from forecaster.configs import BACKTEST_EPOCHS, AnchoredConfig, BacktestConfig, DataConfig, ModelConfig, TrainConfig
+from forecaster.configs import ANCHORED, BACKTEST_EPOCHS, WINDOWED, AnchoredConfig, BacktestConfig, DataConfig, ModelConfig, TrainConfig
 from forecaster.data import PriceSeries, prepare
 from forecaster.data.history import History
 from forecaster.errors import ForecasterError
@@ -329,8 +329,8 @@ def _config_dict(config: OracleConfig) -> dict:
 
 def _variant_dict(v: Variant) -> dict:
     if isinstance(v, AnchoredConfig):
-        return {"design": "anchored", "config": v.to_dict()}
-    return {"design": "windowed", "data": v[0].to_dict(), "model": v[1].to_dict(), "train": v[2].to_dict()}
+        return {"design": ANCHORED, "config": v.to_dict()}
+    return {"design": WINDOWED, "data": v[0].to_dict(), "model": v[1].to_dict(), "train": v[2].to_dict()}
 
 
 def machine() -> str:

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from forecaster.configs import AnchoredConfig, TrainConfig
+from forecaster.configs import ANCHORED, AnchoredConfig, TrainConfig
 from forecaster.data import trailing_mean_square
 from forecaster.data.history import History
 from forecaster.errors import ForecasterError
@@ -216,7 +216,7 @@ class AnchoredFit:
 
     @property
     def meta(self) -> dict:
-        return {"design": "anchored", "config": self.cfg.to_dict(), "ewma": self.ewma.params, "base": self.base,
+        return {"design": ANCHORED, "config": self.cfg.to_dict(), "ewma": self.ewma.params, "base": self.base,
                 "garch": {"params": [float(v) for v in self.garch.fitted], "fit_start": int(self.garch.fit_start)},
                 "weight": self.weight, "log": self.log}
 

@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from forecaster.configs import AnchoredConfig
+from forecaster.configs import ANCHORED, AnchoredConfig
 from forecaster.data import PriceSeries, cumulative_returns, split_bounds
 from forecaster.data.calendar import check_forecastable
 from forecaster.data.history import History
@@ -39,7 +39,7 @@ from forecaster.probabilistic.contract import ModelForecast
 from forecaster.probabilistic.intervals import LEVELS
 from forecaster.probabilistic.risk import LAMBDA
 
-DESIGN = "anchored"  # meta["design"] of a saved anchored model (a windowed model's meta has none)
+DESIGN = ANCHORED  # meta["design"] of a saved anchored model (a windowed model's meta has none)
 
 
 @dataclass
