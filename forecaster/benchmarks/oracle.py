@@ -358,22 +358,23 @@ def run_oracle(config: OracleConfig = FULL, jobs: int = 1, out: Optional[str] = 
 
     say(f"oracle benchmark: {len(tasks)} tasks ({len(config.markets)} markets x {config.seeds} seeds, "
         f"{config.days} days), {jobs} job{'s' if jobs > 1 else ''}")
-    def pooling() -> list:  # (market, pair, parts over the seeds) per block, in the table's order
-        return [(m, pair, [results[(m, s)]["pairs"][pair] for s in range(config.seeds)])
+    def pool_all(mapper) -> list:  # pool_block per market and pair, in the table's order, through mapper
+        todo = [(m, pair, [results[(m, s)]["pairs"][pair] for s in range(config.seeds)])
                 for m in config.markets for pair in results[(m, 0)]["pairs"]]
+        say(f"pooling {len(todo)} blocks over the seeds ({time.perf_counter() - began:.0f} s elapsed)")
+        return list(mapper(pool_block, *zip(*todo)))
 
     if jobs == 1:
         for m, s in tasks:
             done(run_task(m, s, config))
-        blocks = [pool_block(*block) for block in pooling()]
+        blocks = pool_all(map)
     else:
         import multiprocessing
 
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             for fut in as_completed([pool.submit(run_task, m, s, config) for m, s in tasks]):
                 done(fut.result())
-            say(f"pooling {len(pooling())} blocks over the seeds ({time.perf_counter() - began:.0f} s elapsed)")
-            blocks = list(pool.map(pool_block, *zip(*pooling())))  # the mixtures' scores are the slow part
+            blocks = pool_all(pool.map)  # the mixtures' scores are the slow part
     result = OracleResult(config=_config_dict(config), blocks=blocks, seconds=time.perf_counter() - began,
                           date=time.strftime("%Y-%m-%d"), machine=machine(), jobs=jobs)
     if out:
