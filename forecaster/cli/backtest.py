@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
-from forecaster.cli.options import ColumnOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt
+from forecaster.cli.options import ColumnOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt, anchored_given
 from forecaster.configs import (
     BACKTEST_EPOCHS, CALIBRATIONS, DESIGNS, FEATURES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, BacktestConfig,
     CostConfig, DataConfig, ModelConfig, TrainConfig, refuse_other_design,
@@ -109,8 +109,7 @@ def backtest(
             "--feature": (tuple(features), DataConfig.features),
             "--misaligned-range": (misaligned_range, DataConfig.misaligned_range),
             "--distribution": (distribution, ModelConfig.distribution), "--revin/--no-revin": (revin, ModelConfig.revin)},
-            anchored={"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine),
-                  "--gate": (gate, AnchoredConfig.gate)})
+            anchored=anchored_given(members, combine, gate))
     with progress_bar("backtest") as progress:
         result = api.backtest(
             pair, config, model=model, models_dir=models_dir, source=source, interval=interval, path=path,

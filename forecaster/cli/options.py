@@ -14,3 +14,11 @@ SeriesOpt = typer.Option(None, "--series", help="The series of a long CSV table 
 GateOpt = typer.Option(None, "--gate", help="Anchored design: keep the learnt correction (w > 0) only when the "
                        "combination beats GARCH-t on held-out validation rows with a one-sided DM p below this, "
                        "e.g. 0.05 (default: no gate).")
+
+
+def anchored_given(members: int, combine: bool, gate) -> dict:
+    """The anchored design's own options as configs.refuse_other_design reads them: flag -> (value, default)."""
+    from forecaster.configs import AnchoredConfig
+
+    return {"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine),
+            "--gate": (gate, AnchoredConfig.gate)}

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, settings, show
-from forecaster.cli.options import ColumnOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt
+from forecaster.cli.options import ColumnOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, anchored_given
 from forecaster.configs import (DESIGNS, FEATURES, LOSSES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, DataConfig, ModelConfig,
                                TrainConfig, refuse_other_design)
 
@@ -90,8 +90,7 @@ def train(
         "--patience": (patience, TrainConfig.patience), "--loss": (loss, TrainConfig.loss), "--quantiles": (quantiles, ""),
         "--distribution": (distribution, None), "--revin/--no-revin": (revin, ModelConfig.revin), "--resume": (resume, False),
         "--threads": (threads, TrainConfig.threads)},
-        anchored={"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine),
-                  "--gate": (gate, AnchoredConfig.gate)})
+        anchored=anchored_given(members, combine, gate))
     init_distributed_from_env(settings.device)
     windowed = design == WINDOWED
     try:
