@@ -51,3 +51,26 @@ def test_predicted_scale_follows_the_true_volatility_and_beats_hist_vol(case):
     assert rho > 0.5 and case.rank_correlation("hist_vol") < rho, rho  # a 250-day window lags the GARCH volatility
     for model in ("mamba", "mamba_raw"):
         assert case.crps[model].mean() < case.crps["hist_vol"].mean(), model
+
+
+def test_on_the_iid_market_the_default_mamba_claims_no_skill_over_a_constant_t():
+    """Issue 19's control: where nothing is learnable, neither what ships nor the network alone has a
+    CRPS significantly below a constant-scale t fitted on the training rows (one-sided DM p >= 0.05
+    overall and at every step)."""
+    from forecaster.backtest import BacktestConfig, run_backtest
+    from forecaster.backtest.neural import AnchoredMambaModel
+    from forecaster.configs import AnchoredConfig
+    from forecaster.data import PriceSeries
+    from forecaster.probabilistic import markets as mk
+    from forecaster.probabilistic.risk import ConstantT
+    from garch_case import DAYS, H, TEST_YEARS
+
+    path = mk.IidTMarket().simulate(DAYS, seed=0)
+    series = PriceSeries(frame=mk.price_frame(path.returns), pair="IID", source="simulated")
+    net = AnchoredMambaModel(AnchoredConfig(horizon=H))
+    res = run_backtest(series, [net, net.raw(), ConstantT(H)],
+                       BacktestConfig(test_years=TEST_YEARS, retrain_every=0, calibration="static"))
+    for name in ("mamba", "mamba_raw"):
+        dm = res.prob_stats["models"][name]["dm_crps"]["constant_t"]
+        p_better = [dm["overall"]["p_better"]] + [row["p_better"] for row in dm["per_step"]]
+        assert min(p_better) >= 0.05, (name, p_better)
