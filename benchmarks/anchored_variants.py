@@ -30,6 +30,8 @@ VARIANTS = {
     "m8": {"members": 8},
     "d32": {"d_model": 32},
     "val30_pat8_lr1e3": {"val_frac": 0.30, "patience": 8, "epochs": 40, "lr": 1e-3},
+    "min3": {"min_epochs": 3},  # each member trained at least 3 epochs (never kept untrained)
+    "min6": {"min_epochs": 6},
 }
 
 

@@ -145,6 +145,8 @@ class TrainConfig(JsonConfig):
     clip: float = 1.0  # gradient norm clipping (0 = off)
     checks_per_epoch: int = 1  # validation checks per epoch (early stopping can stop mid-epoch)
     patience: int = 4  # validation checks without improvement before stopping
+    min_epochs: int = 0  # the kept model is the best check at epoch >= this (0: the untrained one may be kept);
+    #   patience counts only from there
     loss: str = "crps"  # point forecasts: mse | huber (crps and nll mean mse); distribution heads: crps | nll
     # (mse and huber mean crps); quantile heads always use the pinball loss
     gate: float = ALPHA  # keep the trained location only if its validation gain over the no-change forecast has
@@ -165,6 +167,8 @@ class TrainConfig(JsonConfig):
                 raise ForecasterError(f"{name}={getattr(self, name)!r} is invalid: accepted an integer >= 1")
         if not self.lr > 0:
             raise ForecasterError(f"lr={self.lr!r} is invalid: accepted a number > 0")
+        if not 0 <= self.min_epochs <= self.epochs:
+            raise ForecasterError(f"min_epochs={self.min_epochs!r} is invalid: accepted an integer in 0..epochs ({self.epochs})")
         if self.threads < 0 or self.num_workers < 0:
             raise ForecasterError(f"threads={self.threads!r}, num_workers={self.num_workers!r}: accepted integers >= 0")
         if self.loss not in LOSSES:
@@ -289,6 +293,8 @@ class AnchoredConfig(JsonConfig):
     epochs: int = 30
     lr: float = 3e-3  # AdamW, cosine decay without warm-up; weight decay and clipping are TrainConfig's
     patience: int = 4  # epochs without a better early-stopping CRPS
+    min_epochs: int = 0  # each member is kept at its best epoch from this one on (0: the untrained anchor may be kept)
+    cross_pairs: bool = False  # the cross-pair model: the other pairs of its history (same dates) are inputs too
     seed: int = 0
 
     def __post_init__(self) -> None:

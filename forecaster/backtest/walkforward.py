@@ -96,10 +96,13 @@ def _fold_step(n_origins: int, config: BacktestConfig) -> int:
 
 
 def run_backtest(series: PriceSeries, models: list[BacktestModel], config: BacktestConfig, min_train: int = 100,
-                 progress: Optional[Callable[[int, int, str], None]] = None) -> BacktestResult:
+                 progress: Optional[Callable[[int, int, str], None]] = None,
+                 context: Optional[dict] = None) -> BacktestResult:
     """Walk forward over the test period with every model.
 
-    progress(done, total, what) is called after each model has fitted and forecast a fold."""
+    progress(done, total, what) is called after each model has fitted and forecast a fold. context:
+    other pairs (name -> PriceSeries on the same dates) that every History also holds, for a model
+    that reads them (a cross-pair model); the forecast pair and what is scored stay `series`."""
     names = [m.name for m in models]
     if len(set(names)) != len(names) or not names:
         raise ForecasterError(f"model names must be unique and non-empty, got {names}")
@@ -125,12 +128,14 @@ def run_backtest(series: PriceSeries, models: list[BacktestModel], config: Backt
         raise ForecasterError(f"{series.pair}: the test period starting {dates[min(start, n - 1)].date()} holds "
                               f"fewer than 2 origins with a {H}-step target (the data ends on {dates[-1].date()}): "
                               f"give a test start on or before {latest}")
+    panel = {series.pair: series, **(context or {})}
+    History(panel, 0)  # the pairs must share the dates: said here, before any fit
     n_origins = n - 1 - H - start + 1
     folds = walk_forward_folds(n, initial_train=start, step=_fold_step(n_origins, config), horizon=H,
                                mode=config.mode, window=config.window)
     for fold in folds:  # cheap checks first: a model that cannot fit says so before any long training
         for model in (m for m in models if hasattr(m, "check")):
-            model.check(History(series, fold.train.stop - 1, start=fold.train.start))
+            model.check(History(panel, fold.train.stop - 1, start=fold.train.start))
     origins = np.arange(start, n - H)  # (N,)
     preds = {m.name: np.full((len(origins), H), np.nan) for m in models}
     bands: dict = {m.name: {} for m in models}
@@ -140,11 +145,11 @@ def run_backtest(series: PriceSeries, models: list[BacktestModel], config: Backt
     done, total = 0, len(folds) * len(models)
     for fold in folds:
         cutoff = fold.train.stop - 1
-        train_history = History(series, cutoff, start=fold.train.start)
+        train_history = History(panel, cutoff, start=fold.train.start)
         rows = np.arange(fold.test.start, fold.test.stop)
         idx = rows - start
         fold_of[idx] = fold.index
-        histories = [History(series, int(t)) for t in rows]
+        histories = [History(panel, int(t)) for t in rows]
         for model in models:
             began = time.perf_counter()
             _guarded(model, "fit", lambda: model.fit(train_history), cutoff, dates)

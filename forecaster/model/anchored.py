@@ -11,6 +11,10 @@ known at the close of that row):
     z_i        r_i / EWMA sd before r_i, clipped to +-clip_z
     inputs     z_i, log EWMA sd_{i+1}, log trailing RMS of r over spans 5/22/66/250 bars up to r_i;
                each log minus log(training RMS) ("base"): no RevIN, nothing reads past i
+    context    with a history of several pairs on common dates (the cross-pair model): the same
+               inputs of every pair, |z| for z, averaged over the pairs (the forecast pair included),
+               appended to the forecast pair's: a common volatility factor that one pair's GARCH
+               cannot see; each pair's EWMA and base are fitted on its own training rows
     y_i,h      r_{i+1} + ... + r_{i+h}: the step-h cumulative return from row i + 1; scored in anchor
                units y / anchor_h(i), by the CRPS of N(0, exp(2 g))
     chunk      a training sequence of `chunk` bars; the state starts at zero, the first `warm`
@@ -55,11 +59,6 @@ PREDICT_BATCH = 64  # chunks per forward pass when forecasting (bounds the scan'
 
 # ----------------------------------------------------------------------------- inputs and targets
 
-def returns_of(history: History) -> np.ndarray:
-    """(n,) daily log returns of the history, r_i = log(close_{i+1} / close_i)."""
-    return np.diff(history.log_close())
-
-
 def anchor_sd(r: np.ndarray, ewma: EWMA) -> np.ndarray:
     """(n,) EWMA sd of r_{i+1} having seen r_0..r_i (the fitted start variance before r_0)."""
     return np.sqrt(ewma.variances(r))
@@ -75,6 +74,18 @@ def features(r: np.ndarray, ewma: EWMA, base: float, cfg: AnchoredConfig) -> np.
         ms = trailing_mean_square(r, ends, span, partial=True)
         cols.append(0.5 * np.log(np.maximum(ms, VAR_FLOOR)) - base)
     return np.stack(cols, 1).astype(np.float32)  # (n, C)
+
+
+def context_features(rs: Sequence[np.ndarray], ewmas: Sequence[EWMA], bases: Sequence[float],
+                     cfg: AnchoredConfig) -> np.ndarray:
+    """(n, C) the pairs' inputs averaged over the pairs, |z| in place of z: the cross-pair context."""
+    cols = [features(r, e, b, cfg) for r, e, b in zip(rs, ewmas, bases)]  # each (n, C)
+    return np.mean([np.concatenate([np.abs(c[:, :1]), c[:, 1:]], 1) for c in cols], 0).astype(np.float32)
+
+
+def n_inputs(cfg: AnchoredConfig, cross: bool) -> int:
+    """Input width: the pair's own inputs, and as many again for the context of a cross-pair model."""
+    return (2 + len(cfg.spans)) * (2 if cross else 1)
 
 
 def targets(r: np.ndarray, horizon: int) -> np.ndarray:
@@ -204,7 +215,8 @@ def corrections(nets: Sequence[AnchoredNet], x: np.ndarray, idx: np.ndarray, cfg
 @dataclass
 class AnchoredFit:
     """The fitted anchored model: the members' networks and everything else it needs (meta):
-    config, EWMA start variance, GARCH-t parameters, feature centring, combination weight."""
+    config, EWMA start variance, GARCH-t parameters, feature centring, combination weight, and for a
+    cross-pair model the other pairs' EWMA and centring (context)."""
 
     nets: list  # AnchoredNet, eval mode, on the CPU
     ewma: EWMA
@@ -213,12 +225,14 @@ class AnchoredFit:
     cfg: AnchoredConfig
     weight: float = 1.0  # w on the model in the shipped combination (1 without GARCH-t)
     log: dict = field(default_factory=dict)  # validation scores, epochs, seconds
+    context: dict = field(default_factory=dict)  # other pair -> (EWMA, base): their volatility is an input too
 
     @property
     def meta(self) -> dict:
         return {"design": ANCHORED, "config": self.cfg.to_dict(), "ewma": self.ewma.params, "base": self.base,
                 "garch": {"params": [float(v) for v in self.garch.fitted], "fit_start": int(self.garch.fit_start)},
-                "weight": self.weight, "log": self.log}
+                "weight": self.weight, "log": self.log,
+                "context": {q: {"ewma": e.params, "base": b} for q, (e, b) in self.context.items()}}
 
     def state_dict(self) -> dict:
         """Every member's weights in one state dict, member k's keys prefixed "member{k}."."""
@@ -229,10 +243,11 @@ class AnchoredFit:
         """The fit rebuilt from state_dict() and meta (what a saved anchored model holds); ForecasterError
         when the weights do not fit the configuration."""
         cfg = AnchoredConfig.from_dict(meta["config"])
+        context = {q: (_ewma(cfg, c["ewma"]), float(c["base"])) for q, c in meta.get("context", {}).items()}
         nets = []
         for k in range(cfg.members):
             prefix = f"member{k}."
-            net = AnchoredNet(2 + len(cfg.spans), cfg)
+            net = AnchoredNet(n_inputs(cfg, bool(context)), cfg)
             try:
                 net.load_state_dict({key[len(prefix):]: v for key, v in state.items() if key.startswith(prefix)})
             except (RuntimeError, KeyError) as exc:
@@ -242,23 +257,21 @@ class AnchoredFit:
         if len(state) != sum(len(net.state_dict()) for net in nets):
             raise ForecasterError(f"the saved weights hold more than the {cfg.members} members of the configuration: "
                                   "retrain the model")
-        ewma, garch = EWMA(cfg.horizon, lam=meta["ewma"]["lambda"]), GarchT(cfg.horizon)
-        ewma.start_var = float(meta["ewma"]["start_var"])
+        ewma, garch = _ewma(cfg, meta["ewma"]), GarchT(cfg.horizon)
         garch.fitted, garch.fit_start = np.array(meta["garch"]["params"], dtype=np.float64), int(meta["garch"]["fit_start"])
         return cls(nets=nets, ewma=ewma, garch=garch, base=float(meta["base"]), cfg=cfg, weight=float(meta["weight"]),
-                   log=meta.get("log", {}))
+                   log=meta.get("log", {}), context=context)
 
     def distributions(self, histories: Sequence[History]) -> tuple[Predictive, Optional[Mixture]]:
         """The anchored ensemble's normal (N, H) at each history's last bar, and the shipped combination
         with GARCH-t (None when the config does not combine)."""
         start = max(h.start for h in histories)
         longest = max(histories, key=lambda h: h.cutoff)
-        r = np.diff(longest.log_close()[start - longest.start :])  # returns from the latest start on
+        r, x = inputs(longest, start, self.ewma, self.base, self.context, self.cfg)  # returns from the latest start on
         idx = np.array([h.cutoff - start - 1 for h in histories])  # (N,) each origin's last return
         if idx.min() + 1 < min(self.cfg.warm, 20):
             raise ForecasterError(f"the anchored model needs at least {min(self.cfg.warm, 20) + 1} bars before a "
                                   f"forecast origin, got {int(idx.min()) + 2}: start the test period later")
-        x = features(r, self.ewma, self.base, self.cfg)  # (n, C)
         scale = anchor_scale(anchor_sd(r, self.ewma)[idx], self.cfg.horizon)  # (N, H)
         g = corrections(self.nets, x, idx, self.cfg)  # (N, H)
         model = Predictive(np.zeros_like(scale), scale * np.exp(g))
@@ -268,19 +281,50 @@ class AnchoredFit:
         return model, Mixture([self.weight, 1.0 - self.weight], (model, garch))
 
 
+def _ewma(cfg: AnchoredConfig, params: dict) -> EWMA:
+    """An EWMA rebuilt from its params."""
+    ewma = EWMA(cfg.horizon, lam=params["lambda"])
+    ewma.start_var = float(params["start_var"])
+    return ewma
+
+
+def inputs(history: History, start: int, ewma: EWMA, base: float, context: dict,
+           cfg: AnchoredConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The forecast pair's returns r (n,) from the history's row `start` on, and the inputs x (n, C) at
+    each: its own, and for a cross-pair model (context) the pairs' average beside them."""
+    r = np.diff(history.log_close()[start - history.start :])
+    x = features(r, ewma, base, cfg)
+    if not context:
+        return r, x
+    missing = [q for q in context if q not in history.pairs]
+    if missing:
+        raise ForecasterError(f"this model reads the volatility of {', '.join(context)} beside {history.pair}'s; the "
+                              f"history lacks {', '.join(missing)}: give it those pairs on the same dates")
+    rs = [r] + [np.diff(history.log_close(pair=q)[start - history.start :]) for q in context]
+    ctx = context_features(rs, [ewma] + [e for e, _ in context.values()], [base] + [b for _, b in context.values()], cfg)
+    return r, np.concatenate([x, ctx], 1)
+
+
 def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progress: bool = False) -> AnchoredFit:
-    """Fit EWMA and GARCH-t on the history, train the members, choose the combination weight."""
+    """Fit EWMA and GARCH-t on the history, train the members, choose the combination weight. With
+    cfg.cross_pairs and a history of several pairs, a cross-pair model of its first pair: the others'
+    volatility is an input (context)."""
     cfg = cfg or AnchoredConfig()
     began = time.perf_counter()
-    r = returns_of(history)
-    n, H = len(r), cfg.horizon
-    n_val = max(int(round(n * cfg.val_frac)), 4 * (H + 1))
-    val0, half = n - n_val, n - n_val + n_val // 2
+    H = cfg.horizon
     ewma, garch = EWMA(H), GarchT(H)
     ewma.fit(history)
     garch.fit(history)
     base = 0.5 * math.log(ewma.start_var)
-    x = features(r, ewma, base, cfg)  # (n, C)
+    context = {}
+    for q in history.pairs[1:] if cfg.cross_pairs else []:
+        own = EWMA(H)
+        own.fit(History(history.series(pair=q), len(history) - 1))
+        context[q] = (own, 0.5 * math.log(own.start_var))
+    r, x = inputs(history, history.start, ewma, base, context, cfg)  # (n,), (n, C)
+    n = len(r)
+    n_val = max(int(round(n * cfg.val_frac)), 4 * (H + 1))
+    val0, half = n - n_val, n - n_val + n_val // 2
     scale = anchor_scale(anchor_sd(r, ewma), H)  # (n, H)
     yz = targets(r, H) / scale  # (n, H) anchor units, NaN past the end
     last = np.arange(n)[:, None] + np.arange(1, H + 1)  # (n, H) last return each target reads
@@ -294,12 +338,13 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
         seed_everything(seed)
         net = AnchoredNet(x.shape[1], cfg)
         train_set.seed = seed
-        tc = TrainConfig(epochs=cfg.epochs, batch_size=1, lr=cfg.lr, warmup_frac=0.0, patience=cfg.patience, seed=seed)
+        tc = TrainConfig(epochs=cfg.epochs, batch_size=1, lr=cfg.lr, warmup_frac=0.0, patience=cfg.patience,
+                         min_epochs=cfg.min_epochs, seed=seed)
         result: FitResult = train_loop(net, train_set, val_set, tc, progress=progress, loss_fn=anchored_crps)
         nets.append(net.cpu().eval())
         epochs.append({"best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"],
                        "best_val_crps": result.best_val_loss, "anchor_val_crps": result.history[0]["val_loss"]})
-    fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg)
+    fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg, context=context)
     rows = np.arange(half, n - H)  # return indices of the combination rows (targets inside the history)
     scores = _validation_scores(fitted, history, rows, targets(r, H)[rows])
     fitted.weight = scores.pop("weight")
@@ -313,8 +358,8 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
     ensemble and the combination at each grid weight; the weight with the least (1 without combining).
     With cfg.gate, a weight above 0 is kept only when the combination's per-origin CRPS beats GARCH-t's
     there with a one-sided DM p below the gate ("gate": the test and its decision); else w = 0."""
-    series = history.series()  # rows renumbered from the history's start: GARCH filters from row 0 here
-    histories = [History(series, int(i) + 1) for i in rows]  # return index i is row i + 1
+    panel = {q: history.series(pair=q) for q in history.pairs}  # rows renumbered from the history's start:
+    histories = [History(panel, int(i) + 1) for i in rows]  # GARCH filters from row 0 here; return i is row i + 1
     local_garch = copy.copy(fitted.garch)
     local_garch.fit_start = 0
     ewma_pred = fitted.ewma.distribution(histories)

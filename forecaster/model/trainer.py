@@ -9,7 +9,9 @@ sequence model whose y holds NaN where no target is scored) is trained and early
 alone (the point-forecast MSE and MAE are then not computed: NaN). A training set with a
 `set_epoch(epoch)` method is told each epoch before its batches are drawn (e.g. to move its chunks).
 Validation runs `checks_per_epoch` times an epoch (once by default); `patience` counts checks
-without a better validation loss.
+without a better validation loss. With `min_epochs` = k the kept model is the best check from epoch
+k on (the untrained one is then never kept: for a model whose untrained output is already a strong
+forecast, so that a small, noisy validation set cannot stop it before it learns anything).
 """
 
 from __future__ import annotations
@@ -197,7 +199,9 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
                 row = {"epoch": at, "train_loss": total / count, "val_loss": val["loss"], "val_mse": val["mse"],
                        "val_mae": val["mae"], "seconds": time.perf_counter() - began}
                 result.history.append(row)
-                if val["loss"] < result.best_val_loss - 1e-9:
+                if at < cfg.min_epochs:
+                    pass  # not yet a candidate: the best so far stays, patience waits
+                elif val["loss"] < result.best_val_loss - 1e-9 or result.best_epoch < cfg.min_epochs:
                     result.best_val_loss, result.best_val_mse, result.best_epoch = val["loss"], val["mse"], at
                     best_state, bad_checks = _copy_state(model), 0
                 else:

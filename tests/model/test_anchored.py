@@ -119,7 +119,7 @@ def test_the_scale_gate_keeps_a_weight_only_with_a_significant_gain():
     _, series = _garch_series(2600, seed=2)  # a draw whose validation gives the network weight 1
     history = History(series, 2000)
     fit = an.fit_anchored(history, FAST)
-    r = an.returns_of(history)
+    r = np.diff(history.log_close())
     rows = fit.log["rows"]
     idx = np.arange(rows["train"] + rows["early_stopping"], rows["train"] + rows["early_stopping"] + rows["combination"])
     y = an.targets(r, FAST.horizon)[idx]
