@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None, help="simulated business days per draw")
     parser.add_argument("--test-years", type=float, default=None, help="test period: the last years of each draw")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
-    parser.add_argument("--no-global", action="store_true", help="leave out the windowed global model on the factor market")
+    parser.add_argument("--no-global", action="store_true", help="leave out the cross-pair model (mamba_global) on the factor market")
     parser.add_argument("--gate", type=float, default=None, help="the default Mamba with its scale gate at this level (AnchoredConfig.gate)")
     parser.add_argument("--out", default=None, help="write the markdown table here and JSON beside it (.json)")
     args = parser.parse_args()

@@ -16,6 +16,10 @@ into `folds` folds with a refit at each) beside EWMA and GARCH(1,1)-t. From the 
   pooled over the pairs, over all steps and at step 1; the high-minus-low spread; and the
   conditional-coverage test (Christoffersen) on the step-1 misses of each tercile, Holm-adjusted
   over the terciles, per model.
+
+With `cross`, also the cross-pair model ("mamba_global", the anchored model with cross_pairs: each
+pair's model reads the other pairs' volatility too; "mamba_global_raw" its ensemble alone), every
+pair then on the dates all pairs share.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -33,12 +37,13 @@ from forecaster.backtest import run_backtest
 from forecaster.backtest.lineup import lineup
 from forecaster.configs import PAIR_SETS, AnchoredConfig, BacktestConfig
 from forecaster.data import load_series
+from forecaster.data.history import on_common_dates
+from forecaster.backtest.neural import AnchoredMambaModel
 from forecaster.evaluation.scores import TERCILES, christoffersen, tercile_of
 from forecaster.evaluation.stats import diebold_mariano, holm, panel_diebold_mariano
 
 REFERENCE = "garch_t"
-MODELS = ("mamba", "mamba_raw", "ewma", "garch_t")
-TESTED = ("mamba", "mamba_raw")  # tested against the reference
+CROSS = "mamba_global"  # the cross-pair model's name
 LEVEL = 0.8  # the interval whose calibration is scored
 
 
@@ -49,6 +54,15 @@ class MajorsConfig:
     folds: int = 3  # refits over the test period: yearly over 3 years
     start: Optional[str] = None  # first date of the data (None: all of it)
     anchored: AnchoredConfig = field(default_factory=AnchoredConfig)
+    cross: bool = False  # also the cross-pair model
+
+    def models(self) -> tuple:
+        """The models scored; those named mamba* are tested against the reference."""
+        return ("mamba", "mamba_raw") + ((CROSS, f"{CROSS}_raw") if self.cross else ()) + ("ewma", REFERENCE)
+
+
+def _tested(models) -> list:
+    return [m for m in models if m.startswith("mamba")]
 
 
 def run_pair(pair: str, config: MajorsConfig) -> dict:
@@ -58,16 +72,24 @@ def run_pair(pair: str, config: MajorsConfig) -> dict:
 
     torch.set_num_threads(1)
     began = time.perf_counter()
-    series = load_series(pair, source="ecb", start=config.start)
+    context = None
+    if config.cross:
+        panel = on_common_dates({p: load_series(p, source="ecb", start=config.start) for p in config.pairs})
+        series, context = panel[pair], {q: s for q, s in panel.items() if q != pair}
+    else:
+        series = load_series(pair, source="ecb", start=config.start)
     models = lineup(series, anchored=config.anchored)  # the default design, as `forecaster backtest` lines it up
+    if config.cross:
+        cross = AnchoredMambaModel(replace(config.anchored, horizon=models[0].horizon, cross_pairs=True), name=CROSS)
+        models += [cross, cross.raw()]
     result = run_backtest(series, models, BacktestConfig(horizon=models[0].horizon, test_years=config.test_years,
-                                                         folds=config.folds, calibration="static"))
+                                                         folds=config.folds, calibration="static"), context=context)
     index = result.dates[result.origins]  # (N,) origin dates: the panel aligns the pairs on them
     tercile = tercile_of(result.regime)  # (N,) each pair's own terciles; -1: unknown
     out = {"pair": pair, "index": index, "tercile": tercile, "origins": int(len(result.origins)),
            "weights": [f["weight"] for f in result.info["fit_log"].get("mamba", [])],
            "crps": {}, "miss": {}, "horizon": result.actual.shape[1]}
-    for m in MODELS:
+    for m in config.models():
         d = result.distributions[m]
         out["crps"][m] = d.crps(result.actual).mean(1)
         lo, hi = d.interval(LEVEL)
@@ -79,20 +101,22 @@ def run_pair(pair: str, config: MajorsConfig) -> dict:
 def summarize(parts: list) -> dict:
     """Per pair, the panel and the pooled calibration (see the module docstring) from run_pair's results."""
     h = parts[0]["horizon"]
+    models = list(parts[0]["crps"])
+    tested = _tested(models)
     pairs = {}
     for p in parts:
-        row = {"origins": p["origins"], "weights": p["weights"], "crps_bp": {m: float(p["crps"][m].mean() * 1e4) for m in MODELS}}
-        for m in TESTED:
+        row = {"origins": p["origins"], "weights": p["weights"], "crps_bp": {m: float(p["crps"][m].mean() * 1e4) for m in models}}
+        for m in tested:
             dm = diebold_mariano(p["crps"][m], p["crps"][REFERENCE], h)
             row[f"{m}_p_worse"], row[f"{m}_p_better"] = dm["dm_p_worse"], dm["dm_p"]
         pairs[p["pair"]] = row
-    for m in TESTED:
+    for m in tested:
         for side in ("worse", "better"):
             adjusted = holm([pairs[k][f"{m}_p_{side}"] for k in pairs])
             for k, q in zip(pairs, adjusted):
                 pairs[k][f"{m}_p_{side}_holm"] = float(q)
     panel = {}
-    for m in TESTED:
+    for m in tested:
         dm = panel_diebold_mariano({p["pair"]: pd.Series(p["crps"][m], index=p["index"]) for p in parts},
                                    {p["pair"]: pd.Series(p["crps"][REFERENCE], index=p["index"]) for p in parts}, h)
         ref = np.mean([p["crps"][REFERENCE].mean() for p in parts])
@@ -100,7 +124,7 @@ def summarize(parts: list) -> dict:
                     "p_better": dm["dm_p"]}
     calibration = {}
     tercile = np.concatenate([p["tercile"] for p in parts])
-    for m in MODELS:
+    for m in models:
         miss = np.concatenate([p["miss"][m] for p in parts])  # (sum N, H), pairs one after another in time order
         rows = {}
         for t, name in enumerate(TERCILES):
@@ -133,14 +157,17 @@ def _p(x: float) -> str:
 
 def format_tables(summary: dict) -> str:
     """Markdown: the per-pair table, the panel DM and the pooled calibration."""
-    lines = ["| pair | CRPS bp: mamba / mamba_raw / ewma / garch_t | w per fold | mamba vs GARCH-t: p worse (Holm) / "
-             "p better | mamba_raw vs GARCH-t: p worse (Holm) / p better |", "|---|---|---|---|---|"]
+    models = list(next(iter(summary["pairs"].values()))["crps_bp"])
+    tested = _tested(models)
+    lines = [f"| pair | CRPS bp: {' / '.join(models)} | w per fold | "
+             + " | ".join(f"{m} vs GARCH-t: p worse (Holm) / p better" for m in tested) + " |",
+             "|---|---|---|" + "---|" * len(tested)]
     for pair, r in summary["pairs"].items():
         c = r["crps_bp"]
-        lines.append(f"| {pair} | {c['mamba']:.3f} / {c['mamba_raw']:.3f} / {c['ewma']:.3f} / {c['garch_t']:.3f} | "
+        lines.append(f"| {pair} | {' / '.join(f'{c[m]:.3f}' for m in models)} | "
                      + "/".join(f"{w:.1f}" for w in r["weights"])
                      + "".join(f" | {_p(r[f'{m}_p_worse'])} ({_p(r[f'{m}_p_worse_holm'])}) / {_p(r[f'{m}_p_better'])}"
-                               for m in TESTED) + " |")
+                               for m in tested) + " |")
     lines += ["", "Panel DM over the pairs (the mean CRPS differential on the common dates, against GARCH-t):", ""]
     for m, d in summary["panel"].items():
         lines.append(f"- {m}: {d['mean_diff_pct']:+.3f}% of GARCH-t's CRPS over {d['n_dates']} dates; p worse "

@@ -24,12 +24,12 @@ Models: the Mamba model trained in the walk-forward (the default design, the anc
 "mamba", the shipped combination with GARCH-t, and "mamba_raw", the anchored ensemble alone; plus
 any named variants, anchored (an AnchoredConfig) or windowed (a (DataConfig, ModelConfig,
 TrainConfig) triple)), EWMA, GARCH-t, hist_vol, hist_vol_empirical and constant_t. On the
-multi-pair factor market every single-pair model is scored on each pair, and, with `pooled`, a
-global Mamba model ("mamba_global", the windowed design: the only one that trains on several
-pairs): one network trained on every pair's rows up to the test
-(forecaster.model.estimator.fit_pooled), used on each pair with that pair's scalers. The factor
-market's oracle knows the latent factor, which no forecaster sees: there even a perfect model's gap
-closed stays below 1.
+multi-pair factor market every single-pair model is scored on each pair, and, with `pooled`, the
+cross-pair Mamba ("mamba_global", the default anchored model with cross_pairs: each pair's model
+also reads the other pairs' volatility, averaged as a common context; its ensemble alone beside it
+as "mamba_global_raw"), whose walk-forward Histories hold every pair (run_backtest's context). The
+factor market's oracle knows the latent factor, which no forecaster sees: there even a perfect
+model's gap closed stays below 1.
 
 One task = one market and one seed (simulate, backtest each pair, the oracle); tasks run in `jobs`
 worker processes. Each task is seeded by its seed alone (the draw, the Mamba's training seed
@@ -51,15 +51,11 @@ import numpy as np
 
 from forecaster.backtest import run_backtest
 from forecaster.backtest.neural import AnchoredMambaModel, MambaModel
-from forecaster.backtest.walkforward import test_start_row
 from forecaster.configs import ANCHORED, BACKTEST_EPOCHS, WINDOWED, AnchoredConfig, BacktestConfig, DataConfig, ModelConfig, TrainConfig
-from forecaster.data import PriceSeries, prepare
-from forecaster.data.history import History
+from forecaster.data import PriceSeries
 from forecaster.errors import ForecasterError
 from forecaster.evaluation.scores import probabilistic_stats
 from forecaster.evaluation.verdicts import verdict_word
-from forecaster.model import estimator
-from forecaster.model.trained import TrainedModel
 from forecaster.probabilistic import distributions as dist_mod
 from forecaster.probabilistic import markets as mk
 from forecaster.probabilistic.oracle import gap_closed, oracle_scores
@@ -99,9 +95,8 @@ class OracleConfig:
     days: int = 9000  # simulated business days per draw
     test_years: float = 9.0  # the test period: the last test_years of the draw (9 years: about 2,340 origins)
     horizon: int = HORIZON
-    pooled: bool = True  # also a global Mamba model on the factor market's pairs
+    pooled: bool = True  # also the cross-pair Mamba on the factor market's pairs
     anchored: AnchoredConfig = field(default_factory=AnchoredConfig)  # the default Mamba (its horizon replaced)
-    epochs: int = BACKTEST_EPOCHS  # most epochs of the windowed global model (the backtest's; fewer only in tests)
     variants: dict = field(default_factory=dict)  # name -> Variant beside the default
 
     def __post_init__(self) -> None:
@@ -140,11 +135,12 @@ def _pair_names(market) -> list[str]:
     return [market.name.upper()] if market.pairs == 1 else [f"{market.name.upper()}{i + 1}" for i in range(market.pairs)]
 
 
-def _single_models(config: OracleConfig, seed: int) -> list:
-    """Every Mamba (an anchored one with its ensemble beside it as NAME_raw), the risk models and the
-    constant t; each Mamba's training seed offset by 1000 x the draw's seed."""
+def _models(config: OracleConfig, seed: int, cross: bool) -> list:
+    """Every Mamba (an anchored one with its ensemble beside it as NAME_raw), the cross-pair one when
+    `cross`, the risk models and the constant t; each Mamba's training seed offset by 1000 x the draw's seed."""
     models = []
-    for name, v in config.mambas().items():
+    mambas = {**config.mambas(), **({GLOBAL_MAMBA: replace(config.anchored, cross_pairs=True)} if cross else {})}
+    for name, v in mambas.items():
         if isinstance(v, AnchoredConfig):
             net = AnchoredMambaModel(replace(v, seed=v.seed + 1000 * seed), name=name)
             models += [net, net.raw()] if v.combine else [net]
@@ -152,39 +148,6 @@ def _single_models(config: OracleConfig, seed: int) -> list:
             data, net_config, train = v
             models.append(MambaModel(data, net_config, replace(train, seed=train.seed + 1000 * seed), name=name))
     return models + default_risk_models(config.horizon) + [ConstantT(config.horizon)]
-
-
-class _GlobalMember(MambaModel):
-    """One pair's view of a global model trained before the walk-forward: fit() trains nothing and
-    checks that the backtest's training cutoff is the one the global model was trained up to."""
-
-    def __init__(self, trained: TrainedModel, cutoff: int):
-        super().__init__(trained.data_config, name=GLOBAL_MAMBA)
-        self.trained, self.cutoff = trained, cutoff
-
-    def fit(self, history: History) -> None:
-        if history.cutoff != self.cutoff:
-            raise ForecasterError(f"{self.name} was trained on rows up to {self.cutoff}, the backtest fits at "
-                                  f"{history.cutoff}: use retrain_every 0")
-
-
-def _global_members(series: dict, config: OracleConfig, bt: BacktestConfig, seed: int) -> dict:
-    """pair -> _GlobalMember of one network trained on every pair's rows before the test (each pair
-    split into training and validation rows as MambaModel.fit splits them)."""
-    data, net, train = windowed_variant(config.horizon, config.epochs)
-    first = next(iter(series.values()))
-    cutoff = test_start_row(first.frame.index, bt) - 1
-    preps = {}
-    for pair, s in series.items():
-        rows = History(s, cutoff).series()
-        n = len(rows.frame) - 1  # feature rows (the first bar has no return)
-        n_val = max(int(round(n * 0.15)), config.horizon + 1)  # MambaModel's val_frac
-        preps[pair] = prepare(rows, data, bounds=(n - n_val, n, n))
-    trained = estimator.fit_pooled(preps, net, replace(train, seed=train.seed + 1000 * seed), progress=False)
-    return {pair: _GlobalMember(TrainedModel(net=trained.net, meta={**trained.meta, "scalers": trained.scalers[pair]},
-                                             fit_result=trained.fit_result, gate=trained.gate,
-                                             windows=trained.windows), cutoff)
-            for pair in series}
 
 
 def run_task(market_name: str, seed: int, config: OracleConfig) -> dict:
@@ -202,11 +165,11 @@ def run_task(market_name: str, seed: int, config: OracleConfig) -> dict:
     names = _pair_names(market)
     series = {pair: _series(returns[:, i], pair) for i, pair in enumerate(names)}
     bt = BacktestConfig(horizon=config.horizon, test_years=config.test_years, retrain_every=0, calibration="static")
-    members = _global_members(series, config, bt, seed) if config.pooled and len(series) > 1 else {}
+    cross = config.pooled and len(series) > 1
     out = {}
     for pair, s in series.items():
-        models = _single_models(config, seed) + ([members[pair]] if pair in members else [])
-        res = run_backtest(s, models, bt)
+        context = {q: other for q, other in series.items() if q != pair} if cross else None
+        res = run_backtest(s, _models(config, seed, cross), bt, context=context)
         out[pair] = {"origins": res.origins, "actual": res.actual, "regime": res.regime, "dists": res.distributions,
                      "first": res.info["test_first_origin"], "last": res.info["test_last_origin"],
                      "fit_log": {k: v for k, v in res.info["fit_log"].items() if k.startswith(DEFAULT_MAMBA)}}
@@ -324,7 +287,7 @@ def _config_dict(config: OracleConfig) -> dict:
             "test_years": config.test_years, "horizon": config.horizon, "pooled": config.pooled,
             "retrain_every": 0, "bootstrap": {"resamples": BOOTSTRAPS, "interval": INTERVAL, "over": "seeds"},
             "mambas": {name: _variant_dict(v) for name, v in config.mambas().items()},
-            **({"global": _variant_dict(windowed_variant(config.horizon, config.epochs))} if config.pooled else {})}
+            **({"global": replace(config.anchored, cross_pairs=True).to_dict()} if config.pooled else {})}
 
 
 def _variant_dict(v: Variant) -> dict:

@@ -91,3 +91,14 @@ class History:
         pair = self._pair(pair)
         return PriceSeries(frame=self._frames[pair].iloc[: self._span(last)], pair=pair, source=self.source,
                            interval=self.interval)
+
+
+def on_common_dates(panel: Mapping[str, PriceSeries]) -> dict[str, PriceSeries]:
+    """Each pair's series on the dates every pair has (what a History of several pairs needs)."""
+    dates = None
+    for s in panel.values():
+        dates = s.frame.index if dates is None else dates.intersection(s.frame.index)
+    if dates is None or len(dates) == 0:
+        raise ForecasterError(f"{', '.join(panel) or 'no pairs'}: no date common to every pair")
+    return {pair: PriceSeries(frame=s.frame.loc[dates], pair=s.pair, source=s.source, interval=s.interval)
+            for pair, s in panel.items()}

@@ -34,9 +34,9 @@ def _part(pair, n, rng, miss_rate):
     """A run_pair result with made-up losses and misses: tercile t misses at miss_rate[t]."""
     tercile = np.repeat([0, 1, 2], n // 3)
     miss = rng.random((len(tercile), 5)) < np.asarray(miss_rate)[tercile][:, None]
-    crps = {m: rng.gamma(2.0, 1.0, len(tercile)) for m in mj.MODELS}
+    crps = {m: rng.gamma(2.0, 1.0, len(tercile)) for m in mj.MajorsConfig().models()}
     return {"pair": pair, "index": pd.bdate_range("2021-01-01", periods=len(tercile)), "tercile": tercile,
-            "origins": len(tercile), "weights": [0.0], "crps": crps, "miss": {m: miss for m in mj.MODELS}, "horizon": 5}
+            "origins": len(tercile), "weights": [0.0], "crps": crps, "miss": {m: miss for m in mj.MajorsConfig().models()}, "horizon": 5}
 
 
 def test_summary_pools_terciles_over_pairs_and_measures_the_spread():
@@ -58,5 +58,14 @@ def test_a_tiny_real_run_backtests_the_default_design():
     parts, summary = mj.run_majors(cfg)
     (part,) = parts
     assert part["origins"] > 100 and len(part["weights"]) == 1
-    assert set(part["crps"]) == set(mj.MODELS) and np.all(part["tercile"] >= -1)
+    assert set(part["crps"]) == set(mj.MajorsConfig().models()) and np.all(part["tercile"] >= -1)
     assert summary["pairs"]["EURUSD"]["crps_bp"]["garch_t"] > 0
+
+
+def test_the_cross_pair_model_runs_beside_on_the_common_dates():
+    cfg = mj.MajorsConfig(pairs=("EURUSD", "USDJPY"), test_years=0.5, folds=1, start="2019-01-01",
+                          anchored=AnchoredConfig(members=1, epochs=1), cross=True)
+    part = mj.run_pair("USDJPY", cfg)
+    assert set(part["crps"]) == set(cfg.models()) >= {"mamba_global", "mamba_global_raw"}
+    summary = mj.summarize([part])
+    assert {"mamba_global", "mamba_global_raw"} <= set(summary["panel"]) and "mamba_global vs GARCH-t" in mj.format_tables(summary)

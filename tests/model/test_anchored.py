@@ -14,6 +14,7 @@ from forecaster.backtest import History, run_backtest
 from forecaster.backtest.neural import AnchoredMambaModel
 from forecaster.configs import AnchoredConfig, BacktestConfig
 from forecaster.data import PriceSeries
+from forecaster.errors import ForecasterError
 from forecaster.probabilistic import markets as mk
 from forecaster.probabilistic.distributions import Mixture, Predictive
 from forecaster.probabilistic.risk import EWMA, GarchT, HistoricalVol
@@ -134,3 +135,64 @@ def test_the_scale_gate_keeps_a_weight_only_with_a_significant_gain():
     assert strict["gate"]["kept"] is False and strict["gate"]["weight_chosen"] == free["weight"]
     assert loose["weight"] == free["weight"] and loose["gate"]["kept"] is True
     assert 0 <= strict["gate"]["p_better"] <= 1
+
+
+def _factor_panel(n: int, seed: int) -> dict:
+    """pair -> PriceSeries of the factor market's pairs on common dates."""
+    path = mk.FactorMarket().simulate(n, seed=seed)
+    return {f"P{i}USD": PriceSeries(frame=mk.price_frame(path.returns[:, i]), pair=f"P{i}USD", source="simulated")
+            for i in range(path.returns.shape[1])}
+
+
+def test_the_cross_pair_model_reads_the_other_pairs_causally_and_says_when_they_are_missing():
+    panel = _factor_panel(1500, seed=6)
+    cfg = replace(FAST, epochs=2, cross_pairs=True)
+    fit = an.fit_anchored(History(panel, 1100), cfg)
+    assert list(fit.context) == ["P1USD", "P2USD", "P3USD"]
+    assert fit.nets[0].inp.in_features == an.n_inputs(cfg, cross=True) == 2 * (2 + len(cfg.spans))
+    single = an.fit_anchored(History(panel, 1100), replace(cfg, cross_pairs=False))  # the same history, one pair read
+    assert single.context == {} and single.nets[0].inp.in_features == an.n_inputs(cfg, cross=False)
+    # the context: each pair's own inputs (its EWMA fitted on its rows), |z| for z, averaged; nothing after the row
+    r = {q: np.diff(np.log(s.frame["close"].to_numpy()[:1401])) for q, s in panel.items()}
+    _, x = an.inputs(History(panel, 1400), 0, fit.ewma, fit.base, fit.context, cfg)
+    own = [an.features(r["P0USD"], fit.ewma, fit.base, cfg)] + [an.features(r[q], e, b, cfg) for q, (e, b) in fit.context.items()]
+    np.testing.assert_allclose(x[:, 6:], np.mean([np.c_[np.abs(f[:, :1]), f[:, 1:]] for f in own], 0), rtol=1e-6)
+    shocked = dict(panel)
+    frame = panel["P2USD"].frame.copy()
+    frame.iloc[1301:, frame.columns.get_loc("close")] *= 1.05  # another pair jumps at row 1301
+    shocked["P2USD"] = PriceSeries(frame=frame, pair="P2USD", source="simulated")
+    for net in fit.nets:
+        net.head.weight.data.normal_(0, 0.5)
+    before = [History(panel, t) for t in range(1200, 1301)]
+    after = [History(shocked, t) for t in range(1200, 1301)]
+    np.testing.assert_array_equal(fit.distributions(before)[0].scale, fit.distributions(after)[0].scale)
+    assert not np.array_equal(fit.distributions([History(panel, 1301)])[0].scale,
+                              fit.distributions([History(shocked, 1301)])[0].scale)
+    with pytest.raises(ForecasterError, match="lacks P1USD, P2USD, P3USD"):
+        fit.distributions([History(panel["P0USD"], 1200)])
+    loaded = an.AnchoredFit.from_saved(fit.state_dict(), fit.meta)  # what a saved model holds
+    np.testing.assert_array_equal(loaded.distributions(before)[0].scale, fit.distributions(before)[0].scale)
+
+
+def test_the_walk_forward_hands_the_cross_pair_model_every_pair():
+    panel = _factor_panel(1600, seed=7)
+    main, others = panel["P0USD"], {q: s for q, s in panel.items() if q != "P0USD"}
+    cross = AnchoredMambaModel(replace(FAST, horizon=2, epochs=1, cross_pairs=True), name="mamba_global")
+    single = AnchoredMambaModel(replace(FAST, horizon=2, epochs=1))
+    result = run_backtest(main, [cross, single], BacktestConfig(horizon=2, test_years=1.0, retrain_every=0),
+                          context=others)
+    assert list(cross.fitted.context) == list(others) and single.fitted.context == {}
+    assert result.distributions["mamba_global"].shape == result.actual.shape
+    frame = others["P1USD"].frame.iloc[1:]
+    with pytest.raises(ForecasterError, match="dates differ"):
+        run_backtest(main, [single], BacktestConfig(horizon=2, test_years=1.0),
+                     context={"P1USD": PriceSeries(frame=frame, pair="P1USD", source="simulated")})
+
+
+def test_min_epochs_never_keeps_an_untrained_member():
+    _, series = _garch_series(2600, seed=2)
+    history = History(series, 2000)
+    free = an.fit_anchored(history, replace(FAST, epochs=3, patience=1, lr=3e-1))  # a rate that makes epoch 1 worse
+    forced = an.fit_anchored(history, replace(FAST, epochs=3, patience=1, lr=3e-1, min_epochs=2))
+    assert free.log["members"][0]["best_epoch"] == 0  # early stopping kept the anchor itself
+    assert forced.log["members"][0]["best_epoch"] >= 2
