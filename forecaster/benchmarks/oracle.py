@@ -18,7 +18,7 @@ pooled origins): CRPS, coverage of the 80% and 95% intervals overall and per ter
 volatility known at the origin, and a one-sided DM test on CRPS against the reference model with
 its verdict word (forecaster.evaluation.verdicts): GARCH(1,1)-t, or on the i.i.d. market (nothing
 to learn, so no gap) a constant-scale t fitted on the training rows (risk.ConstantT); and the same
-test against EWMA ("dm_ewma").
+test against EWMA ("dm_ewma"); the cross-pair model also against the single-pair one ("dm_single").
 
 Models: the Mamba model trained in the walk-forward (the default design, the anchored model:
 "mamba", the shipped combination with GARCH-t, and "mamba_raw", the anchored ensemble alone; plus
@@ -230,7 +230,8 @@ def pool_block(market: str, pair: str, parts: Sequence[dict]) -> dict:
     actual = np.concatenate([p["actual"] for p in parts])  # (S N, H)
     regime = np.concatenate([p["regime"] for p in parts])
     dists = {m: dist_mod.concat([p["dists"][m] for p in parts]) for m in names}
-    stats = probabilistic_stats(dists, actual, regime=regime, against=[reference, EWMA_NAME])
+    single = [DEFAULT_MAMBA] if GLOBAL_MAMBA in names else []  # the cross-pair model is also tested against it
+    stats = probabilistic_stats(dists, actual, regime=regime, against=[reference, EWMA_NAME] + single)
     crps = {m: [p["dists"][m].crps(p["actual"]) for p in parts] for m in names}  # model -> [(N, H)] per seed
     oracle = [p["oracle"] for p in parts]
     horizon = actual.shape[1]
@@ -244,6 +245,8 @@ def pool_block(market: str, pair: str, parts: Sequence[dict]) -> dict:
                  "crps_all": stats["models"][m]["overall"]["crps"],
                  "coverage": _coverage(stats["models"][m]), "dm": _dm(stats["models"][m], reference),
                  "dm_ewma": _dm(stats["models"][m], EWMA_NAME)}
+        if single and m.startswith(GLOBAL_MAMBA):
+            entry["dm_single"] = _dm(stats["models"][m], DEFAULT_MAMBA)
         if market != IID:
             pooled = lambda x: np.concatenate(x)  # noqa: E731
             entry["gap_closed"] = gap_closed(pooled(crps[ZERO]), pooled(crps[m]), pooled(oracle)).tolist()
@@ -402,5 +405,7 @@ def format_table(result: OracleResult) -> str:
                 row.append(f"{c['overall']:.3f} ({terciles})")
             row += [_dm_cell(e["dm"], 0), _dm_cell(e["dm"], None), _dm_cell(e.get("dm_ewma"), None)]
             lines.append("| " + " | ".join(row) + " |")
+        lines += [f"\n{name} against {DEFAULT_MAMBA} (the single-pair model), all steps: {_dm_cell(e['dm_single'], None)}"
+                  for name, e in b["models"].items() if e.get("dm_single")]
     return "\n".join(lines)
 

@@ -22,7 +22,8 @@ known at the close of that row):
 Training (through the one trainer, forecaster.model.trainer.fit, with this module's loss): chunks of
 the training rows at a random offset per epoch, one chunk per step; the last H training rows' targets
 (which would reach into validation) masked; early stopping on the first half of the validation rows
-(read as tiles of chunks), the combination weight on the second half (rows early stopping did not use).
+(read as tiles of chunks; each member kept at its best epoch from min_epochs on, never untrained),
+the combination weight on the second half (rows early stopping did not use).
 A forecast at origin row t is read as a training position is: in the chunk (every chunk - warm bars
 from the history's first bar) where t lies at least `warm` bars in (tile_starts): each origin depends
 on its own past only, whatever batch it is forecast in, and a walk-forward reads each chunk once.
@@ -339,7 +340,7 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
         net = AnchoredNet(x.shape[1], cfg)
         train_set.seed = seed
         tc = TrainConfig(epochs=cfg.epochs, batch_size=1, lr=cfg.lr, warmup_frac=0.0, patience=cfg.patience,
-                         min_epochs=cfg.min_epochs, seed=seed)
+                         min_epochs=min(cfg.min_epochs, cfg.epochs), seed=seed)
         result: FitResult = train_loop(net, train_set, val_set, tc, progress=progress, loss_fn=anchored_crps)
         nets.append(net.cpu().eval())
         epochs.append({"best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"],
