@@ -100,7 +100,7 @@ def test_trained_on_a_garch_market_it_tracks_the_true_volatility_and_beats_hist_
     rho = stats.spearmanr(model.scale[:, 0], path.true_sd()[rows]).statistic  # row t's step 1 is r_t
     assert rho > 0.5
     assert 0.0 <= fit.weight <= 1.0 and set(fit.log["validation"]) >= {"ewma", "garch_t", "model", "combined"}
-    assert fit.log["members"][0]["best_epoch"] >= FAST.min_epochs  # trained, never kept as the anchor
+    assert fit.log["members"][0]["best_val_crps"] <= fit.log["members"][0]["anchor_val_crps"]
 
 
 def test_the_walk_forward_runs_it_with_both_distributions_collected():
