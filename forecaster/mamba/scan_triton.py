@@ -88,15 +88,20 @@ class Launch:
 
 
 # Launch shapes by band of sequence length: (largest L of the band, or None for the rest, the Launch for
-# float32 inputs, the Launch for 16-bit inputs); `benchmarks/scan.py --device cuda --tune` measures
-# candidates and writes such a table. Today one band, chosen from the sm_90a compiled code
-# (benchmarks/scan_compile.py), NOT from timings (the H200 call of issue 22 ran out of time compiling the
-# tune's candidates; BENCHMARKS.md): the defaults keep issue 14's grid and warps with 16 instead of 128
-# forward and 220 instead of 872 backward shuffles per chunk; and 16-bit inputs go to the kernels as they
-# are, since their 16-bit code no longer repeats the step-size math on every state lane (36 ex2 in the
-# forward as in float32, against 66 before; no spills in the backward), so the widened copies are dropped.
+# float32 inputs, the Launch for 16-bit inputs). This table is what `benchmarks/scan.py --device cuda --tune`
+# chose on the H200 on 2026-12-01 (issue 22, third try; BENCHMARKS.md), one band per benchmark shape, the
+# edges at the geometric means of its lengths (96, 512, 4096; batch 64, 64, 8; d_inner 256, 256, 2048).
+# Everywhere the backward runs more, smaller programs than the one-band default had (8 or 16 channels per
+# program, one or two warps); short and middle lengths take chunks of 4 (168 instead of 247 backward
+# registers) and a 16-channel forward; at the longest, 16-bit inputs run on widened float32 copies
+# (5.10 against 5.71 ms fwd+bwd there; more memory).
+_SHORT = dict(chunk=4, fwd_block_d=16, fwd_warps=2, fwd_n_inner=4)
+_SMALL_BWD = dict(bwd_block_d=8, bwd_warps=1, bwd_n_inner=8)
 LAUNCH_TABLE: tuple[tuple[Optional[int], Launch, Launch], ...] = (
-    (None, Launch(), Launch(widen_16bit=False)),
+    (221, Launch(**_SHORT, bwd_block_d=16, bwd_warps=2, bwd_n_inner=4, widen_16bit=False),
+     Launch(chunk=8, fwd_block_d=16, fwd_warps=2, fwd_n_inner=4, **_SMALL_BWD, widen_16bit=False)),
+    (1448, Launch(**_SHORT, **_SMALL_BWD, widen_16bit=False), Launch(**_SHORT, **_SMALL_BWD, widen_16bit=False)),
+    (None, Launch(chunk=8, **_SMALL_BWD, widen_16bit=False), Launch(chunk=8, **_SMALL_BWD, widen_16bit=True)),
 )
 LAUNCH_OVERRIDE: Optional[Launch] = None  # when set, used at every shape (tests, the benchmark's --tune)
 

@@ -80,6 +80,14 @@ def test_launch_shapes_agree_with_the_oracle(st, shape):
     _check_against_oracle(ref, True, _triton(launch=launch))
 
 
+@pytest.mark.parametrize("band", [0, 1, 2])
+def test_launch_table_entries_agree_with_the_oracle(st, band):
+    """Each band's float32 launch of the tuned LAUNCH_TABLE, at a shape with several channel blocks."""
+    launch = st.LAUNCH_TABLE[band][1]
+    ref = _inputs(2, 203, 37, 16, softplus=True)
+    _check_against_oracle(ref, True, _triton(launch=launch))
+
+
 def test_launch_table_picks_the_band_of_the_length(st, monkeypatch):
     short, long_, half = st.Launch(chunk=4), st.Launch(chunk=16), st.Launch(chunk=4, widen_16bit=False)
     monkeypatch.setattr(st, "LAUNCH_TABLE", ((128, short, half), (None, long_, long_)))
