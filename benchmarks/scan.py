@@ -184,6 +184,19 @@ def _peak_mib(fn) -> float:
 
 def _cuda_scan_case(impl: str, shape, dtype, peer_fn=None, once: bool = False) -> dict:
     """Forward and fwd+bwd of one scan implementation at one (batch, d_inner, L), N=16, delta_softplus."""
+    forward, train_step = _scan_steps(impl, shape, dtype, peer_fn)
+    if once:  # compile only (--warm)
+        forward(), train_step()
+        return {}
+    slow = impl in ("chunked", "pscan")
+    result = {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
+              "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
+              "peak_mib": _peak_mib(train_step)}
+    return result
+
+
+def _scan_steps(impl: str, shape, dtype, peer_fn=None):
+    """(forward under no_grad, fwd+bwd) closures of one scan implementation on fixed random inputs."""
     import torch.nn.functional as F
 
     from forecaster.mamba import selective_scan
@@ -222,14 +235,59 @@ def _cuda_scan_case(impl: str, shape, dtype, peer_fn=None, once: bool = False) -
     def train_step():
         torch.autograd.grad(fn(*args), args, cotangent)
 
-    if once:  # compile only (--warm)
-        forward(), train_step()
-        return {}
-    slow = impl in ("chunked", "pscan")
-    result = {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
-              "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
-              "peak_mib": _peak_mib(train_step)}
-    return result
+    return forward, train_step
+
+
+def _host_and_gpu_ms(step, steps: int = 20) -> dict:
+    """Where one call's time goes: host_ms, the Python/launch time per call measured while the GPU is held
+    busy (torch.cuda._sleep), so that nothing waits on the device; gpu_ms, the device time of its kernels
+    (torch.profiler); kernels, launches per call; wall_ms, the CUDA-event median as the tables report it."""
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    torch.cuda._sleep(400_000_000)  # ~0.2 s of the GPU at ~2 GHz, longer than the host needs for the calls
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    host = (time.perf_counter() - start) / steps
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            step()
+        torch.cuda.synchronize()
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    gpu_us = sum(e.time_range.elapsed_us() for e in kernels)
+    return {"wall_ms": _median_ms(step), "host_ms": host * 1e3, "gpu_ms": gpu_us / 1e3 / steps,
+            "kernels": len(kernels) / steps}
+
+
+def _host_split(peer_fn, block_cls) -> list:
+    """_host_and_gpu_ms of fwd+bwd for triton and mamba-ssm at the smallest scan shape and encoder size."""
+    rows = []
+    impls = ["triton"] + (["mamba-ssm"] if peer_fn else [])
+    print("\nwhere fwd+bwd time goes (host: Python and launches with the GPU held busy; gpu: its kernels' time)")
+    print("| case | dtype | impl | wall ms | host ms | GPU kernel ms | kernels per call |")
+    print("|---|---|---|---|---|---|---|")
+    cases = [("scan", CUDA_SHAPES[0], dtype) for dtype in (torch.float32, torch.bfloat16)]
+    cases += [("model", CUDA_MODELS[0], torch.float32)]
+    for kind, size, dtype in cases:
+        for impl in impls:
+            if kind == "scan":
+                step = _scan_steps(impl, size, dtype, peer_fn)[1]
+            elif impl == "mamba-ssm" and not block_cls:
+                continue
+            else:
+                step = _model_steps(impl, size)[1]
+            r = _guarded(f"split {impl} {size}", _host_and_gpu_ms, step)
+            if r is None:
+                continue
+            name = str(dtype).replace("torch.", "")
+            print(f"| {kind} {size} | {name} | {impl} | {r['wall_ms']:.3f} | {r['host_ms']:.3f} | {r['gpu_ms']:.3f} | "
+                  f"{r['kernels']:.0f} |", flush=True)
+            rows.append(dict(kind=kind, size=size, dtype=name, impl=impl, **r))
+    return rows
 
 
 class _PeerMixer(torch.nn.Module):
@@ -247,6 +305,18 @@ class _PeerMixer(torch.nn.Module):
 
 
 def _cuda_model_case(impl: str, size, once: bool = False) -> dict:
+    forward, train_step = _model_steps(impl, size)
+    if once:  # compile only (--warm)
+        forward(), train_step()
+        return {}
+    slow = impl == "chunked"
+    return {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
+            "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
+            "peak_mib": _peak_mib(train_step)}
+
+
+def _model_steps(impl: str, size):
+    """(forward under no_grad, fwd+bwd) closures of one encoder stack (ours, or with mamba-ssm's blocks)."""
     from forecaster.mamba import MambaConfig, MambaEncoder
     from forecaster.mamba.scan import use_scan_impl
 
@@ -267,13 +337,7 @@ def _cuda_model_case(impl: str, size, once: bool = False) -> dict:
         with use_scan_impl(scan_impl):
             torch.autograd.grad(model(x).square().mean(), params)
 
-    if once:  # compile only (--warm)
-        forward(), train_step()
-        return {}
-    slow = impl == "chunked"
-    return {"forward_ms": _median_ms(forward, budget_s=0.3 if slow else 0.6, min_reps=3 if slow else 5),
-            "train_ms": _median_ms(train_step, budget_s=0.5 if slow else 1.0, min_reps=3 if slow else 5),
-            "peak_mib": _peak_mib(train_step)}
+    return forward, train_step
 
 
 def _guarded(label: str, fn, *args) -> dict | None:
@@ -289,21 +353,32 @@ def _guarded(label: str, fn, *args) -> dict | None:
 # The launch-shape search of `--tune` (issue 22): per chunk length, forward shapes and backward shapes
 # are timed separately (the backward as fwd+bwd less the default forward), each at every scan shape and
 # in float32 and bfloat16 (kernels on the 16-bit inputs), and the best per shape is kept.
-TUNE_CHUNKS = {96: (4, 8), 512: (8,), 4096: (8, 16)}  # by L of CUDA_SHAPES
-TUNE_FWD = ((32, 4, 4), (32, 4, 16), (16, 2, 4))  # (block_d, warps, n_inner); the default first
-TUNE_BWD = ((16, 2, 8, False), (16, 2, 16, False), (16, 2, 4, False), (8, 1, 8, False), (16, 2, 8, True))
-# (block_d, warps, n_inner, prefetch): 80 candidates in all. A first list of 252 did not finish compiling
-# within a 380 s call on the H200 (BENCHMARKS.md, issue 22), so keep this short.
+# Per L of CUDA_SHAPES: chunks, forward (block_d, warps, n_inner) with the default first, and backward
+# (block_d, warps, n_inner, prefetch). The short band tries more, smaller programs (fewer channels per
+# backward program, the issue 14 layout of 16 state lanes, chunk 4: 168 instead of 247 registers in the
+# backward, from benchmarks/scan_compile.py); the long band, where the default already beats mamba-ssm in
+# float32, little. n_chunks is not specialised, so the bands share compiled kernels: 24 kernels a dtype.
+# (A first list of 252 candidates did not finish compiling within a 380 s call on the H200.)
+TUNE_CANDIDATES = {
+    96: dict(chunks=(4, 8), fwd=((32, 4, 4), (16, 2, 4), (32, 4, 16)),
+             bwd=((16, 2, 8, False), (16, 2, 16, False), (8, 1, 8, False), (8, 1, 16, False), (4, 1, 16, False),
+                  (16, 2, 4, False))),
+    512: dict(chunks=(4, 8), fwd=((32, 4, 4), (16, 2, 4), (64, 4, 4)),
+              bwd=((16, 2, 8, False), (16, 2, 16, False), (8, 1, 8, False), (8, 1, 16, False), (16, 2, 8, True),
+                   (32, 4, 8, False))),
+    4096: dict(chunks=(4, 8), fwd=((32, 4, 4),), bwd=((16, 2, 8, False), (16, 2, 8, True), (8, 1, 8, False))),
+}
 
 
 def _tune_launches(length: int):
     """(chunk, role, Launch) for every candidate at sequence length `length`."""
     from forecaster.mamba.scan_triton import Launch
 
-    for chunk in TUNE_CHUNKS[length]:
-        for bd, w, ni in TUNE_FWD:
+    grid = TUNE_CANDIDATES[length]
+    for chunk in grid["chunks"]:
+        for bd, w, ni in grid["fwd"]:
             yield chunk, "fwd", Launch(chunk=chunk, fwd_block_d=bd, fwd_warps=w, fwd_n_inner=ni, widen_16bit=False)
-        for bd, w, ni, pf in TUNE_BWD:
+        for bd, w, ni, pf in grid["bwd"]:
             yield chunk, "bwd", Launch(chunk=chunk, bwd_block_d=bd, bwd_warps=w, bwd_n_inner=ni, prefetch=pf,
                                        widen_16bit=False)
 
@@ -424,6 +499,8 @@ def _cuda_main(args) -> None:
     if args.tune_warm:
         _tune_warm(args.tune_warm)
         return
+    if args.launch_table:
+        _load_launch_table(args.launch_table)
     if args.warm:  # the benchmark's Triton kernels into Triton's cache, in n processes side by side
         i, n = (int(x) for x in args.warm.split("/"))
         jobs = [("scan", shape, dtype) for shape in CUDA_SHAPES for dtype in (torch.float32, torch.bfloat16)]
@@ -437,8 +514,6 @@ def _cuda_main(args) -> None:
     if args.tune:
         _tune(args.json)
         return
-    if args.launch_table:
-        _load_launch_table(args.launch_table)
     for max_length, full, half in st.LAUNCH_TABLE:
         print(f"triton launch for L <= {max_length}: float32 {full}; 16-bit {half}")
     peer_fn = block_cls = None
@@ -487,6 +562,8 @@ def _cuda_main(args) -> None:
                 print(f"| {label} | {impl} | {r['forward_ms']:.2f} | {r['train_ms']:.2f} | {r['peak_mib']:.0f} | {ratio} |",
                       flush=True)
                 results["model"].append(dict(size=size, impl=impl, **r))
+    if args.host_split:
+        results["host_split"] = _host_split(peer_fn, block_cls)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
@@ -523,6 +600,8 @@ def main() -> None:
     parser.add_argument("--launch-table", help="CUDA: JSON file with the Triton launch table to use (as --tune writes it)")
     parser.add_argument("--warm", help="CUDA: 'i/n': only compile the i-th of n shares of the Triton cases (run n side by side)")
     parser.add_argument("--tune-warm", help=argparse.SUPPRESS)  # 'i/n': compile every i-th of n tune candidates
+    parser.add_argument("--host-split", action="store_true",
+                        help="CUDA: also split fwd+bwd at the smallest sizes into host and GPU kernel time")
     parser.add_argument("--impls", nargs="+", help="CUDA: only these implementations (e.g. triton mamba-ssm)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -69,7 +69,7 @@ def scan_kernels(dtype: str, launch, n_state: int = 16) -> dict:
     import forecaster.mamba.scan_triton as st
 
     ty = {"float32": "*fp32", "bfloat16": "*bf16", "float16": "*fp16"}[dtype]
-    ints = {n: "i32" for n in "L DIM N n_chunks n_dblocks s_part".split()}
+    ints = {n: "i32" for n in "L DIM N n_chunks n_dblocks s_part s_bc".split()}
     unit = {n: 1 for n in "su_d sdl_d sz_d so_d sg_d sB_n sC_n".split()}  # contiguous last axes
     strides = {n: "i32" for n in ("su_b su_l sdl_b sdl_l sz_b sz_l so_b so_l sg_b sg_l sB_b sB_l sC_b sC_l").split()}
     flags = dict(HAS_D=True, HAS_Z=True, HAS_BIAS=True, SOFTPLUS=True)
@@ -80,9 +80,9 @@ def scan_kernels(dtype: str, launch, n_state: int = 16) -> dict:
         **flags, HAS_H0=False, SAVE_STATES=True, CHUNK=launch.chunk, BLOCK_D=launch.fwd_block_d,
         **st._state_split(n_state, launch.fwd_n_inner)), launch.fwd_warps)
     bwd_args = {**_pointers("u_ptr delta_ptr B_ptr C_ptr z_ptr gout_ptr du_ptr ddelta_ptr dz_ptr", ty),
-                **_pointers("A_ptr D_ptr bias_ptr states_ptr ghT_ptr dB_ptr dC_ptr dA_ptr dD_ptr dbias_ptr dh0_ptr",
-                            "*fp32"), **ints, **unit, **strides}
-    bwd_const = dict(**flags, HAS_GHT=False, PREFETCH=launch.prefetch, CHUNK=launch.chunk,
+                **_pointers("A_ptr D_ptr bias_ptr states_ptr ghT_ptr dBC_ptr small_ptr dh0_ptr", "*fp32"),
+                **ints, **unit, **strides}
+    bwd_const = dict(**flags, HAS_GHT=False, HAS_H0=False, PREFETCH=launch.prefetch, CHUNK=launch.chunk,
                      BLOCK_D=launch.bwd_block_d, **st._state_split(n_state, launch.bwd_n_inner))
     out["bwd"] = compile_kernel(st._scan_bwd_kernel, bwd_args, bwd_const, launch.bwd_warps)
     return out

@@ -52,6 +52,14 @@ from typing import Optional
 import torch
 import triton
 import triton.language as tl
+from triton import knobs
+from triton.runtime.jit import JITFunction
+
+try:  # what Triton's own launch path asks torch for the current stream
+    from torch._C import _cuda_getCurrentRawStream as _raw_stream
+except ImportError:  # pragma: no cover
+    def _raw_stream(device: int) -> int:
+        return torch.cuda.current_stream(device).cuda_stream
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
@@ -80,15 +88,20 @@ class Launch:
 
 
 # Launch shapes by band of sequence length: (largest L of the band, or None for the rest, the Launch for
-# float32 inputs, the Launch for 16-bit inputs); `benchmarks/scan.py --device cuda --tune` measures
-# candidates and writes such a table. Today one band, chosen from the sm_90a compiled code
-# (benchmarks/scan_compile.py), NOT from timings (the H200 call of issue 22 ran out of time compiling the
-# tune's candidates; BENCHMARKS.md): the defaults keep issue 14's grid and warps with 16 instead of 128
-# forward and 220 instead of 872 backward shuffles per chunk; and 16-bit inputs go to the kernels as they
-# are, since their 16-bit code no longer repeats the step-size math on every state lane (36 ex2 in the
-# forward as in float32, against 66 before; no spills in the backward), so the widened copies are dropped.
+# float32 inputs, the Launch for 16-bit inputs). This table is what `benchmarks/scan.py --device cuda --tune`
+# chose on the H200 on 2026-12-01 (issue 22, third try; BENCHMARKS.md), one band per benchmark shape, the
+# edges at the geometric means of its lengths (96, 512, 4096; batch 64, 64, 8; d_inner 256, 256, 2048).
+# Everywhere the backward runs more, smaller programs than the one-band default had (8 or 16 channels per
+# program, one or two warps); short and middle lengths take chunks of 4 (168 instead of 247 backward
+# registers) and a 16-channel forward; at the longest, 16-bit inputs run on widened float32 copies
+# (5.10 against 5.71 ms fwd+bwd there; more memory).
+_SHORT = dict(chunk=4, fwd_block_d=16, fwd_warps=2, fwd_n_inner=4)
+_SMALL_BWD = dict(bwd_block_d=8, bwd_warps=1, bwd_n_inner=8)
 LAUNCH_TABLE: tuple[tuple[Optional[int], Launch, Launch], ...] = (
-    (None, Launch(), Launch(widen_16bit=False)),
+    (221, Launch(**_SHORT, bwd_block_d=16, bwd_warps=2, bwd_n_inner=4, widen_16bit=False),
+     Launch(chunk=8, fwd_block_d=16, fwd_warps=2, fwd_n_inner=4, **_SMALL_BWD, widen_16bit=False)),
+    (1448, Launch(**_SHORT, **_SMALL_BWD, widen_16bit=False), Launch(**_SHORT, **_SMALL_BWD, widen_16bit=False)),
+    (None, Launch(chunk=8, **_SMALL_BWD, widen_16bit=False), Launch(chunk=8, **_SMALL_BWD, widen_16bit=True)),
 )
 LAUNCH_OVERRIDE: Optional[Launch] = None  # when set, used at every shape (tests, the benchmark's --tune)
 
@@ -122,6 +135,40 @@ def _state_split(n: int, n_inner: int) -> dict:
     return dict(N_OUTER=block_n // inner, N_INNER=inner)
 
 
+# Launches through the compiled kernel (see _launch). On the lent H200's host, Triton's per-launch Python
+# work (binding ~45 arguments, specialising each, the cache key) cost about 50 us a launch, measured here
+# with the launcher stubbed; two launches per fwd+bwd sit on the small shapes' critical path.
+FAST_LAUNCH = True
+_COMPILED: dict = {}  # exact launch arguments -> (compiled kernel, its constexpr values in signature order)
+_COMPILED_MAX = 1024  # entries kept (a new shape or dtype adds one); cleared past that
+
+
+def _launch(kernel, grid, pointers: tuple, ints: tuple, consts: dict, num_warps: int) -> None:
+    """kernel[grid](*pointers, *ints, **consts, num_warps=num_warps), the signature being pointers, then
+    ints, then constexprs. After the first launch with the same int values, constexprs, pointer dtypes
+    and 16-byte alignments (a superset of what Triton specialises on), the kernel Triton compiled for
+    them is launched directly, without JITFunction.run's binding. Falls back to the plain launch when
+    Triton has launch hooks (a profiler) or FAST_LAUNCH is off."""
+    if (not FAST_LAUNCH or not isinstance(kernel, JITFunction) or knobs.runtime.launch_enter_hook.calls
+            or knobs.runtime.launch_exit_hook.calls):  # (under TRITON_INTERPRET kernels are not JITFunctions)
+        kernel[grid](*pointers, *ints, **consts, num_warps=num_warps)
+        return
+    device = torch.cuda.current_device()
+    key = (kernel, device, num_warps, tuple(consts.values()), ints,
+           tuple([(p.dtype, p.data_ptr() & 15) for p in pointers]))
+    hit = _COMPILED.get(key)
+    if hit is None:
+        compiled = kernel[grid](*pointers, *ints, **consts, num_warps=num_warps)
+        if compiled is None:
+            return
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        names = kernel.arg_names[len(pointers) + len(ints):]
+        _COMPILED[key] = (compiled, tuple(consts[name] for name in names))
+        return
+    compiled, const_values = hit
+    compiled.run(grid[0], grid[1], 1, _raw_stream(device), compiled.function,
+                 compiled.packed_metadata, None, None, None, *pointers, *ints, *const_values)
 
 
 @triton.jit
@@ -229,7 +276,10 @@ def _load_chunk(u_ptr, delta_ptr, B_ptr, bias, A, t, offs_d, mask_d, L, N,
     return u, raw, dt, Bt, dA, dBu, m_td
 
 
-@triton.jit
+# n_chunks (and n_dblocks) only bound loops and offsets: not specialised, so that one compiled kernel
+# serves lengths whose chunk counts differ in divisibility (fewer compiles for the tests, the tune and the
+# benchmark)
+@triton.jit(do_not_specialize=["n_chunks"])
 def _scan_fwd_kernel(
     u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, h0_ptr,
     out_ptr, hT_ptr, states_ptr,
@@ -318,15 +368,15 @@ def _store_tn(ptr, t, value, L, N, N_OUTER: tl.constexpr, N_INNER: tl.constexpr)
     tl.store(ptr + t3 * N + n3, value, mask=(t3 < L) & (n3 < N))
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n_chunks", "n_dblocks"])
 def _scan_bwd_kernel(
     u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, states_ptr, gout_ptr, ghT_ptr,
-    du_ptr, ddelta_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
-    L, DIM, N, n_chunks, n_dblocks, s_part,
+    du_ptr, ddelta_ptr, dz_ptr, dBC_ptr, small_ptr, dh0_ptr,
+    L, DIM, N, n_chunks, n_dblocks, s_part, s_bc,
     su_b, su_l, su_d, sdl_b, sdl_l, sdl_d, sz_b, sz_l, sz_d, sg_b, sg_l, sg_d,
     sB_b, sB_l, sB_n, sC_b, sC_l, sC_n,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_GHT: tl.constexpr,
-    SOFTPLUS: tl.constexpr, PREFETCH: tl.constexpr,
+    HAS_H0: tl.constexpr, SOFTPLUS: tl.constexpr, PREFETCH: tl.constexpr,
     CHUNK: tl.constexpr, BLOCK_D: tl.constexpr, N_OUTER: tl.constexpr, N_INNER: tl.constexpr,
 ):
     pid_b = tl.program_id(0).to(tl.int64)
@@ -342,13 +392,13 @@ def _scan_bwd_kernel(
     gout_ptr += pid_b * sg_b
     B_ptr += pid_b * sB_b
     C_ptr += pid_b * sC_b
-    # du, ddelta, dz are contiguous (b, l, d); dB, dC partials are (b, n_dblocks, l, n)
+    # du, ddelta, dz are contiguous (b, l, d); dB, dC partials are (2, b, n_dblocks, l, n), dC s_bc after dB
     du_ptr += pid_b * L * DIM
     ddelta_ptr += pid_b * L * DIM
     dz_ptr += pid_b * L * DIM
     part = (pid_b * n_dblocks + pid_d) * L * N
-    dB_ptr += part
-    dC_ptr += part
+    dB_ptr = dBC_ptr + part
+    dC_ptr = dBC_ptr + s_bc + part
 
     A = tl.load(A_ptr + dn, mask=m_dn, other=0.0).to(tl.float32)  # (NbO, Db, NbI)
     A4 = A[None, :, :, :]
@@ -443,13 +493,16 @@ def _scan_bwd_kernel(
         g_bias += g_dt
         tl.store(ddelta_ptr + t[:, None] * DIM + offs_d[None, :], g_dt, mask=m_td)
 
-    tl.store(dh0_ptr + pid_b * DIM * N + dn, carry, mask=m_dn)
-    # the per-row partials of dA, dD and d delta_bias share one (b, s_part) buffer, summed over b at once
-    tl.store(dA_ptr + pid_b * s_part + dn, g_A, mask=m_dn)
+    if HAS_H0:
+        tl.store(dh0_ptr + pid_b * DIM * N + dn, carry, mask=m_dn)
+    # the per-row partials of dA (d * n), dD (d) and d delta_bias (d) share one (b, s_part) buffer, summed
+    # over b at once
+    small_ptr += pid_b * s_part
+    tl.store(small_ptr + dn, g_A, mask=m_dn)
     if HAS_D:
-        tl.store(dD_ptr + pid_b * s_part + offs_d, tl.sum(g_D, axis=0), mask=mask_d)
+        tl.store(small_ptr + DIM * N + offs_d, tl.sum(g_D, axis=0), mask=mask_d)
     if HAS_BIAS:
-        tl.store(dbias_ptr + pid_b * s_part + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
+        tl.store(small_ptr + DIM * N + DIM + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
 
 
 def _strides3(t: Optional[Tensor]) -> tuple[int, int, int]:
@@ -477,16 +530,17 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
     states = (torch.empty(batch, n_chunks, dim, n, device=u.device, dtype=torch.float32) if save_states
               else hT)  # (b, n_chunks, d, n): the state entering each chunk
     dummy = hT
-    grid = (batch, _cdiv(dim, block_d))
-    _scan_fwd_kernel[grid](
-        u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
-        delta_bias if delta_bias is not None else dummy, initial_state if initial_state is not None else dummy,
-        out, hT, states,
-        length, dim, n, n_chunks,
-        *u.stride(), *delta.stride(), *_strides3(z), *out.stride(), *B.stride(), *C.stride(),
-        HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-        HAS_H0=initial_state is not None, SOFTPLUS=bool(delta_softplus), SAVE_STATES=save_states,
-        CHUNK=chunk, BLOCK_D=block_d, **_state_split(n, launch.fwd_n_inner), num_warps=launch.fwd_warps,
+    _launch(
+        _scan_fwd_kernel, (batch, _cdiv(dim, block_d)),
+        (u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
+         delta_bias if delta_bias is not None else dummy, initial_state if initial_state is not None else dummy,
+         out, hT, states),
+        (length, dim, n, n_chunks,
+         *u.stride(), *delta.stride(), *_strides3(z), *out.stride(), *B.stride(), *C.stride()),
+        dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
+             HAS_H0=initial_state is not None, SOFTPLUS=bool(delta_softplus), SAVE_STATES=save_states,
+             CHUNK=chunk, BLOCK_D=block_d, **_state_split(n, launch.fwd_n_inner)),
+        launch.fwd_warps,
     )
     return out, hT, (states if save_states else None)
 
@@ -523,30 +577,30 @@ class _TritonScan(torch.autograd.Function):
         # per batch row: dA (d * n), dD (d), d delta_bias (d) partials, one sum over b for all three
         s_part = dim * n + 2 * dim
         g_small_part = torch.empty(batch, s_part, **f32)
-        g_h0 = torch.empty(batch, dim, n, **f32)
+        g_h0 = torch.empty(batch, dim, n, **f32) if ctx.has_h0 else None
         g_final = _f32(g_final)
-        dummy = g_h0
-        _scan_bwd_kernel[(batch, n_dblocks)](
-            u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
-            delta_bias if delta_bias is not None else dummy, states, g_out,
-            g_final if g_final is not None else dummy,
-            g_u, g_delta, g_z if g_z is not None else dummy, g_BC_part[0], g_BC_part[1], g_small_part,
-            g_small_part[:, dim * n:], g_small_part[:, dim * n + dim:], g_h0,
-            length, dim, n, n_chunks, n_dblocks, s_part,
-            *u.stride(), *delta.stride(), *_strides3(z), *g_out.stride(), *B.stride(), *C.stride(),
-            HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-            HAS_GHT=g_final is not None, SOFTPLUS=ctx.delta_softplus,
-            PREFETCH=launch.prefetch, CHUNK=chunk, BLOCK_D=block_d, **_state_split(n, launch.bwd_n_inner),
-            num_warps=launch.bwd_warps,
+        dummy = g_small_part
+        _launch(
+            _scan_bwd_kernel, (batch, n_dblocks),
+            (u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
+             delta_bias if delta_bias is not None else dummy, states, g_out,
+             g_final if g_final is not None else dummy,
+             g_u, g_delta, g_z if g_z is not None else dummy, g_BC_part, g_small_part,
+             g_h0 if g_h0 is not None else dummy),
+            (length, dim, n, n_chunks, n_dblocks, s_part, batch * n_dblocks * length * n,
+             *u.stride(), *delta.stride(), *_strides3(z), *g_out.stride(), *B.stride(), *C.stride()),
+            dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
+                 HAS_GHT=g_final is not None, HAS_H0=g_h0 is not None, SOFTPLUS=ctx.delta_softplus,
+                 PREFETCH=launch.prefetch, CHUNK=chunk, BLOCK_D=block_d, **_state_split(n, launch.bwd_n_inner)),
+            launch.bwd_warps,
         )
-        g_BC = g_BC_part[:, :, 0] if n_dblocks == 1 else g_BC_part.sum(2)  # (2, b, l, n), blocks in a fixed order
-        g_B, g_C = _as(g_BC[0], B.dtype), _as(g_BC[1], C.dtype)
-        g_small = g_small_part.sum(0)  # (s_part,)
-        g_A = _as(g_small[:dim * n].view(dim, n), A.dtype)  # (d, n)
-        g_D = None if D is None else _as(g_small[dim * n:dim * n + dim], D.dtype)
-        g_bias = None if delta_bias is None else _as(g_small[dim * n + dim:], delta_bias.dtype)
-        g_h0 = g_h0 if ctx.has_h0 else None
-        return g_u, g_delta, g_A, g_B, g_C, g_D, g_z, g_bias, g_h0, None, None
+        # (2, b, l, n): the blocks summed in a fixed order; one unbind and one split instead of five slices
+        g_B, g_C = (g_BC_part[:, :, 0] if n_dblocks == 1 else g_BC_part.sum(2)).unbind(0)
+        g_A, g_D, g_bias = (g_small_part[0] if batch == 1 else g_small_part.sum(0)).split([dim * n, dim, dim])
+        g_A = _as(g_A.view(dim, n), A.dtype)  # (d, n)
+        g_D = None if D is None else _as(g_D, D.dtype)
+        g_bias = None if delta_bias is None else _as(g_bias, delta_bias.dtype)
+        return g_u, g_delta, g_A, _as(g_B, B.dtype), _as(g_C, C.dtype), g_D, g_z, g_bias, g_h0, None, None
 
 
 def _interpreting() -> bool:

@@ -80,6 +80,14 @@ def test_launch_shapes_agree_with_the_oracle(st, shape):
     _check_against_oracle(ref, True, _triton(launch=launch))
 
 
+@pytest.mark.parametrize("band", [0, 1, 2])
+def test_launch_table_entries_agree_with_the_oracle(st, band):
+    """Each band's float32 launch of the tuned LAUNCH_TABLE, at a shape with several channel blocks."""
+    launch = st.LAUNCH_TABLE[band][1]
+    ref = _inputs(2, 203, 37, 16, softplus=True)
+    _check_against_oracle(ref, True, _triton(launch=launch))
+
+
 def test_launch_table_picks_the_band_of_the_length(st, monkeypatch):
     short, long_, half = st.Launch(chunk=4), st.Launch(chunk=16), st.Launch(chunk=4, widen_16bit=False)
     monkeypatch.setattr(st, "LAUNCH_TABLE", ((128, short, half), (None, long_, long_)))
@@ -97,6 +105,30 @@ def test_gradients_are_bitwise_reproducible(st):
     second = _run(lambda **kw: selective_scan(**kw, impl="triton"), t, True)
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
     assert all(torch.equal(first[2][k], second[2][k]) for k in first[2])
+
+
+def test_repeated_calls_launch_the_cached_kernels_alike(st, monkeypatch):
+    """After the first call, the same arguments launch the kernels Triton compiled through scan_triton._launch's
+    cache (without JITFunction.run): outputs and gradients equal bit for bit those of the plain launch, and a
+    misaligned B (a new key) is launched right too."""
+    st._COMPILED.clear()
+    t = _to(_inputs(2, 150, 24, 8, softplus=True), torch.float32)
+    scan = lambda **kw: selective_scan(**kw, impl="triton")  # noqa: E731
+    first = _run(scan, t, True)
+    assert len(st._COMPILED) == 2  # the forward and the backward kernel
+    second = _run(scan, t, True)
+    monkeypatch.setattr(st, "FAST_LAUNCH", False)
+    plain = _run(scan, t, True)
+    for other in (second, plain):
+        assert torch.equal(first[0], other[0]) and torch.equal(first[1], other[1])
+        assert all(torch.equal(first[2][k], other[2][k]) for k in first[2])
+    monkeypatch.setattr(st, "FAST_LAUNCH", True)
+    shifted = dict(t, B=torch.randn(2, 150, 9, device="cuda")[..., 1:].requires_grad_())  # 4 bytes in
+    assert shifted["B"].data_ptr() % 16
+    ref = _run(lambda **kw: selective_scan(**kw, impl="chunked"), shifted, True)
+    for _ in range(2):
+        y, h, g = _run(scan, shifted, True)
+        assert _rel(y, ref[0]) < 1e-5 and all(_rel(g[k], ref[2][k]) < 1e-5 for k in g)
 
 
 def test_step_sizes_up_to_ten_without_softplus(st):
