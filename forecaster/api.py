@@ -268,14 +268,16 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
              horizon: Optional[int] = None, lookback: Optional[int] = None,
              progress: Optional[Callable[[int, int, str], None]] = None,
              note: Callable[[str], None] = lambda line: None, design: str = DESIGNS[0],
-             anchored: Optional[AnchoredConfig] = None) -> BacktestResult:
+             anchored: Optional[AnchoredConfig] = None, cross_pairs=None) -> BacktestResult:
     """Walk-forward backtest of a Mamba model beside the baselines and the risk models (backtest.lineup).
 
     model: a saved model's name (or a TrainedModel) backtested as it is, on its own source unless
     source/path/... point at newer data of the same series; otherwise a Mamba model is trained in the
     folds: design "anchored" (the default, with `anchored`: "mamba" the combination with GARCH-t,
     "mamba_raw" the anchored ensemble beside it) or "windowed" (with data, net, train_config and
-    lookback; options of the other design are an error); mamba=False: baselines only. config: the walk-forward
+    lookback; options of the other design are an error); mamba=False: baselines only. cross_pairs (pairs
+    or a named set, e.g. "majors"): the anchored model is the cross-pair one, whose inputs also hold
+    these pairs' volatility (loaded from the same source; every pair on the dates all share). config: the walk-forward
     (BacktestConfig(); its horizon becomes the model's, its costs' pip the pair's; test_start
     "auto" is the first date a saved model has not seen). note(line) hears what a person should know
     (the data used, substitute data, the auto test start)."""
@@ -292,6 +294,9 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
     if auto_start and model is None:
         raise ForecasterError("--test-start auto takes the first date a saved model has not seen: give --model NAME "
                               "too, or a date (YYYY-MM-DD)")
+    if cross_pairs and (model is not None or not mamba or design != ANCHORED):
+        raise ForecasterError("--cross-pairs trains the anchored cross-pair model in the folds: drop --model, "
+                              "--baselines-only and --design windowed, or drop --cross-pairs")
     if model is None and mamba:  # trained in the folds: options of the other design are an error
         refuse_other_design(design, windowed={"data": (data, None), "net": (net, None),
                                               "train_config": (train_config, None), "lookback": (lookback, None)},
@@ -312,6 +317,10 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
         series = load_series(pair, source=source or "ecb", interval=interval or "1d", start=start, end=end, path=path,
                              column=column, series=csv_series)
     note(f"data: {series.description}")
+    context = None
+    if cross_pairs:
+        series, context = _with_context(series, cross_pairs, source, interval, start, end, note)
+        anchored = replace(anchored or AnchoredConfig(), cross_pairs=True)
     models = lineup(series, saved=trained, mamba=mamba, horizon=horizon, lookback=lookback, data=data, model=net,
                     train=train_config, risk=risk, design=design, anchored=anchored)
     test_start = config.test_start
@@ -326,4 +335,20 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
                      costs=replace(config.costs, pip=pip_size(series.pair)))
     note(f"{series.pair}: {len(series.frame)} bars {series.frame.index[0].date()}..{series.frame.index[-1].date()} "
          f"({series.source}); models: {', '.join(m.name for m in models)}")
-    return run_backtest(series, models, config, progress=progress)
+    return run_backtest(series, models, config, progress=progress, context=context)
+
+
+def _with_context(series: PriceSeries, pairs, source, interval, start, end, note) -> tuple[PriceSeries, dict]:
+    """The series and the context pairs (pair -> PriceSeries), all on the dates every one has."""
+    from forecaster.data.history import on_common_dates
+
+    others = [q for q in expand_pairs(pairs) if q != series.pair]
+    if not others:
+        raise ForecasterError(f"--cross-pairs {pairs!r} names no pair other than {series.pair}: give the pairs whose "
+                              "volatility the model should read, e.g. --cross-pairs majors")
+    panel = on_common_dates({series.pair: series, **{q: load_series(q, source=source or "ecb", interval=interval or "1d",
+                                                                    start=start, end=end) for q in others}})
+    dropped = len(series.frame) - len(panel[series.pair].frame)
+    note(f"cross-pair context: {', '.join(others)} ({len(panel[series.pair].frame)} common dates"
+         + (f"; {dropped} of {series.pair}'s bars without them left out)" if dropped else ")"))
+    return panel[series.pair], {q: panel[q] for q in others}

@@ -40,6 +40,8 @@ def backtest(
                                     "beside it; windowed: the 48-bar window model, which --lookback, --epochs and the "
                                     "options below configure)."),
     members: int = typer.Option(AnchoredConfig.members, "--members", help="Anchored design: ensemble members (seeds)."),
+    cross_pairs: Optional[str] = typer.Option(None, "--cross-pairs", help="Anchored design: the cross-pair model, "
+                                              "which also reads these pairs' volatility (e.g. majors, or USDJPY,GBPUSD)."),
     gate: Optional[float] = GateOpt,
     combine: bool = typer.Option(AnchoredConfig.combine, "--combine/--no-combine",
                                  help="Anchored design: ship the density combination with GARCH-t (else the ensemble alone)."),
@@ -118,7 +120,8 @@ def backtest(
             net=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin) if windowed else None,
             train_config=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device) if windowed else None,
             mamba=not no_mamba, risk=not no_risk, horizon=horizon, lookback=lookback, progress=progress, note=info,
-            design=design, anchored=None if windowed else AnchoredConfig(members=members, combine=combine, gate=gate, seed=settings.seed))
+            design=design, anchored=None if windowed else AnchoredConfig(members=members, combine=combine, gate=gate, seed=settings.seed),
+            cross_pairs=cross_pairs)
     paths = write_report(result, folder, plots=not no_plots)
     info(f"report: {folder}/ ({', '.join(Path(p).name for p in paths.values())})")
     if as_json:

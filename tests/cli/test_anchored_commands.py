@@ -72,3 +72,14 @@ def test_backtest_model_runs_the_saved_anchored_model_and_refuses_a_seen_test_pe
     assert {"mamba:anc", "mamba_raw:anc"} <= set(out["probabilistic"]["models"])
     seen = runner.invoke(app, base + ["--test-start", "2023-06-01", "--out", str(tmp_path / "s")])
     assert seen.exit_code != 0 and "look-ahead" in seen.output and "--test-start auto" in " ".join(seen.output.split())
+
+
+def test_backtest_with_cross_pairs_trains_the_cross_pair_model_on_the_common_dates(tmp_path):
+    result = runner.invoke(app, ["backtest", "USDJPY", "--cross-pairs", "EURUSD,GBPUSD,USDJPY", "--members", "1",
+                                 "--start", "2021-01-01", "--test-years", "0.5", "--no-plots", "--json",
+                                 "--out", str(tmp_path / "bt")])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["data"]["model_settings"]["mamba"]["model"]["cross_pairs"] is True
+    assert "cross-pair context: EURUSD, GBPUSD" in result.output  # the forecast pair itself is not its own context
+    assert out["probabilistic"]["models"]["mamba"]["overall"]["crps"] > 0

@@ -34,6 +34,8 @@ def test_env_json():
     (("train", "EURUSD", "--loss", "cubic"), "--loss configures the windowed design, not the anchored one"),
     (("backtest", "EURUSD", "--lookback", "20", "--members", "2"), "--lookback configures the windowed design"),
     (("train", "EURUSD", "--design", "windowed", "--members", "2"), "--members configures the anchored design"),
+    (("backtest", "EURUSD", "--design", "windowed", "--cross-pairs", "majors"), "--cross-pairs trains the anchored"),
+    (("backtest", "EURUSD", "--cross-pairs", "EURUSD"), "names no pair other than EURUSD"),
     (("data", "show", "EURUSD", "--source", "csv", "--path", "/nonexistent.csv"), "does not exist"),
 ])
 def test_user_errors_exit_1_with_a_message(args, message):
