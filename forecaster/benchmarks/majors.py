@@ -35,15 +35,15 @@ import pandas as pd
 
 from forecaster.backtest import run_backtest
 from forecaster.backtest.lineup import lineup
+from forecaster.backtest.neural import AnchoredMambaModel
+from forecaster.benchmarks.oracle import GLOBAL_MAMBA as CROSS  # the cross-pair model's name in both benchmarks
 from forecaster.configs import PAIR_SETS, AnchoredConfig, BacktestConfig
 from forecaster.data import load_series
 from forecaster.data.history import on_common_dates
-from forecaster.backtest.neural import AnchoredMambaModel
 from forecaster.evaluation.scores import TERCILES, christoffersen, tercile_of
 from forecaster.evaluation.stats import diebold_mariano, holm, panel_diebold_mariano
 
 REFERENCE = "garch_t"
-CROSS = "mamba_global"  # the cross-pair model's name
 LEVEL = 0.8  # the interval whose calibration is scored
 
 

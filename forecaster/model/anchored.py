@@ -77,11 +77,9 @@ def features(r: np.ndarray, ewma: EWMA, base: float, cfg: AnchoredConfig) -> np.
     return np.stack(cols, 1).astype(np.float32)  # (n, C)
 
 
-def context_features(rs: Sequence[np.ndarray], ewmas: Sequence[EWMA], bases: Sequence[float],
-                     cfg: AnchoredConfig) -> np.ndarray:
-    """(n, C) the pairs' inputs averaged over the pairs, |z| in place of z: the cross-pair context."""
-    cols = [features(r, e, b, cfg) for r, e, b in zip(rs, ewmas, bases)]  # each (n, C)
-    return np.mean([np.concatenate([np.abs(c[:, :1]), c[:, 1:]], 1) for c in cols], 0).astype(np.float32)
+def context_features(each: Sequence[np.ndarray]) -> np.ndarray:
+    """(n, C) the cross-pair context: the pairs' inputs (each (n, C), features()) averaged, |z| for z."""
+    return np.mean([np.concatenate([np.abs(x[:, :1]), x[:, 1:]], 1) for x in each], 0).astype(np.float32)
 
 
 def n_inputs(cfg: AnchoredConfig, cross: bool) -> int:
@@ -301,9 +299,9 @@ def inputs(history: History, start: int, ewma: EWMA, base: float, context: dict,
     if missing:
         raise ForecasterError(f"this model reads the volatility of {', '.join(context)} beside {history.pair}'s; the "
                               f"history lacks {', '.join(missing)}: give it those pairs on the same dates")
-    rs = [r] + [np.diff(history.log_close(pair=q)[start - history.start :]) for q in context]
-    ctx = context_features(rs, [ewma] + [e for e, _ in context.values()], [base] + [b for _, b in context.values()], cfg)
-    return r, np.concatenate([x, ctx], 1)
+    others = [features(np.diff(history.log_close(pair=q)[start - history.start :]), e, b, cfg)
+              for q, (e, b) in context.items()]
+    return r, np.concatenate([x, context_features([x] + others)], 1)
 
 
 def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progress: bool = False) -> AnchoredFit:
