@@ -30,7 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the laptop size (2 markets, 1 seed, 4,000 days)")
     parser.add_argument("--markets", default=None, help="comma-separated market names")
-    parser.add_argument("--seeds", type=int, default=None, help="draws of each market (seeds 0..N-1)")
+    parser.add_argument("--seeds", type=int, default=None, help="draws of each market (seeds F..F+N-1, F = --first-seed, 0 by default)")
+    parser.add_argument("--first-seed", type=int, default=None, help="the first draw's seed (fresh draws: e.g. 11)")
     parser.add_argument("--days", type=int, default=None, help="simulated business days per draw")
     parser.add_argument("--test-years", type=float, default=None, help="test period: the last years of each draw")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -40,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
 
     size = ob.QUICK if args.quick else ob.FULL
-    chosen = {k: v for k, v in (("seeds", args.seeds), ("days", args.days), ("test_years", args.test_years),
+    chosen = {k: v for k, v in (("seeds", args.seeds), ("first_seed", args.first_seed), ("days", args.days), ("test_years", args.test_years),
                                 ("markets", args.markets and tuple(args.markets.split(","))),
                                 ("pooled", False if args.no_global else None),
                                 ("anchored", None if args.gate is None else AnchoredConfig(gate=args.gate))) if v is not None}

@@ -91,7 +91,8 @@ class OracleConfig:
     """A size of the benchmark."""
 
     markets: tuple = tuple(mk.MARKETS)  # names in forecaster.probabilistic.markets.MARKETS
-    seeds: int = 3  # draws of each market: seeds 0..seeds-1
+    seeds: int = 3  # draws of each market: seeds first_seed..first_seed+seeds-1
+    first_seed: int = 0  # other values: fresh draws (e.g. to check a design choice off the table's draws)
     days: int = 9000  # simulated business days per draw
     test_years: float = 9.0  # the test period: the last test_years of the draw (9 years: about 2,340 origins)
     horizon: int = HORIZON
@@ -106,6 +107,8 @@ class OracleConfig:
             raise ForecasterError(f"markets {unknown or '()'} unknown: accepted {', '.join(mk.MARKETS)}")
         if not isinstance(self.seeds, int) or self.seeds < 1:
             raise ForecasterError(f"seeds={self.seeds!r} is invalid: accepted an integer >= 1")
+        if not isinstance(self.first_seed, int) or self.first_seed < 0:
+            raise ForecasterError(f"first_seed={self.first_seed!r} is invalid: accepted an integer >= 0")
         if not isinstance(self.days, int) or self.days < 1000:
             raise ForecasterError(f"days={self.days!r} is invalid: accepted an integer >= 1000")
         self.anchored = replace(self.anchored, horizon=self.horizon)
@@ -115,6 +118,10 @@ class OracleConfig:
                     or _horizon(variant) != self.horizon:
                 raise ForecasterError(f"variant {name!r}: give a new name (not ending in _raw) and an AnchoredConfig or "
                                       f"(DataConfig, ModelConfig, TrainConfig) with horizon {self.horizon}")
+
+    @property
+    def seed_list(self) -> list:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
 
     def mambas(self) -> dict:
         """name -> Variant: the default model first, then the variants."""
@@ -286,7 +293,7 @@ class OracleResult:
 
 
 def _config_dict(config: OracleConfig) -> dict:
-    return {"markets": list(config.markets), "seeds": list(range(config.seeds)), "days": config.days,
+    return {"markets": list(config.markets), "seeds": config.seed_list, "days": config.days,
             "test_years": config.test_years, "horizon": config.horizon, "pooled": config.pooled,
             "retrain_every": 0, "bootstrap": {"resamples": BOOTSTRAPS, "interval": INTERVAL, "over": "seeds"},
             "mambas": {name: _variant_dict(v) for name, v in config.mambas().items()},
@@ -313,7 +320,7 @@ def run_oracle(config: OracleConfig = FULL, jobs: int = 1, out: Optional[str] = 
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
     began = time.perf_counter()
     # the heaviest (several pairs) first, so that a pool of workers ends together
-    tasks = sorted(((m, s) for m in config.markets for s in range(config.seeds)),
+    tasks = sorted(((m, s) for m in config.markets for s in config.seed_list),
                    key=lambda t: (-mk.MARKETS[t[0]].pairs, config.markets.index(t[0]), t[1]))
     results = {}
 
@@ -325,7 +332,7 @@ def run_oracle(config: OracleConfig = FULL, jobs: int = 1, out: Optional[str] = 
     say(f"oracle benchmark: {len(tasks)} tasks ({len(config.markets)} markets x {config.seeds} seeds, "
         f"{config.days} days), {jobs} job{'s' if jobs > 1 else ''}")
     def pool_all(mapper) -> list:  # pool_block per market and pair, in the table's order, through mapper
-        todo = [(m, pair, [results[(m, s)]["pairs"][pair] for s in range(config.seeds)])
+        todo = [(m, pair, [results[(m, s)]["pairs"][pair] for s in config.seed_list])
                 for m in config.markets for pair in results[(m, 0)]["pairs"]]
         say(f"pooling {len(todo)} blocks over the seeds ({time.perf_counter() - began:.0f} s elapsed)")
         return list(mapper(pool_block, *zip(*todo)))

@@ -95,3 +95,10 @@ def test_unknown_market_and_bad_variant_are_refused():
     assert list(both.mambas()) == ["mamba", "windowed", "small"] and both.mambas()["mamba"].horizon == ob.HORIZON
     bad = runner.invoke(app, ["benchmark", "oracle", "--markets", "nope"])
     assert bad.exit_code == 1 and "unknown" in bad.output
+
+
+def test_fresh_draws_start_at_first_seed():
+    cfg = replace(TINY, seeds=2, first_seed=11)
+    assert cfg.seed_list == [11, 12] and ob._config_dict(cfg)["seeds"] == [11, 12]
+    with pytest.raises(ForecasterError, match="first_seed"):
+        replace(TINY, first_seed=-1)
