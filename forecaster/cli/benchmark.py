@@ -81,7 +81,8 @@ def oracle(
     quick: bool = typer.Option(False, "--quick", help="The laptop size: 2 markets, 1 seed, 4,000 days (minutes)."),
     markets: Optional[str] = typer.Option(None, "--markets", help="Simulated markets, comma-separated (default: "
                                           "all; see forecaster.probabilistic.markets.MARKETS)."),
-    seeds: Optional[int] = typer.Option(None, "--seeds", help="Draws of each market (seeds 0..N-1)."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Draws of each market (seeds F..F+N-1)."),
+    first_seed: Optional[int] = typer.Option(None, "--first-seed", help="F, the first draw's seed (default 0; others: fresh draws)."),
     days: Optional[int] = typer.Option(None, "--days", help="Simulated business days per draw."),
     test_years: Optional[float] = typer.Option(None, "--test-years", help="Test period: the last years of each draw."),
     jobs: int = typer.Option(1, "--jobs", help="Worker processes (one market and seed each)."),
@@ -104,7 +105,7 @@ def oracle(
     if out:
         check_writable(out)
     size = ob.QUICK if quick else ob.FULL
-    chosen = {k: v for k, v in (("seeds", seeds), ("days", days), ("test_years", test_years),
+    chosen = {k: v for k, v in (("seeds", seeds), ("first_seed", first_seed), ("days", days), ("test_years", test_years),
                                 ("markets", None if markets is None else tuple(m.strip() for m in markets.split(",") if m.strip())))
               if v is not None}
     result = ob.run_oracle(replace(size, **chosen), jobs=jobs, out=out, log=info)
