@@ -46,7 +46,7 @@ def train(
     offline: bool = False, data: Optional[DataConfig] = None, model: Optional[ModelConfig] = None,
     train_config: Optional[TrainConfig] = None, models_dir=None, resume: bool = False, save: bool = True,
     progress: bool = True, series: Union[PriceSeries, Mapping[str, PriceSeries], None] = None,
-    design: str = DESIGNS[0], anchored: Optional[AnchoredConfig] = None,
+    design: str = DESIGNS[0], anchored: Optional[AnchoredConfig] = None, cross_pairs=None,
 ) -> TrainedModel:
     """Train a Mamba forecaster on a pair (through forecaster.model.estimator), score it beside the random
     walk on the validation and test splits, and save it under models_dir/name (rank 0 only under
@@ -61,13 +61,15 @@ def train(
     `anchored`, its horizon data's: fitted on the rows before the test split of data.split and scored
     by CRPS beside EWMA and GARCH-t on validation and test; one pair, no covariates; data's other
     fields do not apply to it) or "windowed" (the window model above, with model and train_config;
-    several pairs, covariates and resume need it). Options of the other design are an error."""
+    several pairs, covariates and resume need it). Options of the other design are an error.
+    cross_pairs (anchored): the cross-pair model of `pair`, which also reads these pairs' volatility
+    (from the same source, on the dates all share; predict loads them again)."""
     data = data or DataConfig()
     pairs = list(series) if isinstance(series, Mapping) else (expand_pairs(pair) if _several(pair) else None)
     refuse_other_design(design, windowed={"several pairs": (pairs is not None and len(pairs) > 1, False),
                                           "covariates": (data.covariates, ()), "resume": (resume, False),
                                           "model": (model, None), "train_config": (train_config, None)},
-                        anchored={"anchored": (anchored, None)})
+                        anchored={"anchored": (anchored, None), "cross_pairs": (cross_pairs, None)})
     model = model or ModelConfig()
     train_config = train_config or TrainConfig()
     if name is not None:
@@ -90,7 +92,11 @@ def train(
     name = checkpoint.default_model_name(series.pair, series.interval) if name is None else name
     folder = checkpoint.model_dir(name, models_dir)
     if design == "anchored":
-        return _train_anchored(series, spec, name, folder, data, anchored, save, progress)
+        context = None
+        if cross_pairs:
+            series, context = _with_context(series, cross_pairs, lambda q: spec.load(cache_dir, offline, pair=q))
+            anchored = replace(anchored or AnchoredConfig(), cross_pairs=True)
+        return _train_anchored(series, spec, name, folder, data, anchored, save, progress, context)
     covariates = [spec.load(cache_dir, offline, pair=c) for c in data.covariates]
     prep = prepare(series, data, covariates)
     trained = estimator.fit_prepared(prep, model, train_config,
@@ -114,12 +120,13 @@ def train(
 
 
 def _train_anchored(series: PriceSeries, spec: SourceSpec, name: str, folder: Path, data: DataConfig,
-                    anchored: Optional[AnchoredConfig], save: bool, progress: bool) -> TrainedModel:
+                    anchored: Optional[AnchoredConfig], save: bool, progress: bool,
+                    context: Optional[dict] = None) -> TrainedModel:
     """api.train with design "anchored" (forecaster.model.anchored_trained.train_anchored)."""
     from forecaster.model.anchored_trained import train_anchored
 
     cfg = replace(anchored or AnchoredConfig(), horizon=data.horizon)
-    trained = train_anchored(series, cfg, data.split, progress=progress)
+    trained = train_anchored(series, cfg, data.split, progress=progress, context=context)
     trained.meta = {"name": name, "pair": series.pair, "source": spec.__dict__, **trained.meta,
                     "data_config": replace(data, horizon=cfg.horizon).to_dict(), "fingerprint": series.fingerprint(),
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -295,8 +302,9 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
         raise ForecasterError("--test-start auto takes the first date a saved model has not seen: give --model NAME "
                               "too, or a date (YYYY-MM-DD)")
     if cross_pairs and (model is not None or not mamba or design != ANCHORED):
-        raise ForecasterError("--cross-pairs trains the anchored cross-pair model in the folds: drop --model, "
-                              "--baselines-only and --design windowed, or drop --cross-pairs")
+        raise ForecasterError("--cross-pairs trains the anchored cross-pair model in the folds: drop --model (a saved "
+                              "cross-pair model reads its own pairs), --baselines-only and --design windowed, or drop "
+                              "--cross-pairs")
     if model is None and mamba:  # trained in the folds: options of the other design are an error
         refuse_other_design(design, windowed={"data": (data, None), "net": (net, None),
                                               "train_config": (train_config, None), "lookback": (lookback, None)},
@@ -319,8 +327,14 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
     note(f"data: {series.description}")
     context = None
     if cross_pairs:
-        series, context = _with_context(series, cross_pairs, source, interval, start, end, note)
+        series, context = _with_context(series, cross_pairs, lambda q: load_series(
+            q, source=source or "ecb", interval=interval or "1d", start=start, end=end), note)
         anchored = replace(anchored or AnchoredConfig(), cross_pairs=True)
+    elif trained is not None:  # a saved cross-pair model reads its own pairs beside the series
+        panel = trained.panel(series)
+        series, context = panel[series.pair], {q: s for q, s in panel.items() if q != series.pair} or None
+        if context:
+            note(f"cross-pair context: {', '.join(context)} ({len(series.frame)} common dates)")
     models = lineup(series, saved=trained, mamba=mamba, horizon=horizon, lookback=lookback, data=data, model=net,
                     train=train_config, risk=risk, design=design, anchored=anchored)
     test_start = config.test_start
@@ -338,16 +352,16 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
     return run_backtest(series, models, config, progress=progress, context=context)
 
 
-def _with_context(series: PriceSeries, pairs, source, interval, start, end, note) -> tuple[PriceSeries, dict]:
-    """The series and the context pairs (pair -> PriceSeries), all on the dates every one has."""
+def _with_context(series: PriceSeries, pairs, load: Callable[[str], PriceSeries],
+                  note: Callable[[str], None] = lambda line: None) -> tuple[PriceSeries, dict]:
+    """The series and the context pairs (pair -> PriceSeries, each load(pair)), all on the dates every one has."""
     from forecaster.data.history import on_common_dates
 
     others = [q for q in expand_pairs(pairs) if q != series.pair]
     if not others:
         raise ForecasterError(f"--cross-pairs {pairs!r} names no pair other than {series.pair}: give the pairs whose "
                               "volatility the model should read, e.g. --cross-pairs majors")
-    panel = on_common_dates({series.pair: series, **{q: load_series(q, source=source or "ecb", interval=interval or "1d",
-                                                                    start=start, end=end) for q in others}})
+    panel = on_common_dates({series.pair: series, **{q: load(q) for q in others}})
     dropped = len(series.frame) - len(panel[series.pair].frame)
     note(f"cross-pair context: {', '.join(others)} ({len(panel[series.pair].frame)} common dates"
          + (f"; {dropped} of {series.pair}'s bars without them left out)" if dropped else ")"))

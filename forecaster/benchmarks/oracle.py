@@ -333,7 +333,7 @@ def run_oracle(config: OracleConfig = FULL, jobs: int = 1, out: Optional[str] = 
         f"{config.days} days), {jobs} job{'s' if jobs > 1 else ''}")
     def pool_all(mapper) -> list:  # pool_block per market and pair, in the table's order, through mapper
         todo = [(m, pair, [results[(m, s)]["pairs"][pair] for s in config.seed_list])
-                for m in config.markets for pair in results[(m, 0)]["pairs"]]
+                for m in config.markets for pair in results[(m, config.first_seed)]["pairs"]]
         say(f"pooling {len(todo)} blocks over the seeds ({time.perf_counter() - began:.0f} s elapsed)")
         return list(mapper(pool_block, *zip(*todo)))
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
-from forecaster.cli.options import ColumnOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt, anchored_given
+from forecaster.cli.options import ColumnOpt, EndOpt, CrossPairsOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt, anchored_given
 from forecaster.configs import (
     BACKTEST_EPOCHS, CALIBRATIONS, DESIGNS, FEATURES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, BacktestConfig,
     CostConfig, DataConfig, ModelConfig, TrainConfig, refuse_other_design,
@@ -40,8 +40,7 @@ def backtest(
                                     "beside it; windowed: the 48-bar window model, which --lookback, --epochs and the "
                                     "options below configure)."),
     members: int = typer.Option(AnchoredConfig.members, "--members", help="Anchored design: ensemble members (seeds)."),
-    cross_pairs: Optional[str] = typer.Option(None, "--cross-pairs", help="Anchored design: the cross-pair model, "
-                                              "which also reads these pairs' volatility (e.g. majors, or USDJPY,GBPUSD)."),
+    cross_pairs: Optional[str] = CrossPairsOpt,
     gate: Optional[float] = GateOpt,
     combine: bool = typer.Option(AnchoredConfig.combine, "--combine/--no-combine",
                                  help="Anchored design: ship the density combination with GARCH-t (else the ensemble alone)."),
@@ -111,7 +110,7 @@ def backtest(
             "--feature": (tuple(features), DataConfig.features),
             "--misaligned-range": (misaligned_range, DataConfig.misaligned_range),
             "--distribution": (distribution, ModelConfig.distribution), "--revin/--no-revin": (revin, ModelConfig.revin)},
-            anchored=anchored_given(members, combine, gate))
+            anchored=anchored_given(members, combine, gate, cross_pairs))
     with progress_bar("backtest") as progress:
         result = api.backtest(
             pair, config, model=model, models_dir=models_dir, source=source, interval=interval, path=path,

@@ -16,9 +16,11 @@ GateOpt = typer.Option(None, "--gate", help="Anchored design: keep the learnt co
                        "e.g. 0.05 (default: no gate).")
 
 
-def anchored_given(members: int, combine: bool, gate) -> dict:
+def anchored_given(members: int, combine: bool, gate, cross_pairs) -> dict:
     """The anchored design's own options as configs.refuse_other_design reads them: flag -> (value, default)."""
     from forecaster.configs import AnchoredConfig
 
     return {"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine),
-            "--gate": (gate, AnchoredConfig.gate)}
+            "--gate": (gate, AnchoredConfig.gate), "--cross-pairs": (cross_pairs, None)}
+CrossPairsOpt = typer.Option(None, "--cross-pairs", help="Anchored design: the cross-pair model, which also reads these "
+                             "pairs' volatility (e.g. majors, or USDJPY,GBPUSD), every pair on the dates all share.")

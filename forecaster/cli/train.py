@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, settings, show
-from forecaster.cli.options import ColumnOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, anchored_given
+from forecaster.cli.options import ColumnOpt, EndOpt, CrossPairsOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, anchored_given
 from forecaster.configs import (DESIGNS, FEATURES, LOSSES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, DataConfig, ModelConfig,
                                TrainConfig, refuse_other_design)
 
@@ -47,6 +47,7 @@ def train(
                                f"{DataConfig.lookback}-bar window model the other options configure (global models, "
                                "covariates, quantile heads, --resume)."),
     members: int = typer.Option(AnchoredConfig.members, "--members", help="Anchored design: ensemble members (seeds)."),
+    cross_pairs: Optional[str] = CrossPairsOpt,
     gate: Optional[float] = GateOpt,
     combine: bool = typer.Option(AnchoredConfig.combine, "--combine/--no-combine",
                                  help="Anchored design: ship the density combination with GARCH-t (else the ensemble alone)."),
@@ -90,7 +91,7 @@ def train(
         "--patience": (patience, TrainConfig.patience), "--loss": (loss, TrainConfig.loss), "--quantiles": (quantiles, ""),
         "--distribution": (distribution, None), "--revin/--no-revin": (revin, ModelConfig.revin), "--resume": (resume, False),
         "--threads": (threads, TrainConfig.threads)},
-        anchored=anchored_given(members, combine, gate))
+        anchored=anchored_given(members, combine, gate, cross_pairs))
     init_distributed_from_env(settings.device)
     windowed = design == WINDOWED
     try:
@@ -108,6 +109,7 @@ def train(
             models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0, design=design,
             anchored=None if windowed else AnchoredConfig(members=members, combine=combine, gate=gate, seed=settings.seed,
                                                           epochs=AnchoredConfig.epochs if epochs is None else epochs),
+            cross_pairs=cross_pairs,
         )
     except KeyboardInterrupt:
         info("training interrupted: the last finished epoch is saved; continue with the same command and --resume")

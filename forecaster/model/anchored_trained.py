@@ -27,7 +27,8 @@ import pandas as pd
 from forecaster.configs import ANCHORED, AnchoredConfig
 from forecaster.data import PriceSeries, cumulative_returns, split_bounds
 from forecaster.data.calendar import check_forecastable
-from forecaster.data.history import History
+from forecaster.data.history import History, on_common_dates
+from forecaster.data.sources import SourceSpec
 from forecaster.errors import ForecasterError
 from forecaster.model import checkpoint
 from forecaster.evaluation.verdicts import compare_with_baseline
@@ -83,6 +84,15 @@ class AnchoredTrained(TrainedModel):
         """The row of `series` where the training data began (its first bar, if the series starts later)."""
         return int(series.frame.index.searchsorted(pd.Timestamp(self.meta["fingerprint"]["first"])))
 
+    def panel(self, series: PriceSeries, cache_dir=None, offline: bool = False) -> dict:
+        """pair -> series: `series` with the pairs a cross-pair model reads (loaded from the model's own
+        source, up to the newest bar), all on the dates every one has; `series` alone otherwise."""
+        if not self.fit.context:
+            return {series.pair: series}
+        saved = {k: v for k, v in self.meta["source"].items() if k in SourceSpec.__dataclass_fields__}
+        spec = SourceSpec(**{**saved, "end": None})
+        return on_common_dates({series.pair: series, **{q: spec.load(cache_dir, offline, pair=q) for q in self.fit.context}})
+
     def fit_for(self, series: PriceSeries) -> AnchoredFit:
         """The fit with GARCH-t filtering from the row of `series` where its training data began."""
         garch = copy.copy(self.fit.garch)
@@ -95,6 +105,7 @@ class AnchoredTrained(TrainedModel):
         w = self.fit.weight if self.fit.cfg.combine else 1.0
         return {"design": DESIGN, "anchor": f"EWMA {self.fit.ewma.lam:g}", "correction": w > 0,
                 "combination": bool(self.fit.cfg.combine), "weight": float(w), "members": len(self.fit.nets),
+                "cross_pairs": list(self.fit.context),
                 "shipped": shipped_words(w, self.fit.cfg.combine, self.fit.ewma.lam)}
 
     def predict(self, series: Optional[PriceSeries] = None, covariates: Sequence[PriceSeries] = (),
@@ -105,7 +116,9 @@ class AnchoredTrained(TrainedModel):
         if as_of is not None:
             series = series.until(as_of)
         check_forecastable(series)
-        history = History(series, len(series.frame) - 1, self.start_row(series))
+        panel = self.panel(series, cache_dir, offline)
+        series = panel[series.pair]
+        history = History(panel, len(series.frame) - 1, self.start_row(series))
         model, combined = self.fit_for(series).distributions([history])
         out = ModelForecast.from_distribution(model if combined is None else combined)
         return self.as_forecast(out, series, series.frame.index[-1], float(series.frame["close"].iloc[-1]), as_of,
@@ -134,25 +147,30 @@ def load_anchored(state: dict, meta: dict, name: str, folder: Path) -> AnchoredT
 
 # ----------------------------------------------------------------------------- training and its scores
 
-def train_anchored(series: PriceSeries, cfg: AnchoredConfig, split: tuple, progress: bool = False) -> AnchoredTrained:
+def train_anchored(series: PriceSeries, cfg: AnchoredConfig, split: tuple, progress: bool = False,
+                   context: Optional[dict] = None) -> AnchoredTrained:
     """Fit the anchored model on the rows before the test split of `split` (DataConfig.split: its
-    training and validation fractions, or dates), and score it (anchored_metrics). The meta holds the
-    metrics and "seen_until"; the caller adds name, source and fingerprint."""
+    training and validation fractions, or dates), and score it (anchored_metrics). context: other
+    pairs on the same dates, read by a cross-pair model (cfg.cross_pairs). The meta holds the metrics
+    and "seen_until"; the caller adds name, source and fingerprint."""
     _, test_row, n = split_bounds(series.frame.index, split)
     fit_end = min(test_row, n) - 1  # the last row training and validation read
-    fit = fit_anchored(History(series, fit_end), cfg, progress=progress)
+    panel = {series.pair: series, **(context or {})}
+    fit = fit_anchored(History(panel, fit_end), cfg, progress=progress)
     meta = {"design": DESIGN, "seen_until": series.frame.index[fit_end].isoformat(),
-            "metrics": anchored_metrics(fit, series, fit_end)}
+            "metrics": anchored_metrics(fit, panel, fit_end)}
     return AnchoredTrained(net=None, meta=meta, fit=fit, seconds=fit.log["seconds"])
 
 
-def _scores(fit: AnchoredFit, series: PriceSeries, origins: np.ndarray, split: str) -> dict:
+def _scores(fit: AnchoredFit, panel: dict, origins: np.ndarray, split: str) -> dict:
     """CRPS (mean over origins and steps) of EWMA, GARCH-t, the ensemble and what is shipped at origin
     rows `origins` of `series`, the verdicts of the shipped model against GARCH-t and EWMA (DM on the
-    per-origin CRPS), and the coverage of the shipped intervals."""
+    per-origin CRPS), and the coverage of the shipped intervals. panel: the forecast pair's series
+    first (and the pairs a cross-pair model reads)."""
     H = fit.cfg.horizon
+    series = next(iter(panel.values()))
     y = cumulative_returns(np.log(series.frame["close"].to_numpy()), origins, H)  # (N, H)
-    histories = [History(series, int(t)) for t in origins]
+    histories = [History(panel, int(t)) for t in origins]
     model, combined = fit.distributions(histories)
     crps = origin_crps(fit, histories, y, (model, combined))
     bands = (model if combined is None else combined).intervals(LEVELS)
@@ -163,19 +181,20 @@ def _scores(fit: AnchoredFit, series: PriceSeries, origins: np.ndarray, split: s
                                       "mean_width": intervals.width(lo, hi)} for level, (lo, hi) in bands.items()}}
 
 
-def anchored_metrics(fit: AnchoredFit, series: PriceSeries, fit_end: int) -> dict:
+def anchored_metrics(fit: AnchoredFit, panel: dict, fit_end: int) -> dict:
     """What `forecaster train --design anchored` reports: on the validation rows the combination weight
     was chosen on (the early-stopping rows excluded) and on the test rows after fit_end (origins whose
     H targets lie inside the data), the CRPS of EWMA, GARCH-t, the ensemble and what is shipped, with
-    the verdicts; the weight w, what is shipped in words, training time and rows."""
+    the verdicts; the weight w, what is shipped in words, training time and rows. panel: the forecast
+    pair's series first (and the pairs a cross-pair model reads)."""
     H, rows = fit.cfg.horizon, fit.log["rows"]
     first = rows["train"] + rows["early_stopping"]  # return index of the first combination row
     out = {"design": DESIGN, "weight": fit.weight, "combine": fit.cfg.combine,
            "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.ewma.lam), "train_seconds": fit.log["seconds"],
            "rows": rows, "members": fit.log["members"], "gate": fit.log["validation"].get("gate")}
-    out["validation"] = _scores(fit, series, np.arange(first, first + rows["combination"]) + 1, "validation")
-    test = np.arange(fit_end, len(series.frame) - H)
+    out["validation"] = _scores(fit, panel, np.arange(first, first + rows["combination"]) + 1, "validation")
+    test = np.arange(fit_end, len(next(iter(panel.values())).frame) - H)
     if len(test):
-        out["test"] = _scores(fit, series, test, "test")
+        out["test"] = _scores(fit, panel, test, "test")
         out["test_coverage"] = out["test"]["coverage"]
     return out

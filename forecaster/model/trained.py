@@ -83,6 +83,10 @@ class TrainedModel:
             target_scale = self.scalers["target_scale"]
         return forecast(self.net, x, self.calibration, target_scale)
 
+    def panel(self, series: PriceSeries, cache_dir=None, offline: bool = False) -> dict:
+        """pair -> series: what the model reads beside `series` (a windowed model: nothing more)."""
+        return {series.pair: series}
+
     @property
     def is_global(self) -> bool:
         """Trained on several pairs at once (its meta holds "members"; a member's view does not)."""

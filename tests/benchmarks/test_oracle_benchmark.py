@@ -97,8 +97,10 @@ def test_unknown_market_and_bad_variant_are_refused():
     assert bad.exit_code == 1 and "unknown" in bad.output
 
 
-def test_fresh_draws_start_at_first_seed():
-    cfg = replace(TINY, seeds=2, first_seed=11)
-    assert cfg.seed_list == [11, 12] and ob._config_dict(cfg)["seeds"] == [11, 12]
+def test_fresh_draws_start_at_first_seed(tmp_path):
+    cfg = replace(TINY, markets=("iid_t",), seeds=1, first_seed=11, days=1500, test_years=2.0)
+    assert replace(cfg, seeds=2).seed_list == [11, 12]
+    result = ob.run_oracle(cfg, out=str(tmp_path / "fresh.json"), log=lambda text: None)
+    assert result.config["seeds"] == [11] and result.blocks[0]["seeds"] == 1
     with pytest.raises(ForecasterError, match="first_seed"):
         replace(TINY, first_seed=-1)

@@ -83,3 +83,19 @@ def test_backtest_with_cross_pairs_trains_the_cross_pair_model_on_the_common_dat
     assert out["data"]["model_settings"]["mamba"]["model"]["cross_pairs"] is True
     assert "cross-pair context: EURUSD, GBPUSD" in result.output  # the forecast pair itself is not its own context
     assert out["probabilistic"]["models"]["mamba"]["overall"]["crps"] > 0
+
+
+def test_a_saved_cross_pair_model_predicts_and_backtests_with_its_own_pairs(tmp_path):
+    models = tmp_path / "models"
+    trained = runner.invoke(app, ["train", "USDJPY", "--cross-pairs", "EURUSD,GBPUSD", "--name", "cx",
+                                  "--models-dir", str(models), *TINY])
+    assert trained.exit_code == 0, trained.output
+    meta = json.loads((models / "cx" / "model.json").read_text(encoding="utf-8"))
+    assert list(meta["anchored"]["context"]) == ["EURUSD", "GBPUSD"] and meta["anchored"]["config"]["cross_pairs"]
+    out = json.loads(runner.invoke(app, ["predict", "USDJPY", "--model", "cx", "--models-dir", str(models), "--json"]).stdout)
+    assert out["design"]["cross_pairs"] == ["EURUSD", "GBPUSD"] and len(out["steps"]) == 3
+    result = runner.invoke(app, ["backtest", "USDJPY", "--model", "cx", "--models-dir", str(models), "--test-start", "auto",
+                                 "--no-plots", "--json", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "cross-pair context: EURUSD, GBPUSD" in result.output
+    assert "mamba:cx" in json.loads(result.stdout)["probabilistic"]["models"]

@@ -34,7 +34,7 @@ def test_env_json():
     (("train", "EURUSD", "--loss", "cubic"), "--loss configures the windowed design, not the anchored one"),
     (("backtest", "EURUSD", "--lookback", "20", "--members", "2"), "--lookback configures the windowed design"),
     (("train", "EURUSD", "--design", "windowed", "--members", "2"), "--members configures the anchored design"),
-    (("backtest", "EURUSD", "--design", "windowed", "--cross-pairs", "majors"), "--cross-pairs trains the anchored"),
+    (("backtest", "EURUSD", "--design", "windowed", "--cross-pairs", "majors"), "--cross-pairs configures the anchored"),
     (("backtest", "EURUSD", "--cross-pairs", "EURUSD"), "names no pair other than EURUSD"),
     (("data", "show", "EURUSD", "--source", "csv", "--path", "/nonexistent.csv"), "does not exist"),
 ])
