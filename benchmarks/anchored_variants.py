@@ -13,7 +13,7 @@ the combination weight per seed, each member's best epoch, fit seconds.
 
     PYTHONPATH=. python benchmarks/anchored_variants.py --jobs 16 --out sweep     # ~5 min on 16 cores
 """
-import argparse, json, time, os, sys
+import argparse, json, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np
@@ -54,7 +54,6 @@ def nll(g, yz):
 def model_task(market_name, seed, variant, days, out):
     import torch
     torch.set_num_threads(1)
-    from dataclasses import replace
     from forecaster.backtest import run_backtest
     from forecaster.backtest.neural import AnchoredMambaModel
     from forecaster.configs import AnchoredConfig, BacktestConfig
