@@ -87,7 +87,8 @@ def run_pair(pair: str, config: MajorsConfig) -> dict:
     index = result.dates[result.origins]  # (N,) origin dates: the panel aligns the pairs on them
     tercile = tercile_of(result.regime)  # (N,) each pair's own terciles; -1: unknown
     out = {"pair": pair, "index": index, "tercile": tercile, "origins": int(len(result.origins)),
-           "weights": [f["weight"] for f in result.info["fit_log"].get("mamba", [])],
+           "weights": {m: [f["weight"] for f in log] for m, log in result.info["fit_log"].items()
+                       if "weight" in log[0]},  # anchored model -> its combination weight w per fold
            "crps": {}, "miss": {}, "horizon": result.actual.shape[1]}
     for m in config.models():
         d = result.distributions[m]
@@ -159,13 +160,14 @@ def format_tables(summary: dict) -> str:
     """Markdown: the per-pair table, the panel DM and the pooled calibration."""
     models = list(next(iter(summary["pairs"].values()))["crps_bp"])
     tested = _tested(models)
-    lines = [f"| pair | CRPS bp: {' / '.join(models)} | w per fold | "
+    lines = [f"| pair | CRPS bp: {' / '.join(models)} | w per fold (mamba; the others named) | "
              + " | ".join(f"{m} vs GARCH-t: p worse (Holm) / p better" for m in tested) + " |",
              "|---|---|---|" + "---|" * len(tested)]
     for pair, r in summary["pairs"].items():
         c = r["crps_bp"]
         lines.append(f"| {pair} | {' / '.join(f'{c[m]:.3f}' for m in models)} | "
-                     + "/".join(f"{w:.1f}" for w in r["weights"])
+                     + "; ".join(("" if m == "mamba" else f"{m} ") + "/".join(f"{w:.1f}" for w in ws)
+                                 for m, ws in r["weights"].items())
                      + "".join(f" | {_p(r[f'{m}_p_worse'])} ({_p(r[f'{m}_p_worse_holm'])}) / {_p(r[f'{m}_p_better'])}"
                                for m in tested) + " |")
     lines += ["", "Panel DM over the pairs (the mean CRPS differential on the common dates, against GARCH-t):", ""]

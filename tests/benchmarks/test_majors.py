@@ -36,7 +36,7 @@ def _part(pair, n, rng, miss_rate):
     miss = rng.random((len(tercile), 5)) < np.asarray(miss_rate)[tercile][:, None]
     crps = {m: rng.gamma(2.0, 1.0, len(tercile)) for m in mj.MajorsConfig().models()}
     return {"pair": pair, "index": pd.bdate_range("2021-01-01", periods=len(tercile)), "tercile": tercile,
-            "origins": len(tercile), "weights": [0.0], "crps": crps, "miss": {m: miss for m in mj.MajorsConfig().models()}, "horizon": 5}
+            "origins": len(tercile), "weights": {"mamba": [0.0]}, "crps": crps, "miss": {m: miss for m in mj.MajorsConfig().models()}, "horizon": 5}
 
 
 def test_summary_pools_terciles_over_pairs_and_measures_the_spread():
@@ -57,7 +57,7 @@ def test_a_tiny_real_run_backtests_the_default_design():
                           anchored=AnchoredConfig(members=1, epochs=1))
     parts, summary = mj.run_majors(cfg)
     (part,) = parts
-    assert part["origins"] > 100 and len(part["weights"]) == 1
+    assert part["origins"] > 100 and list(part["weights"]) == ["mamba"] and len(part["weights"]["mamba"]) == 1
     assert set(part["crps"]) == set(mj.MajorsConfig().models()) and np.all(part["tercile"] >= -1)
     assert summary["pairs"]["EURUSD"]["crps_bp"]["garch_t"] > 0
 
