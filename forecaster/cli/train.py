@@ -158,6 +158,9 @@ def _anchored_lines(trained) -> list[str]:
     lines = [f"saved [bold]{trained.name}[/] (anchored design) to {trained.folder} ({m['train_seconds']:.1f}s, "
              f"{len(m['members'])} member{'s' if len(m['members']) != 1 else ''}); data {fp['pair']} {fp['first'][:10]} .. "
              f"{fp['last'][:10]} ({fp['rows']} bars), trained and validated up to {trained.meta['seen_until'][:10]}"]
+    if trained.fit.context:
+        lines.append(f"cross-pair model: it also reads the volatility of {', '.join(trained.fit.context)} "
+                     "(predict loads them again)")
     for split in ("validation", "test"):
         if split not in m:
             lines.append(f"{split}: no origins (the data ends at the training cutoff)")

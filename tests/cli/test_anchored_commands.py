@@ -90,6 +90,7 @@ def test_a_saved_cross_pair_model_predicts_and_backtests_with_its_own_pairs(tmp_
     trained = runner.invoke(app, ["train", "USDJPY", "--cross-pairs", "EURUSD,GBPUSD", "--name", "cx",
                                   "--models-dir", str(models), *TINY])
     assert trained.exit_code == 0, trained.output
+    assert "also reads the volatility of EURUSD, GBPUSD" in " ".join(trained.output.split())
     meta = json.loads((models / "cx" / "model.json").read_text(encoding="utf-8"))
     assert list(meta["anchored"]["context"]) == ["EURUSD", "GBPUSD"] and meta["anchored"]["config"]["cross_pairs"]
     out = json.loads(runner.invoke(app, ["predict", "USDJPY", "--model", "cx", "--models-dir", str(models), "--json"]).stdout)
