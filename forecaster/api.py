@@ -301,14 +301,13 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
     if auto_start and model is None:
         raise ForecasterError("--test-start auto takes the first date a saved model has not seen: give --model NAME "
                               "too, or a date (YYYY-MM-DD)")
-    if cross_pairs and (model is not None or not mamba or design != ANCHORED):
+    if cross_pairs and (model is not None or not mamba):
         raise ForecasterError("--cross-pairs trains the anchored cross-pair model in the folds: drop --model (a saved "
-                              "cross-pair model reads its own pairs), --baselines-only and --design windowed, or drop "
-                              "--cross-pairs")
+                              "cross-pair model reads its own pairs) and --baselines-only, or drop --cross-pairs")
     if model is None and mamba:  # trained in the folds: options of the other design are an error
         refuse_other_design(design, windowed={"data": (data, None), "net": (net, None),
                                               "train_config": (train_config, None), "lookback": (lookback, None)},
-                            anchored={"anchored": (anchored, None)})
+                            anchored={"anchored": (anchored, None), "cross_pairs": (cross_pairs, None)})
     data = data or DataConfig()
     estimator.network_config(net or ModelConfig(), len(data.features), 1, 1)  # a bad distribution fails now
     trained = None
@@ -331,10 +330,7 @@ def backtest(pair: str = "EURUSD", config: Optional[BacktestConfig] = None, *,
             q, source=source or "ecb", interval=interval or "1d", start=start, end=end), note)
         anchored = replace(anchored or AnchoredConfig(), cross_pairs=True)
     elif trained is not None:  # a saved cross-pair model reads its own pairs beside the series
-        panel = trained.panel(series)
-        series, context = panel[series.pair], {q: s for q, s in panel.items() if q != series.pair} or None
-        if context:
-            note(f"cross-pair context: {', '.join(context)} ({len(series.frame)} common dates)")
+        series, context = _split_context(trained.panel(series), series, note)
     models = lineup(series, saved=trained, mamba=mamba, horizon=horizon, lookback=lookback, data=data, model=net,
                     train=train_config, risk=risk, design=design, anchored=anchored)
     test_start = config.test_start
@@ -361,8 +357,16 @@ def _with_context(series: PriceSeries, pairs, load: Callable[[str], PriceSeries]
     if not others:
         raise ForecasterError(f"--cross-pairs {pairs!r} names no pair other than {series.pair}: give the pairs whose "
                               "volatility the model should read, e.g. --cross-pairs majors")
-    panel = on_common_dates({series.pair: series, **{q: load(q) for q in others}})
-    dropped = len(series.frame) - len(panel[series.pair].frame)
-    note(f"cross-pair context: {', '.join(others)} ({len(panel[series.pair].frame)} common dates"
-         + (f"; {dropped} of {series.pair}'s bars without them left out)" if dropped else ")"))
-    return panel[series.pair], {q: panel[q] for q in others}
+    return _split_context(on_common_dates({series.pair: series, **{q: load(q) for q in others}}), series, note)
+
+
+def _split_context(panel: dict, series: PriceSeries, note: Callable[[str], None]) -> tuple[PriceSeries, Optional[dict]]:
+    """The panel (pair -> series on common dates, `series`' pair among them) as the forecast pair's
+    series and its context (None when there is none), said in a note."""
+    mine = panel[series.pair]
+    context = {q: s for q, s in panel.items() if q != series.pair}
+    if context:
+        dropped = len(series.frame) - len(mine.frame)
+        note(f"cross-pair context: {', '.join(context)} ({len(mine.frame)} common dates"
+             + (f"; {dropped} of {series.pair}'s bars without them left out)" if dropped else ")"))
+    return mine, context or None

@@ -123,6 +123,11 @@ class OracleConfig:
     def seed_list(self) -> list:
         return list(range(self.first_seed, self.first_seed + self.seeds))
 
+    @property
+    def cross_pair(self) -> AnchoredConfig:
+        """The cross-pair model on the factor market (with `pooled`): the default one reading the other pairs."""
+        return replace(self.anchored, cross_pairs=True)
+
     def mambas(self) -> dict:
         """name -> Variant: the default model first, then the variants."""
         return {DEFAULT_MAMBA: self.anchored, **self.variants}
@@ -146,7 +151,7 @@ def _models(config: OracleConfig, seed: int, cross: bool) -> list:
     """Every Mamba (an anchored one with its ensemble beside it as NAME_raw), the cross-pair one when
     `cross`, the risk models and the constant t; each Mamba's training seed offset by 1000 x the draw's seed."""
     models = []
-    mambas = {**config.mambas(), **({GLOBAL_MAMBA: replace(config.anchored, cross_pairs=True)} if cross else {})}
+    mambas = {**config.mambas(), **({GLOBAL_MAMBA: config.cross_pair} if cross else {})}
     for name, v in mambas.items():
         if isinstance(v, AnchoredConfig):
             net = AnchoredMambaModel(replace(v, seed=v.seed + 1000 * seed), name=name)
@@ -297,7 +302,7 @@ def _config_dict(config: OracleConfig) -> dict:
             "test_years": config.test_years, "horizon": config.horizon, "pooled": config.pooled,
             "retrain_every": 0, "bootstrap": {"resamples": BOOTSTRAPS, "interval": INTERVAL, "over": "seeds"},
             "mambas": {name: _variant_dict(v) for name, v in config.mambas().items()},
-            **({"global": replace(config.anchored, cross_pairs=True).to_dict()} if config.pooled else {})}
+            **({"global": config.cross_pair.to_dict()} if config.pooled else {})}
 
 
 def _variant_dict(v: Variant) -> dict:

@@ -11,6 +11,8 @@ StartOpt = typer.Option(None, "--start", help="First date of the data, YYYY-MM-D
 EndOpt = typer.Option(None, "--end", help="Last date of the data, YYYY-MM-DD.")
 ColumnOpt = typer.Option(None, "--column", help="The price column of a wide or long CSV table (e.g. USD, DEXUSEU).")
 SeriesOpt = typer.Option(None, "--series", help="The series of a long CSV table (rows whose currency/symbol is this).")
+CrossPairsOpt = typer.Option(None, "--cross-pairs", help="Anchored design: the cross-pair model, which also reads these "
+                             "pairs' volatility (e.g. majors, or USDJPY,GBPUSD), every pair on the dates all share.")
 GateOpt = typer.Option(None, "--gate", help="Anchored design: keep the learnt correction (w > 0) only when the "
                        "combination beats GARCH-t on held-out validation rows with a one-sided DM p below this, "
                        "e.g. 0.05 (default: no gate).")
@@ -22,5 +24,3 @@ def anchored_given(members: int, combine: bool, gate, cross_pairs) -> dict:
 
     return {"--members": (members, AnchoredConfig.members), "--combine/--no-combine": (combine, AnchoredConfig.combine),
             "--gate": (gate, AnchoredConfig.gate), "--cross-pairs": (cross_pairs, None)}
-CrossPairsOpt = typer.Option(None, "--cross-pairs", help="Anchored design: the cross-pair model, which also reads these "
-                             "pairs' volatility (e.g. majors, or USDJPY,GBPUSD), every pair on the dates all share.")

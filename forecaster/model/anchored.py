@@ -364,7 +364,8 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
     ewma_pred = fitted.ewma.distribution(histories)
     model, _ = replace(fitted, cfg=replace(fitted.cfg, combine=False)).distributions(histories)
     garch_pred = local_garch.distribution(histories)
-    out = {"ewma": float(ewma_pred.crps(y).mean()), "garch_t": float(garch_pred.crps(y).mean()),
+    garch_crps = garch_pred.crps(y)  # (N, H)
+    out = {"ewma": float(ewma_pred.crps(y).mean()), "garch_t": float(garch_crps.mean()),
            "model": float(model.crps(y).mean()), "weight": 1.0}
     if fitted.cfg.combine:
         parts = Mixture([0.5, 0.5], (model, garch_pred)).crps_parts(y)
@@ -374,7 +375,7 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
         out.update(weight=float(grid[best]), combined=by_weight[best], by_weight=by_weight)
         if fitted.cfg.gate is not None and out["weight"] > 0:
             combined = mixture_crps(*parts, np.array([out["weight"], 1.0 - out["weight"]])).mean(1)  # (N,)
-            p = diebold_mariano(combined, garch_pred.crps(y).mean(1), fitted.cfg.horizon)["dm_p"]
+            p = diebold_mariano(combined, garch_crps.mean(1), fitted.cfg.horizon)["dm_p"]
             kept = bool(p < fitted.cfg.gate)  # NaN (no difference to test) fails the gate
             out["gate"] = {"alpha": fitted.cfg.gate, "p_better": p, "kept": kept, "weight_chosen": out["weight"]}
             if not kept:

@@ -164,7 +164,7 @@ def train_anchored(series: PriceSeries, cfg: AnchoredConfig, split: tuple, progr
 
 def _scores(fit: AnchoredFit, panel: dict, origins: np.ndarray, split: str) -> dict:
     """CRPS (mean over origins and steps) of EWMA, GARCH-t, the ensemble and what is shipped at origin
-    rows `origins` of `series`, the verdicts of the shipped model against GARCH-t and EWMA (DM on the
+    rows `origins` of the forecast pair, the verdicts of the shipped model against GARCH-t and EWMA (DM on the
     per-origin CRPS), and the coverage of the shipped intervals. panel: the forecast pair's series
     first (and the pairs a cross-pair model reads)."""
     H = fit.cfg.horizon
@@ -193,7 +193,7 @@ def anchored_metrics(fit: AnchoredFit, panel: dict, fit_end: int) -> dict:
            "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.ewma.lam), "train_seconds": fit.log["seconds"],
            "rows": rows, "members": fit.log["members"], "gate": fit.log["validation"].get("gate")}
     out["validation"] = _scores(fit, panel, np.arange(first, first + rows["combination"]) + 1, "validation")
-    test = np.arange(fit_end, len(next(iter(panel.values())).frame) - H)
+    test = np.arange(fit_end, len(next(iter(panel.values())).frame) - H)  # the forecast pair's rows
     if len(test):
         out["test"] = _scores(fit, panel, test, "test")
         out["test_coverage"] = out["test"]["coverage"]
