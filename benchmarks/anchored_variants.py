@@ -22,7 +22,7 @@ H = 5
 MARKETS = ("garch_t", "gjr_garch_t", "harch_t", "markov_switching")
 MODELS = ("mamba", "mamba_raw", "ewma", "garch_t", "hist_vol")
 VARIANTS = {
-    "base": {},
+    "base": {},  # the default of the day (min_epochs 1 since the third session of 2026-12-01)
     "val30": {"val_frac": 0.30},
     "pat8": {"patience": 8, "epochs": 40},
     "lr1e3": {"lr": 1e-3, "patience": 6, "epochs": 40},
@@ -32,6 +32,7 @@ VARIANTS = {
     "val30_pat8_lr1e3": {"val_frac": 0.30, "patience": 8, "epochs": 40, "lr": 1e-3},
     "min3": {"min_epochs": 3},  # each member trained at least 3 epochs (never kept untrained)
     "min6": {"min_epochs": 6},
+    "min0": {"min_epochs": 0},  # the default before 2026-12-01 (third session): a member may be kept untrained
 }
 
 

@@ -293,8 +293,9 @@ class AnchoredConfig(JsonConfig):
     epochs: int = 30
     lr: float = 3e-3  # AdamW, cosine decay without warm-up; weight decay and clipping are TrainConfig's
     patience: int = 4  # epochs without a better early-stopping CRPS
-    min_epochs: int = 0  # each member is kept at its best epoch from this one (or the last) on; 0: the untrained
-    #   anchor may be kept (3 helped on 9,000-day markets and hurt on a 4,000-day one: BENCHMARKS.md, issue 20)
+    min_epochs: int = 1  # each member is kept at its best epoch from this one (or the last) on: 1 never keeps the
+    #   untrained anchor (early stopping picks how long to train, w how much to trust it); 0 may keep it; 3 hurt a
+    #   4,000-day case (BENCHMARKS.md, issue 20)
     cross_pairs: bool = False  # the cross-pair model: the other pairs of its history (same dates) are inputs too
     seed: int = 0
 

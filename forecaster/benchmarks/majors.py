@@ -53,6 +53,8 @@ class MajorsConfig:
     test_years: float = 3.0
     folds: int = 3  # refits over the test period: yearly over 3 years
     start: Optional[str] = None  # first date of the data (None: all of it)
+    end: Optional[str] = None  # last date of the data (None: all of it); an earlier end makes the test years before
+    #   it a validation window on which a design can be chosen without looking at the last test years
     anchored: AnchoredConfig = field(default_factory=AnchoredConfig)
     cross: bool = False  # also the cross-pair model
 
@@ -74,10 +76,10 @@ def run_pair(pair: str, config: MajorsConfig) -> dict:
     began = time.perf_counter()
     context = None
     if config.cross:
-        panel = on_common_dates({p: load_series(p, source="ecb", start=config.start) for p in config.pairs})
+        panel = on_common_dates({p: load_series(p, source="ecb", start=config.start, end=config.end) for p in config.pairs})
         series, context = panel[pair], {q: s for q, s in panel.items() if q != pair}
     else:
-        series = load_series(pair, source="ecb", start=config.start)
+        series = load_series(pair, source="ecb", start=config.start, end=config.end)
     models = lineup(series, anchored=config.anchored)  # the default design, as `forecaster backtest` lines it up
     if config.cross:
         cross = AnchoredMambaModel(replace(config.anchored, horizon=models[0].horizon, cross_pairs=True), name=CROSS)

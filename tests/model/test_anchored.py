@@ -193,6 +193,8 @@ def test_min_epochs_never_keeps_an_untrained_member():
     _, series = _garch_series(2600, seed=2)
     history = History(series, 2000)
     free = an.fit_anchored(history, replace(FAST, epochs=3, patience=1, lr=3e-1, min_epochs=0))  # epoch 1 made worse
+    default = an.fit_anchored(history, replace(FAST, epochs=3, patience=1, lr=3e-1))
     forced = an.fit_anchored(history, replace(FAST, epochs=3, patience=1, lr=3e-1, min_epochs=2))
     assert free.log["members"][0]["best_epoch"] == 0  # early stopping kept the anchor itself
+    assert default.log["members"][0]["best_epoch"] >= 1  # the default never ships an untrained member
     assert forced.log["members"][0]["best_epoch"] >= 2
