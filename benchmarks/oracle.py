@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from forecaster.benchmarks import oracle as ob
@@ -40,12 +39,10 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the markdown table here and JSON beside it (.json)")
     args = parser.parse_args()
 
-    size = ob.QUICK if args.quick else ob.FULL
-    chosen = {k: v for k, v in (("seeds", args.seeds), ("first_seed", args.first_seed), ("days", args.days), ("test_years", args.test_years),
-                                ("markets", args.markets and tuple(args.markets.split(","))),
-                                ("pooled", False if args.no_global else None),
-                                ("anchored", None if args.gate is None else AnchoredConfig(gate=args.gate))) if v is not None}
-    result = ob.run_oracle(replace(size, **chosen), jobs=args.jobs)
+    config = ob.sized(args.quick, markets=args.markets, seeds=args.seeds, first_seed=args.first_seed, days=args.days,
+                      test_years=args.test_years, pooled=False if args.no_global else None,
+                      anchored=None if args.gate is None else AnchoredConfig(gate=args.gate))
+    result = ob.run_oracle(config, jobs=args.jobs)
     command = "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
     text = "\n".join([f"Oracle benchmark; {result.date}; {result.machine}; {result.jobs} job(s); "
                       f"wall time {result.seconds:.0f} s.", f"Command: `{command}`", "", ob.format_table(result)])

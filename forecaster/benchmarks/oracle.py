@@ -137,6 +137,14 @@ QUICK = OracleConfig(markets=("garch_t", IID), seeds=1, days=4000, test_years=4.
 FULL = OracleConfig()  # every market, 3 seeds, 9,000 days
 
 
+def sized(quick: bool = False, markets: Optional[str] = None, **fields) -> OracleConfig:
+    """QUICK (or FULL) with the fields given overriding it (None keeps the size's); markets comma-separated:
+    what the two front ends (benchmarks/oracle.py, `forecaster benchmark oracle`) build from their options."""
+    if markets is not None:
+        fields["markets"] = tuple(m.strip() for m in markets.split(",") if m.strip())
+    return replace(QUICK if quick else FULL, **{k: v for k, v in fields.items() if v is not None})
+
+
 # ----------------------------------------------------------------------------- one market, one seed
 
 def _series(returns: np.ndarray, pair: str) -> PriceSeries:

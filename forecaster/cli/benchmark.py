@@ -96,7 +96,6 @@ def oracle(
 
     Example: forecaster benchmark oracle --quick --out reports/oracle-quick.json
     """
-    from dataclasses import replace
     from pathlib import Path
 
     from forecaster.benchmarks import oracle as ob
@@ -104,11 +103,8 @@ def oracle(
 
     if out:
         check_writable(out)
-    size = ob.QUICK if quick else ob.FULL
-    chosen = {k: v for k, v in (("seeds", seeds), ("first_seed", first_seed), ("days", days), ("test_years", test_years),
-                                ("markets", None if markets is None else tuple(m.strip() for m in markets.split(",") if m.strip())))
-              if v is not None}
-    result = ob.run_oracle(replace(size, **chosen), jobs=jobs, out=out, log=info)
+    config = ob.sized(quick, markets=markets, seeds=seeds, first_seed=first_seed, days=days, test_years=test_years)
+    result = ob.run_oracle(config, jobs=jobs, out=out, log=info)
     table = ob.format_table(result)
     if out:
         atomic_write_text(Path(out).with_suffix(".md"), table + "\n")

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.backtest import BacktestConfig, CostConfig, History, LookAheadError, run_backtest
+from forecaster.backtest import BacktestConfig, CostConfig, LookAheadError, run_backtest
 from forecaster.backtest.baselines import RandomWalk, RidgeAR, default_baselines
 from forecaster.backtest.report import forecasts_frame, markdown_tables, metrics, verdicts, write_report
 from forecaster.data import DataConfig, PriceSeries

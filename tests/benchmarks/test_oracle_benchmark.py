@@ -97,6 +97,14 @@ def test_unknown_market_and_bad_variant_are_refused():
     assert bad.exit_code == 1 and "unknown" in bad.output
 
 
+def test_sized_overrides_only_the_options_given():
+    quick = ob.sized(True, markets=" garch_t, harch_t ", seeds=2, days=None, pooled=None)
+    assert quick.markets == ("garch_t", "harch_t") and quick.seeds == 2 and quick.days == ob.QUICK.days
+    assert ob.sized(first_seed=11) == replace(ob.FULL, first_seed=11)
+    with pytest.raises(ForecasterError, match="unknown"):
+        ob.sized(markets="garch_t,nope")
+
+
 def test_fresh_draws_start_at_first_seed(tmp_path):
     cfg = replace(TINY, markets=("iid_t",), seeds=1, first_seed=11, days=1500, test_years=2.0)
     assert replace(cfg, seeds=2).seed_list == [11, 12]
