@@ -65,7 +65,7 @@ def model_task(market_name, seed, variant, days, out):
         anchored.anchored_crps = nll
     market, path, series = _series(market_name, seed, days)
     net = AnchoredMambaModel(AnchoredConfig(horizon=H, seed=1000 * seed, **over))
-    models = [net, net.raw(), EWMA(H), GarchT(H), HistoricalVol(H)]
+    models = net.with_raw() + [EWMA(H), GarchT(H), HistoricalVol(H)]
     t0 = time.perf_counter()
     test_row = int(days * 0.722)
     res = run_backtest(series, models, BacktestConfig(horizon=H, test_start=str(series.frame.index[test_row].date()),

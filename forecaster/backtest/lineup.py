@@ -65,7 +65,7 @@ def lineup(series: PriceSeries, *, saved: Optional[TrainedModel] = None, data: O
         if mamba and design == ANCHORED:
             net = AnchoredMambaModel(AnchoredConfig.from_dict({**(anchored or AnchoredConfig()).to_dict(),
                                                               "horizon": horizon}))
-            models += [net, net.raw()] if net.config.combine else [net]
+            models += net.with_raw()
         elif mamba:
             models.append(MambaModel(data, model, train))
     models += default_baselines(horizon)

@@ -165,6 +165,11 @@ class AnchoredMambaModel(BacktestModel):
         """The anchored ensemble alone, from this model's fits (a second line-up entry)."""
         return _RawView(self, name or f"{self.name}_raw")
 
+    def with_raw(self) -> list:
+        """The line-up entries of this model: itself, and where it ships a combination, its ensemble
+        alone beside it (NAME_raw)."""
+        return [self, self.raw()] if self.config.combine else [self]
+
     @property
     def saved(self) -> bool:
         return self.seen_until is not None

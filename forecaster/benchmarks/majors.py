@@ -83,7 +83,7 @@ def run_pair(pair: str, config: MajorsConfig) -> dict:
     models = lineup(series, anchored=config.anchored)  # the default design, as `forecaster backtest` lines it up
     if config.cross:
         cross = AnchoredMambaModel(replace(config.anchored, horizon=models[0].horizon, cross_pairs=True), name=CROSS)
-        models += [cross, cross.raw()]
+        models += cross.with_raw()
     result = run_backtest(series, models, BacktestConfig(horizon=models[0].horizon, test_years=config.test_years,
                                                          folds=config.folds, calibration="static"), context=context)
     index = result.dates[result.origins]  # (N,) origin dates: the panel aligns the pairs on them

@@ -163,7 +163,7 @@ def _models(config: OracleConfig, seed: int, cross: bool) -> list:
     for name, v in mambas.items():
         if isinstance(v, AnchoredConfig):
             net = AnchoredMambaModel(replace(v, seed=v.seed + 1000 * seed), name=name)
-            models += [net, net.raw()] if v.combine else [net]
+            models += net.with_raw()
         else:
             data, net_config, train = v
             models.append(MambaModel(data, net_config, replace(train, seed=train.seed + 1000 * seed), name=name))

@@ -198,3 +198,8 @@ def test_min_epochs_never_keeps_an_untrained_member():
     assert free.log["members"][0]["best_epoch"] == 0  # early stopping kept the anchor itself
     assert default.log["members"][0]["best_epoch"] >= 1  # the default never ships an untrained member
     assert forced.log["members"][0]["best_epoch"] >= 2
+
+
+def test_with_raw_lines_up_the_ensemble_beside_a_combination_only():
+    assert [m.name for m in AnchoredMambaModel(FAST).with_raw()] == ["mamba", "mamba_raw"]
+    assert [m.name for m in AnchoredMambaModel(replace(FAST, combine=False)).with_raw()] == ["mamba"]
