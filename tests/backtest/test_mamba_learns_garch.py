@@ -15,12 +15,14 @@ that needs DM p < 0.05).
 
 Measured 2026-12-01 on the 2-core machine (gap closed at step 1 / step 5; the oracle by Monte Carlo
 with 2,000 paths, whose error is not a tenth of the gap at this size, so gaps above 1 occur; the
-models are compared on the same oracle), 8-16 s a seed:
-    seed 0  mamba_raw 1.07 / 1.19, EWMA (= untrained) 0.62 / 0.28, shipped 1.09 / 1.27
-    seed 1  mamba_raw 0.93 / 0.67, EWMA 0.77 / 0.62, shipped 0.99 / 0.80   (step 5: +0.042, the closest)
+models are compared on the same oracle), 8-16 s a seed, with min_epochs 1 (the default since the
+third session that day; with 0 seed 1's step-5 excess was +0.042):
+    seed 0  mamba_raw 1.07 / 1.18, EWMA (= untrained) 0.61 / 0.28, shipped 1.09 / 1.27
+    seed 1  mamba_raw 0.91 / 0.64, EWMA 0.77 / 0.62, shipped 0.98 / 0.79   (step 5: +0.0208, the closest)
     seed 2  mamba_raw 0.86 / 0.71, EWMA 0.60 / 0.25, shipped 0.99 / 0.84
 The margin was set at 0.02 after seeing seed 1's +0.042 (0.05 would fail it): any positive margin
-fails the untrained model, which equals EWMA exactly.
+fails the untrained model, which equals EWMA exactly. Seed 1 now clears it by 0.0008: a change that
+moves this case's training at all can fail it, which is the test doing its work, not noise to tune away.
 The windowed design fails issue 19's rule on seeds 1 and 2 (acceptance_windowed_learns_garch.py,
 left out of CI for that reason)."""
 
