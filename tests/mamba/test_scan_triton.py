@@ -108,15 +108,20 @@ def test_gradients_are_bitwise_reproducible(st):
 
 
 def test_repeated_calls_launch_the_cached_kernels_alike(st, monkeypatch):
-    """After the first call, the same arguments launch the kernels Triton compiled through scan_triton._launch's
-    cache (without JITFunction.run): outputs and gradients equal bit for bit those of the plain launch, and a
-    misaligned B (a new key) is launched right too."""
-    st._COMPILED.clear()
+    """After the first call, the same arguments launch the kernels Triton compiled through the plan's _Calls
+    (the launcher handed addresses, without JITFunction.run): outputs and gradients equal bit for bit those
+    of the plain launch, and a misaligned B (a new key) is launched right too."""
+    st._PLANS.clear()
     t = _to(_inputs(2, 150, 24, 8, softplus=True), torch.float32)
     scan = lambda **kw: selective_scan(**kw, impl="triton")  # noqa: E731
     first = _run(scan, t, True)
-    assert len(st._COMPILED) == 2  # the forward and the backward kernel
+
+    def calls():
+        return [p.fwd for p in st._PLANS.values()] + [c[0] for p in st._PLANS.values() for c in p.bwd.values()]
+
+    assert len(calls()) == 2 and all(len(c.compiled) == 1 for c in calls())  # the forward and the backward
     second = _run(scan, t, True)
+    assert len(calls()) == 2 and all(len(c.compiled) == 1 for c in calls())
     monkeypatch.setattr(st, "FAST_LAUNCH", False)
     plain = _run(scan, t, True)
     for other in (second, plain):
@@ -129,6 +134,36 @@ def test_repeated_calls_launch_the_cached_kernels_alike(st, monkeypatch):
     for _ in range(2):
         y, h, g = _run(scan, shifted, True)
         assert _rel(y, ref[0]) < 1e-5 and all(_rel(g[k], ref[2][k]) < 1e-5 for k in g)
+
+
+def test_a_captured_cuda_graph_replays_the_eager_step(st):
+    """fwd+bwd of impl="triton" captured in one CUDA graph (allocations from the graph's pool, launches on the
+    capture stream) and replayed on new inputs gives the eager step's outputs and gradients bit for bit."""
+    t = _to(_inputs(2, 150, 24, 8, softplus=True), torch.float32)
+    names = [k for k, v in t.items() if v is not None]
+    scan = lambda: selective_scan(**t, delta_softplus=True, impl="triton")  # noqa: E731
+    cot = torch.randn(2, 150, 24, device="cuda")
+
+    def step():
+        return torch.autograd.grad(scan(), [t[k] for k in names], cot)
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(2):  # compiles and fills the plans before capture
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = step()
+    fresh = _to(_inputs(2, 150, 24, 8, softplus=True, seed=7), torch.float32)
+    with torch.no_grad():
+        for k in names:
+            t[k].copy_(fresh[k])
+    graph.replay()
+    torch.cuda.synchronize()
+    eager = step()
+    assert all(torch.equal(a, b) for a, b in zip(captured, eager))
 
 
 def test_step_sizes_up_to_ten_without_softplus(st):
