@@ -177,7 +177,11 @@ def _versions(args) -> None:
                         acc[name].setdefault(k, []).append(v)
         for name, step in steps.items():
             row = {k: statistics.median(v) for k, v in acc[name].items()}
-            row["graph"] = _graph_ms(step)
+            try:
+                row["graph"] = _graph_ms(step)
+            except Exception as e:  # noqa: BLE001  (a peer that cannot be captured)
+                row["graph"] = None
+                print(f"{name}: no graph ({type(e).__name__}: {e})", flush=True)
             row.update(version=name, dtype=str(dtype).replace("torch.", ""))
             results.append(row)
             print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)

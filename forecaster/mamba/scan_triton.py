@@ -89,19 +89,23 @@ class Launch:
 
 
 # Launch shapes by band of sequence length: (largest L of the band, or None for the rest, the Launch for
-# float32 inputs, the Launch for 16-bit inputs). This table is what `benchmarks/scan.py --device cuda --tune`
-# chose on the H200 on 2026-12-01 (issue 22, third try; BENCHMARKS.md), one band per benchmark shape, the
-# edges at the geometric means of its lengths (96, 512, 4096; batch 64, 64, 8; d_inner 256, 256, 2048).
-# Everywhere the backward runs more, smaller programs than the one-band default had (8 or 16 channels per
-# program, one or two warps); short and middle lengths take chunks of 4 (168 instead of 247 backward
-# registers) and a 16-channel forward; at the longest, 16-bit inputs run on widened float32 copies
-# (5.10 against 5.71 ms fwd+bwd there; more memory).
-_SHORT = dict(chunk=4, fwd_block_d=16, fwd_warps=2, fwd_n_inner=4)
+# float32 inputs, the Launch for 16-bit inputs). The middle and long bands are what `benchmarks/scan.py
+# --device cuda --tune` chose on the H200 on 2026-12-01 (issue 22, third try; BENCHMARKS.md), one band per
+# benchmark shape, the edges at the geometric means of its lengths (96, 512, 4096; batch 64, 64, 8; d_inner
+# 256, 256, 2048). There the backward runs more, smaller programs than the one-band default had (8 channels
+# per program on one warp); the middle band takes chunks of 4 (168 instead of 247 backward registers) and a
+# 16-channel forward; at the longest, 16-bit inputs run on widened float32 copies (5.10 against 5.71 ms
+# fwd+bwd there; more memory). The short band is what the GPU time alone chose (CUDA-graph replay of fwd+bwd,
+# `benchmarks/scan_host.py --candidates`, issue 22, fourth try): chunks of 8 and the 8-channel one-warp
+# backward, 0.126 against 0.210 ms for the third try's chunk 4 and 16-channel two-warp backward in float32
+# (host time had hidden the difference from the tune); in bf16 with the next chunk read ahead (0.127 against 0.147).
+_FWD16 = dict(fwd_block_d=16, fwd_warps=2, fwd_n_inner=4)
 _SMALL_BWD = dict(bwd_block_d=8, bwd_warps=1, bwd_n_inner=8)
 LAUNCH_TABLE: tuple[tuple[Optional[int], Launch, Launch], ...] = (
-    (221, Launch(**_SHORT, bwd_block_d=16, bwd_warps=2, bwd_n_inner=4, widen_16bit=False),
-     Launch(chunk=8, fwd_block_d=16, fwd_warps=2, fwd_n_inner=4, **_SMALL_BWD, widen_16bit=False)),
-    (1448, Launch(**_SHORT, **_SMALL_BWD, widen_16bit=False), Launch(**_SHORT, **_SMALL_BWD, widen_16bit=False)),
+    (221, Launch(chunk=8, **_FWD16, **_SMALL_BWD, widen_16bit=False),
+     Launch(chunk=8, **_FWD16, **_SMALL_BWD, prefetch=True, widen_16bit=False)),
+    (1448, Launch(chunk=4, **_FWD16, **_SMALL_BWD, widen_16bit=False),
+     Launch(chunk=4, **_FWD16, **_SMALL_BWD, widen_16bit=False)),
     (None, Launch(chunk=8, **_SMALL_BWD, widen_16bit=False), Launch(chunk=8, **_SMALL_BWD, widen_16bit=True)),
 )
 LAUNCH_OVERRIDE: Optional[Launch] = None  # when set, used at every shape (tests, the benchmark's --tune)
@@ -553,33 +557,40 @@ def _scan_bwd_kernel(
         tl.store(small_ptr + DIM * N + DIM + offs_d, tl.sum(g_bias, axis=0), mask=mask_d)
 
 
+@triton.jit
+def _sum_rows(src, stride, count, j, mask, ROWS: tl.constexpr, BLOCK: tl.constexpr):
+    """sum over k < count of src[k * stride + j] (float32, (BLOCK,)): ROWS rows loaded at a time and summed
+    in a fixed tree, so the order of the additions is the same on every call."""
+    rows = tl.arange(0, ROWS).to(tl.int64)[:, None]
+    acc = tl.zeros((BLOCK,), tl.float32)
+    for k0 in range(0, count, ROWS):
+        ok = ((k0 + rows) < count) & mask[None, :]
+        acc += tl.sum(tl.load(src + (k0 + rows) * stride + j[None, :], mask=ok, other=0.0), axis=0)
+    return acc
+
+
 @triton.jit(do_not_specialize=["n_dblocks", "batch"])
 def _partials_sum_kernel(part_ptr, bc_ptr, small_ptr, n_bc, s_row, n_dblocks, batch, s_part, small_off, n_bc_programs,
-                         BLOCK: tl.constexpr):
+                         ROWS: tl.constexpr, BLOCK: tl.constexpr):
     """The backward's partials summed in a fixed order (no atomics, so the same inputs give the same bits).
     Programs below n_bc_programs: dB, dC over the channel blocks, (2, b, d_blocks, l, n) -> (2, b, l, n), in
     the output's dtype; the others: dA, dD, d delta_bias over the batch rows, (b, s_part) -> (s_part,) float32."""
     pid = tl.program_id(0)
     offs = tl.arange(0, BLOCK).to(tl.int64)
-    acc = tl.zeros((BLOCK,), tl.float32)
     if pid < n_bc_programs:
         j = pid * BLOCK + offs  # into (2 * b, l * n)
         mask = j < n_bc
         row = j // s_row
-        src = part_ptr + row * n_dblocks * s_row + (j - row * s_row)
-        for k in range(0, n_dblocks):
-            acc += tl.load(src + k * s_row, mask=mask, other=0.0)
+        acc = _sum_rows(part_ptr, s_row, n_dblocks, row * (n_dblocks - 1) * s_row + j, mask, ROWS, BLOCK)
         tl.store(bc_ptr + j, acc.to(bc_ptr.dtype.element_ty), mask=mask)
     else:
         j = (pid - n_bc_programs) * BLOCK + offs
         mask = j < s_part
-        src = part_ptr + small_off + j
-        for r in range(0, batch):
-            acc += tl.load(src + r * s_part, mask=mask, other=0.0)
+        acc = _sum_rows(part_ptr + small_off, s_part, batch, j, mask, ROWS, BLOCK)
         tl.store(small_ptr + j, acc, mask=mask)
 
 
-_SUM_BLOCK = 1024  # outputs per program of _partials_sum_kernel
+_SUM_BLOCK, _SUM_ROWS = 256, 16  # outputs per program of _partials_sum_kernel, and partial rows loaded at once
 
 
 def _strides3(t: Optional[Tensor]) -> tuple[int, int, int]:
@@ -603,8 +614,8 @@ class _Plan:
     gradient's strides and dtype. Built once per key, so that a repeated call (every training step) does
     no per-argument Python work before its launches beyond reading the addresses."""
 
-    __slots__ = ("batch", "length", "dim", "n", "n_chunks", "launch", "flags", "fwd", "fwd_floats", "bwd",
-                 "_key_parts")
+    __slots__ = ("batch", "length", "dim", "n", "n_chunks", "launch", "flags", "fwd", "fwd_floats", "final_shape",
+                 "final_floats", "grad_shape", "bwd", "_key_parts")
 
     def __init__(self, u, delta, B, C, z, D, delta_bias, h0, softplus: bool, save_states: bool, launch: Launch):
         batch, length, dim = u.shape
@@ -615,7 +626,8 @@ class _Plan:
                           SOFTPLUS=bool(softplus))
         # the forward's one float32 buffer: the state entering each chunk (b, n_chunks, d, n) when saved,
         # then the final state (b, d, n)
-        self.fwd_floats = (batch * n_chunks * dim * n if save_states else 0) + batch * dim * n
+        self.final_shape, self.final_floats, self.grad_shape = (batch, dim, n), batch * dim * n, (batch, length, dim)
+        self.fwd_floats = (batch * n_chunks * dim * n if save_states else 0) + self.final_floats
         so = (length * dim, dim, 1)  # out is contiguous (b, l, d)
         self.fwd = _Call(
             _scan_fwd_kernel, (batch, _cdiv(dim, launch.fwd_block_d)),
@@ -650,7 +662,7 @@ class _Plan:
         n_bc_programs = _cdiv(n_bc, _SUM_BLOCK)
         reduce = _Call(_partials_sum_kernel, (n_bc_programs + _cdiv(s_part, _SUM_BLOCK), 1),
                        (n_bc, length * n, n_dblocks, batch, s_part, 2 * s_bc, n_bc_programs),
-                       dict(BLOCK=_SUM_BLOCK), 4)
+                       dict(ROWS=_SUM_ROWS, BLOCK=_SUM_BLOCK), 4)
         if len(self.bwd) >= 16:
             self.bwd.clear()
         hit = self.bwd[key] = (call, reduce, n_dblocks, 2 * s_bc, s_part)
@@ -680,16 +692,17 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
     (b * n_chunks * d * n floats, then the final state's when not want_final; None without save_states)
     and the plan."""
     plan = _plan(u, delta, A, B, C, D, z, delta_bias, initial_state, bool(delta_softplus), save_states, launch)
-    out = u.new_empty(u.shape)  # (b, l, d), contiguous
+    # (allocations from u, with shapes as int tuples: torch.Size arguments and device= cost microseconds)
+    out = torch.empty_like(u, memory_format=torch.contiguous_format)  # (b, l, d)
     states = hT = None
     if not save_states:
-        hT = hT_at = states_at = torch.empty(plan.batch, plan.dim, plan.n, device=u.device, dtype=torch.float32)
+        hT = hT_at = states_at = u.new_empty(plan.final_shape, dtype=torch.float32)  # (b, d, n)
     elif want_final:  # apart, so that a final state kept by the caller does not hold the states' memory
-        hT = hT_at = torch.empty(plan.batch, plan.dim, plan.n, device=u.device, dtype=torch.float32)
-        states = states_at = torch.empty(plan.fwd_floats - hT.numel(), device=u.device, dtype=torch.float32)
+        hT = hT_at = u.new_empty(plan.final_shape, dtype=torch.float32)
+        states = states_at = u.new_empty(plan.fwd_floats - plan.final_floats, dtype=torch.float32)
     else:  # one allocation
-        states = states_at = torch.empty(plan.fwd_floats, device=u.device, dtype=torch.float32)
-        hT_at = _At(states, plan.fwd_floats - plan.batch * plan.dim * plan.n)
+        states = states_at = u.new_empty(plan.fwd_floats, dtype=torch.float32)
+        hT_at = _At(states, plan.fwd_floats - plan.final_floats)
     dummy = out
     plan.fwd((u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
               delta_bias if delta_bias is not None else dummy, initial_state if initial_state is not None else dummy,
@@ -724,7 +737,7 @@ class _TritonScan(torch.autograd.Function):
             g_final = _f32(g_final)
         call, reduce, n_dblocks, bc_floats, s_part = plan.backward_call(g_out, g_final is not None, ctx.has_h0)
         batch, length, dim, n = plan.batch, plan.length, plan.dim, plan.n
-        shape, m = u.shape, batch * length * dim
+        shape, m = plan.grad_shape, batch * length * dim
         # du, d delta (and dz) in one buffer where their dtypes agree: one allocation before the launch
         same = delta.dtype == u.dtype and (z is None or z.dtype == u.dtype)
         if same:
@@ -734,8 +747,8 @@ class _TritonScan(torch.autograd.Function):
             g_u, g_delta = u.new_empty(shape), delta.new_empty(shape)
             g_z = None if z is None else z.new_empty(shape)
         # one float32 buffer: dB, dC partials (2, b, d_blocks, l, n), then dA, dD, d delta_bias (b, s_part)
-        part = torch.empty(bc_floats + batch * s_part, device=u.device, dtype=torch.float32)
-        g_h0 = torch.empty(batch, dim, n, device=u.device, dtype=torch.float32) if ctx.has_h0 else None
+        part = u.new_empty(bc_floats + batch * s_part, dtype=torch.float32)
+        g_h0 = u.new_empty(plan.final_shape, dtype=torch.float32) if ctx.has_h0 else None
         dummy = part
         call((u, delta, A, B, C, D if D is not None else dummy, z if z is not None else dummy,
               delta_bias if delta_bias is not None else dummy, states, g_out,
@@ -745,17 +758,17 @@ class _TritonScan(torch.autograd.Function):
         # after the launch (while the kernel runs): the partials summed, views
         if REDUCE_KERNEL:
             bc_dtype = B.dtype if B.dtype == C.dtype else torch.float32
-            g_BC = torch.empty(2, batch, length, n, device=u.device, dtype=bc_dtype)  # dB, dC (b, l, n) each
-            g_small = torch.empty(s_part, device=u.device, dtype=torch.float32)
+            g_BC = u.new_empty((2, batch, length, n), dtype=bc_dtype)  # dB, dC (b, l, n) each
+            g_small = u.new_empty(s_part, dtype=torch.float32)
             reduce((part, g_BC, g_small))
             g_B, g_C = g_BC.unbind(0)
-            g_A, g_D, g_bias = g_small.split([dim * n, dim, dim])
+            g_A, g_D, g_bias = g_small.split_with_sizes([dim * n, dim, dim])  # (Tensor.split is Python)
         else:
             ln = length * n
             bc = part.as_strided((2, batch, n_dblocks, length, n), (batch * n_dblocks * ln, n_dblocks * ln, ln, n, 1))
             g_B, g_C = (bc[:, :, 0] if n_dblocks == 1 else bc.sum(2)).unbind(0)  # (b, l, n) each
             small = part.as_strided((batch, s_part), (s_part, 1), bc_floats)
-            g_A, g_D, g_bias = (small[0] if batch == 1 else small.sum(0)).split([dim * n, dim, dim])
+            g_A, g_D, g_bias = (small[0] if batch == 1 else small.sum(0)).split_with_sizes([dim * n, dim, dim])
         if same:
             g_u, g_delta, *rest = g_all.unbind(0)
             g_z = rest[0] if rest else None
@@ -798,12 +811,13 @@ def selective_scan_triton(
     if u.dtype not in (torch.float32, torch.bfloat16, torch.float16):
         raise ValueError(f"impl='triton' takes float32, bfloat16 or float16 inputs; got {u.dtype} "
                          "(use impl='chunked' or 'reference' for float64)")
-    if u.shape[0] == 0 or u.shape[2] == 0:  # nothing to launch
+    batch, length, dim = u.shape
+    if batch == 0 or dim == 0:  # nothing to launch
         from forecaster.mamba.scan import selective_scan_chunked
 
         return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state,
                                       return_final_state)
-    launch = launch or launch_for(u.shape[2], u.shape[1], u.dtype)
+    launch = launch or launch_for(dim, length, u.dtype)
     if chunk is not None:
         launch = replace(launch, chunk=int(chunk))
     if block_d is not None:

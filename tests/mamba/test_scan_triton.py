@@ -207,8 +207,18 @@ def test_strided_inputs_as_the_mixer_passes_them(st):
 def test_half_precision_matches_float32_reference(st, monkeypatch, dtype, widen):
     """Inputs rounded to bf16/fp16 once; the float32 oracle on those same values is the reference.
     widen: the kernels run on float32 copies (True) or read the 16-bit inputs themselves (False)."""
-    monkeypatch.setattr(st, "LAUNCH_OVERRIDE", st.Launch(widen_16bit=widen))
-    ref = _inputs(2, 500, 40, 16, softplus=True, dtype=torch.float32)
+    _check_half(st, monkeypatch, dtype, st.Launch(widen_16bit=widen), 500)
+
+
+@pytest.mark.parametrize("band", [0, 1, 2])
+def test_launch_table_16bit_entries_match_float32_reference(st, monkeypatch, band):
+    """Each band's 16-bit launch of LAUNCH_TABLE (bf16 inputs), as test_half_precision_matches_float32_reference."""
+    _check_half(st, monkeypatch, torch.bfloat16, st.LAUNCH_TABLE[band][2], 203)
+
+
+def _check_half(st, monkeypatch, dtype, launch, length):
+    monkeypatch.setattr(st, "LAUNCH_OVERRIDE", launch)
+    ref = _inputs(2, length, 40, 16, softplus=True, dtype=torch.float32)
     rounded = {k: (None if v is None else v.detach().to(dtype).float()) for k, v in ref.items()}
     for name in ("A", "D", "delta_bias", "initial_state"):  # the mixer keeps these in float32
         rounded[name] = ref[name].detach()
