@@ -15,6 +15,13 @@ the version's own `selective_scan_triton` (scan.py's dispatch left out, the same
     graph     the step captured once in a CUDA graph and replayed: the GPU time alone
 --candidates times launch shapes (LAUNCH_CANDIDATES) by graph replay, so that host time does not hide them.
 Versions are loaded from their files as separate modules; rounds alternate between them.
+
+    TRITON_INTERPRET=1 python benchmarks/scan_host.py --cpu-stub --modules new=... old=...
+
+--cpu-stub (no GPU; Triton installed): the host path alone, on CPU tensors with every kernel launch stubbed
+(the versions' fast launch paths taken as on the GPU, the launcher a no-op): per call, the time to the
+backward launch, after it, and in all (minimum and median over bursts, in us). CPU tensors make torch's
+own ops cheaper than CUDA's, so this ranks Python work, not the GPU host's absolute time.
 """
 
 from __future__ import annotations
@@ -213,6 +220,63 @@ def _candidates(args) -> None:
             json.dump(rows, f, indent=1)
 
 
+def _cpu_stub(args) -> None:
+    marks: list = []
+
+    class Launcher:  # Triton's launcher, stubbed: records when a launch would happen
+        global_scratch_size = profile_scratch_size = 0
+        launch_cooperative_grid = launch_pdl = False
+
+        def __call__(self, *a):
+            marks.append(time.perf_counter())
+
+        launch = __call__
+
+    class Compiled:
+        function, packed_metadata, run = 0, None, Launcher()
+
+    class Kernel:  # stands for a JITFunction: returns the stub compiled kernel
+        def __init__(self, real):
+            self.arg_names = real.arg_names if hasattr(real, "arg_names") else list(real.fn.arg_names)
+
+        def __getitem__(self, grid):
+            return lambda *a, **k: Compiled()
+
+    torch.set_num_threads(1)
+    torch.cuda.current_device = lambda: 0  # (main's _launch asks torch)
+    modules = {}
+    for spec in args.modules:
+        name, path = spec.split("=", 1)
+        module = modules[name] = _load(name, path)
+        module.JITFunction = Kernel
+        for attr in ("_scan_fwd_kernel", "_scan_bwd_kernel", "_partials_sum_kernel"):
+            if hasattr(module, attr):
+                setattr(module, attr, Kernel(getattr(module, attr)))
+        module._raw_stream = lambda device: 0
+        if hasattr(module, "_current_device"):
+            module._current_device = lambda: 0
+    b, d, length = 2, 32, 8  # small: torch's CPU ops then cost about what they cost to dispatch
+    inputs = [torch.randn(b, length, d), torch.randn(b, length, d), -torch.rand(d, N), torch.randn(b, length, N),
+              torch.randn(b, length, N), torch.randn(d)]
+    inputs = [t.requires_grad_() for t in inputs]
+    cot = torch.randn(b, length, d)
+    acc = {name: {"to_bwd": [], "after": [], "total": []} for name in modules}
+    for _ in range(args.rounds * 4):
+        for name, module in modules.items():
+            for i in range(150):
+                marks.clear()
+                t0 = time.perf_counter()
+                torch.autograd.grad(module.selective_scan_triton(*inputs, delta_softplus=True), inputs, cot)
+                t1 = time.perf_counter()
+                if i >= 20:  # marks: forward launch, backward launch (then the sum of the partials, if any)
+                    acc[name]["to_bwd"].append(marks[1] - t0)
+                    acc[name]["after"].append(t1 - marks[1])
+                    acc[name]["total"].append(t1 - t0)
+    for name, r in acc.items():
+        print(name, " ".join(f"{k} {min(v) * 1e6:.1f}/{statistics.median(v) * 1e6:.1f}" for k, v in r.items()),
+              "(us, min/median)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modules", nargs="+", default=[f"new={ROOT / 'forecaster/mamba/scan_triton.py'}"],
@@ -221,8 +285,12 @@ def main() -> None:
     parser.add_argument("--mamba-ssm", help="folder of mamba-ssm's build helper (build_mamba_ssm.py): time it too")
     parser.add_argument("--candidates", action="store_true", help="time LAUNCH_CANDIDATES by graph replay")
     parser.add_argument("--warm", help="with --candidates: 'i/n', compile only the i-th of n shares")
+    parser.add_argument("--cpu-stub", action="store_true", help="the host path on the CPU, launches stubbed")
     parser.add_argument("--json")
     args = parser.parse_args()
+    if args.cpu_stub:
+        _cpu_stub(args)
+        return
     print(f"device={torch.cuda.get_device_name(0)} torch={torch.__version__} "
           f"triton={__import__('triton').__version__}", flush=True)
     if args.candidates:
