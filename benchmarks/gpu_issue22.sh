@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# issue 22 (third try) on a lent H200, one call: mamba-ssm's kernel (built alone, or unpacked from a
+# issue 22 (third and fourth tries) on a lent H200, one call: mamba-ssm's kernel (built alone, or unpacked from a
 # tarball an earlier call brought back), then the CUDA tests and the compiles of the launch-shape
 # candidates side by side; then, with nothing else running, the launch-shape search (benchmarks/scan.py --tune), the scan and
 # encoder benchmark against mamba-ssm with the table it found (or with the code's table: TUNE=0), the

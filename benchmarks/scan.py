@@ -359,6 +359,8 @@ def _guarded(label: str, fn, *args) -> dict | None:
 # backward, from benchmarks/scan_compile.py); the long band, where the default already beats mamba-ssm in
 # float32, little. n_chunks is not specialised, so the bands share compiled kernels: 24 kernels a dtype.
 # (A first list of 252 candidates did not finish compiling within a 380 s call on the H200.)
+# At the smallest shape the whole-step times are host-bound and did not rank the backward candidates
+# (issue 22, fourth try): its band was chosen by GPU time alone, `benchmarks/scan_host.py --candidates`.
 TUNE_CANDIDATES = {
     96: dict(chunks=(4, 8), fwd=((32, 4, 4), (16, 2, 4), (32, 4, 16)),
              bwd=((16, 2, 8, False), (16, 2, 16, False), (8, 1, 8, False), (8, 1, 16, False), (4, 1, 16, False),

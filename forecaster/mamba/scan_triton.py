@@ -29,15 +29,15 @@ Backward (`_scan_bwd_kernel`), the same grid, chunks walked last to first:
         carry = dA_{t0+T} lam_{t0+T}    (dLoss/dh_L after the last chunk)
     added at the chunk's last row; the carry for the previous chunk is dA_{t0} lam_{t0}.
     Then, all in registers, with w_t = lam_t * V_t:
-        dA   += sum_t w_t * dt_t                  (per program; summed over b by torch)
+        dA   += sum_t w_t * dt_t                  (per program; summed over b by _partials_sum_kernel)
         ddt   = sum_n w_t * A + u_t * sum_n lam_t B_t
         du    = dt_t * sum_n lam_t B_t + gy_t * D
         dB_t  = sum_d lam_t * dt_t u_t,   dC_t = sum_d gy_t h_t     (per block of channels,
-                                            written as (b, d_blocks, l, n) partials, summed by torch)
+                                            written as (b, d_blocks, l, n) partials, summed after)
         ddelta = ddt * sigmoid(delta + delta_bias) under softplus; dD, d delta_bias summed per program
         dh_0  = the final carry
     With Launch.prefetch the next chunk's inputs are read while this one is computed.
-    No (b, l, d, n) tensor exists in HBM in either direction; partial sums are reduced by torch in a
+    No (b, l, d, n) tensor exists in HBM in either direction; partial sums are reduced by a small kernel in a
     fixed order, so results are deterministic (no atomics).
 
 Inputs may be float32, bfloat16 or float16 (any strides); arithmetic and the state are float32.
@@ -165,7 +165,7 @@ class _At:
 
 
 class _Call:
-    """One kernel launched over one fixed set of int arguments, constexprs and grid (a _Plan holds two):
+    """One kernel launched over one fixed set of int arguments, constexprs and grid (a _Plan holds them):
     only the pointers change from call to call.
 
     The first launch for a given device and set of 16-byte-aligned pointers (the pointer dtypes are the
