@@ -5,6 +5,7 @@
     python benchmarks/scan.py --device cuda [--mamba-ssm ../shared/gpu [--build-mamba-ssm]] [--impls triton mamba-ssm]
     python benchmarks/scan.py --device cuda --tune --json tune.json      # search the Triton launch shapes
     python benchmarks/scan.py --device cuda --launch-table tune.json     # measure with the table it found
+    python benchmarks/scan.py --device cuda --mamba-ssm ../shared/gpu --rounds 7   # the ratios, repeated
 
 `--tune` times forward and backward launch shapes separately (TUNE_CHUNKS, TUNE_FWD, TUNE_BWD) at each
 scan shape in float32 and bfloat16, times the best combinations whole (bf16 also on widened float32
@@ -171,6 +172,22 @@ def _median_ms(fn, budget_s: float = 0.6, min_reps: int = 5, max_reps: int = 100
         end.synchronize()
         times.append(begin.elapsed_time(end))
     return float(torch.tensor(times).median())
+
+
+def _paired_rounds(shape, dtype, peer_fn, rounds: int) -> dict:
+    """fwd+bwd of triton and mamba-ssm at one shape, timed `rounds` times each, alternating which goes
+    first: per-round ratios (ours / theirs), so that a drift of the machine shows as spread, not as bias."""
+    ours, theirs = _scan_steps("triton", shape, dtype)[1], _scan_steps("mamba-ssm", shape, dtype, peer_fn)[1]
+    ratios, ours_ms, theirs_ms = [], [], []
+    for k in range(rounds):
+        if k % 2:
+            b, a = _median_ms(theirs), _median_ms(ours)
+        else:
+            a, b = _median_ms(ours), _median_ms(theirs)
+        ours_ms.append(a)
+        theirs_ms.append(b)
+        ratios.append(a / b)
+    return {"ratios": ratios, "ours_ms": ours_ms, "theirs_ms": theirs_ms}
 
 
 def _peak_mib(fn) -> float:
@@ -527,6 +544,23 @@ def _cuda_main(args) -> None:
             build_mamba_ssm.build()
         peer_fn = build_mamba_ssm.selective_scan_fn()
         block_cls = _PeerMixer.block_cls = build_mamba_ssm.mamba_block_cls()
+    if args.rounds and peer_fn:
+        print(f"\nfwd+bwd ours / mamba-ssm, {args.rounds} alternating rounds (median ms of each round)")
+        print("| (batch, d_inner, L) | dtype | ratio median | ratio min - max | ours ms median | mamba-ssm ms median |")
+        print("|---|---|---|---|---|---|")
+        rounds = []
+        for shape in CUDA_SHAPES:
+            for dtype in (torch.float32, torch.bfloat16):
+                r = _paired_rounds(shape, dtype, peer_fn, args.rounds)
+                med = lambda xs: float(torch.tensor(xs).median())  # noqa: E731
+                name = str(dtype).replace("torch.", "")
+                print(f"| {shape} | {name} | {med(r['ratios']):.2f}x | {min(r['ratios']):.2f}x - {max(r['ratios']):.2f}x | "
+                      f"{med(r['ours_ms']):.3f} | {med(r['theirs_ms']):.3f} |", flush=True)
+                rounds.append(dict(shape=shape, dtype=name, **r))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"rounds": rounds}, f, indent=1)
+        return
     impls = ["triton", "chunked"] + (["mamba-ssm"] if peer_fn else []) + (["pscan"] if _available("mambapy") else [])
     if args.impls:
         impls = [i for i in impls if i in args.impls]
@@ -604,6 +638,9 @@ def main() -> None:
     parser.add_argument("--tune-warm", help=argparse.SUPPRESS)  # 'i/n': compile every i-th of n tune candidates
     parser.add_argument("--host-split", action="store_true",
                         help="CUDA: also split fwd+bwd at the smallest sizes into host and GPU kernel time")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="CUDA, with --mamba-ssm: only the scan's fwd+bwd against mamba-ssm at every shape and dtype, "
+                             "this many alternating rounds (the ratio's median and range)")
     parser.add_argument("--impls", nargs="+", help="CUDA: only these implementations (e.g. triton mamba-ssm)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
