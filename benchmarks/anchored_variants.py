@@ -33,6 +33,7 @@ VARIANTS = {
     "min3": {"min_epochs": 3},  # each member trained at least 3 epochs (never kept untrained)
     "min6": {"min_epochs": 6},
     "min0": {"min_epochs": 0},  # the default before 2026-12-01 (third session): a member may be kept untrained
+    "t": {"family": "student_t"},  # the ensemble a Student-t with GARCH-t's fitted df
 }
 
 

@@ -270,6 +270,9 @@ def refuse_other_design(design: str, windowed: dict, anchored: dict) -> None:
                               f"(design={other_name!r}), or drop {'it' if len(given) == 1 else 'them'}")
 
 
+ANCHORED_FAMILIES = ("normal", "student_t")  # AnchoredConfig.family
+
+
 @dataclass
 class AnchoredConfig(JsonConfig):
     """The anchored Mamba (forecaster.model.anchored, issue 20): scale = EWMA scale x exp(g), g learnt
@@ -297,6 +300,8 @@ class AnchoredConfig(JsonConfig):
     #   untrained anchor (early stopping picks how long to train, w how much to trust it); 0 may keep it; 3 hurt a
     #   4,000-day case (BENCHMARKS.md, issue 20)
     cross_pairs: bool = False  # the cross-pair model: the other pairs of its history (same dates) are inputs too
+    family: str = "normal"  # the ensemble's distribution: "normal", or "student_t" with GARCH-t's fitted df (the
+    #   untrained model is then EWMA's standard deviation in that t)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -312,5 +317,7 @@ class AnchoredConfig(JsonConfig):
             raise ForecasterError(f"val_frac={self.val_frac!r} is invalid: accepted a number in (0, 1)")
         if self.weight_grid < 2 and self.combine:
             raise ForecasterError("weight_grid must hold 2 points or more when combining")
+        if self.family not in ANCHORED_FAMILIES:
+            raise ForecasterError(f"family={self.family!r} is invalid: accepted {' or '.join(ANCHORED_FAMILIES)}")
         if self.gate is not None and not (isinstance(self.gate, (int, float)) and 0 < self.gate < 1):
             raise ForecasterError(f"gate={self.gate!r} is invalid: accepted a significance level in (0, 1), e.g. 0.05, or None")

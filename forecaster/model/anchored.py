@@ -1,10 +1,12 @@
 """The anchored Mamba (issue 20): a forecast distribution that starts as EWMA and learns what it misses.
 
-    scale_h(t) = anchor_h(t) x exp(g_h(t)),   anchor_h(t) = EWMA sd_{t+1} x sqrt(h),   h = 1..H
+    sd_h(t) = anchor_h(t) x exp(g_h(t)),   anchor_h(t) = EWMA sd_{t+1} x sqrt(h),   h = 1..H
     g = g_max tanh(raw / g_max),  raw = head(MambaEncoder(inputs)),  the head zero-initialised
 
-so the untrained network IS the anchor (normal, scale equal), and the shipped forecast is the density
-combination w x model + (1 - w) x GARCH-t(1,1) (forecaster.probabilistic.distributions.Mixture).
+in the family of AnchoredConfig.family: normal (the default), or Student-t with the df of GARCH-t's fit
+on the same training rows (t scale = sd x sqrt((df - 2) / df)). The untrained network IS the anchor
+(EWMA's standard deviation in that family), and the shipped forecast is the density combination
+w x model + (1 - w) x GARCH-t(1,1) (forecaster.probabilistic.distributions.Mixture).
 
 Glossary (index i = the i-th daily return r_i of a history, i.e. its row i + 1; everything at i is
 known at the close of that row):
@@ -16,7 +18,7 @@ known at the close of that row):
                appended to the forecast pair's: a common volatility factor that one pair's GARCH
                cannot see; each pair's EWMA and base are fitted on its own training rows
     y_i,h      r_{i+1} + ... + r_{i+h}: the step-h cumulative return from row i + 1; scored in anchor
-               units y / anchor_h(i), by the CRPS of N(0, exp(2 g))
+               units y / anchor_h(i), by the CRPS of N(0, exp(2 g)) (or of the t of sd exp(g))
     chunk      a training sequence of `chunk` bars; the state starts at zero, the first `warm`
                positions are left out of the loss, the head reads every position
 Training (through the one trainer, forecaster.model.trainer.fit, with this module's loss): chunks of
@@ -32,6 +34,7 @@ on its own past only, whatever batch it is forecast in, and a walk-forward reads
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -122,14 +125,24 @@ class AnchoredNet(nn.Module):
         return param_groups(self, weight_decay)
 
 
-def anchored_crps(g: Tensor, yz: Tensor) -> Tensor:
-    """Mean CRPS of N(0, exp(2 g)) at the anchor-standardised targets yz (B, L, H), NaN = not scored."""
+def t_scale(df: float) -> float:
+    """The scale of a Student-t with df degrees of freedom and unit standard deviation (1 for the normal, df = inf)."""
+    return 1.0 if math.isinf(df) else math.sqrt((df - 2.0) / df)
+
+
+def anchored_crps(g: Tensor, yz: Tensor, df: float = math.inf) -> Tensor:
+    """Mean CRPS at the anchor-standardised targets yz (B, L, H), NaN = not scored, of the distribution of
+    standard deviation exp(g): N(0, exp(2 g)), or with a finite df the Student-t of that df."""
     scored = ~torch.isnan(yz)
     if not bool(scored.any()):
         raise ForecasterError("no target to score in this batch: the training or validation rows are too few")
     y = torch.where(scored, yz, torch.zeros_like(yz))
-    params = torch.stack([torch.zeros_like(g), torch.exp(g)], -1)  # (B, L, H, 2)
-    crps = losses.crps_normal(params, y, reduction="none")  # (B, L, H)
+    if math.isinf(df):
+        params = torch.stack([torch.zeros_like(g), torch.exp(g)], -1)  # (B, L, H, 2)
+        crps = losses.crps_normal(params, y, reduction="none")  # (B, L, H)
+    else:
+        params = torch.stack([torch.zeros_like(g), torch.exp(g) * t_scale(df), torch.full_like(g, df)], -1)  # (B, L, H, 3)
+        crps = losses.crps_student_t(params, y, reduction="none")
     return (crps * scored).sum() / scored.sum()
 
 
@@ -223,6 +236,7 @@ class AnchoredFit:
     base: float  # log RMS of the training returns: the inputs' centre
     cfg: AnchoredConfig
     weight: float = 1.0  # w on the model in the shipped combination (1 without GARCH-t)
+    df: float = math.inf  # the ensemble's degrees of freedom (inf: normal; family "student_t": GARCH-t's)
     log: dict = field(default_factory=dict)  # validation scores, epochs, seconds
     context: dict = field(default_factory=dict)  # other pair -> (EWMA, base): their volatility is an input too
 
@@ -230,7 +244,7 @@ class AnchoredFit:
     def meta(self) -> dict:
         return {"design": ANCHORED, "config": self.cfg.to_dict(), "ewma": self.ewma.params, "base": self.base,
                 "garch": {"params": [float(v) for v in self.garch.fitted], "fit_start": int(self.garch.fit_start)},
-                "weight": self.weight, "log": self.log,
+                "weight": self.weight, "df": None if math.isinf(self.df) else self.df, "log": self.log,
                 "context": {q: {"ewma": e.params, "base": b} for q, (e, b) in self.context.items()}}
 
     def state_dict(self) -> dict:
@@ -259,7 +273,7 @@ class AnchoredFit:
         ewma, garch = _ewma(cfg, meta["ewma"]), GarchT(cfg.horizon)
         garch.fitted, garch.fit_start = np.array(meta["garch"]["params"], dtype=np.float64), int(meta["garch"]["fit_start"])
         return cls(nets=nets, ewma=ewma, garch=garch, base=float(meta["base"]), cfg=cfg, weight=float(meta["weight"]),
-                   log=meta.get("log", {}), context=context)
+                   df=math.inf if meta.get("df") is None else float(meta["df"]), log=meta.get("log", {}), context=context)
 
     def distributions(self, histories: Sequence[History]) -> tuple[Predictive, Optional[Mixture]]:
         """The anchored ensemble's normal (N, H) at each history's last bar, and the shipped combination
@@ -273,7 +287,7 @@ class AnchoredFit:
                                   f"forecast origin, got {int(idx.min()) + 2}: start the test period later")
         scale = anchor_scale(anchor_sd(r, self.ewma)[idx], self.cfg.horizon)  # (N, H)
         g = corrections(self.nets, x, idx, self.cfg)  # (N, H)
-        model = Predictive(np.zeros_like(scale), scale * np.exp(g))
+        model = Predictive(np.zeros_like(scale), scale * np.exp(g) * t_scale(self.df), self.df)
         if not self.cfg.combine:
             return model, None
         garch = self.garch.distribution(histories)
@@ -315,6 +329,7 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     ewma.fit(history)
     garch.fit(history)
     base = 0.5 * math.log(ewma.start_var)
+    df = garch.df if cfg.family == "student_t" else math.inf
     context = {}
     for q in history.pairs[1:] if cfg.cross_pairs else []:
         own = EWMA(H)
@@ -339,11 +354,12 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
         train_set.seed = seed
         tc = TrainConfig(epochs=cfg.epochs, batch_size=1, lr=cfg.lr, warmup_frac=0.0, patience=cfg.patience,
                          min_epochs=min(cfg.min_epochs, cfg.epochs), seed=seed)
-        result: FitResult = train_loop(net, train_set, val_set, tc, progress=progress, loss_fn=anchored_crps)
+        result: FitResult = train_loop(net, train_set, val_set, tc, progress=progress,
+                                       loss_fn=functools.partial(anchored_crps, df=df))
         nets.append(net.cpu().eval())
         epochs.append({"best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"],
                        "best_val_crps": result.best_val_loss, "anchor_val_crps": result.history[0]["val_loss"]})
-    fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg, context=context)
+    fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg, df=df, context=context)
     rows = np.arange(half, n - H)  # return indices of the combination rows (targets inside the history)
     scores = _validation_scores(fitted, history, rows, targets(r, H)[rows])
     fitted.weight = scores.pop("weight")

@@ -51,6 +51,42 @@ def test_the_untrained_model_is_the_ewma_anchor_exactly():
     assert isinstance(combined, Mixture) and combined.weights[0, 0, 0] == 0.5
 
 
+def test_the_untrained_student_t_model_is_ewmas_sd_in_garch_ts_t_and_its_loss_is_that_t_s_crps():
+    _, series = _garch_series(1500, seed=3)
+    fit = _untrained(History(series, 1000), AnchoredConfig(members=1, chunk=256, warm=50, family="student_t"))
+    fit.df = fit.garch.df
+    histories = [History(series, t) for t in range(1001, 1100)]
+    model, _ = fit.distributions(histories)
+    ewma = fit.ewma.distribution(histories)
+    assert model.df == fit.garch.df and 2 < model.df < 30
+    sd = model.scale * np.sqrt(model.df / (model.df - 2))  # the t's standard deviation
+    np.testing.assert_allclose(sd, ewma.scale, rtol=1e-12, atol=0)  # EWMA's (normal) scale is its sd
+    g, y = torch.zeros(1, 3, 2), torch.tensor([[[0.5, -1.0], [2.0, 0.1], [math.nan, 3.0]]])
+    t = stats.t(model.df, scale=an.t_scale(model.df))
+    draws = t.rvs(size=400_000, random_state=np.random.default_rng(0))
+    by_sampling = np.mean(np.abs(draws[:, None] - np.array([0.5, -1.0, 2.0, 0.1, 3.0])), 0) \
+        - 0.5 * np.mean(np.abs(draws[:200_000] - draws[200_000:]))
+    assert float(an.anchored_crps(g, y, df=model.df)) == pytest.approx(by_sampling.mean(), rel=5e-3)
+    assert float(an.anchored_crps(g, y, df=model.df)) != pytest.approx(float(an.anchored_crps(g, y)), rel=1e-4)
+
+
+def test_an_unknown_family_is_refused_with_the_choices():
+    with pytest.raises(ForecasterError, match="family='t' is invalid: accepted normal or student_t"):
+        AnchoredConfig(family="t")
+
+
+def test_a_student_t_fit_saves_and_reloads_its_df():
+    _, series = _garch_series(2600, seed=2)
+    fit = an.fit_anchored(History(series, 2000), replace(FAST, epochs=1, family="student_t"))
+    assert fit.df == fit.garch.df and fit.meta["df"] == fit.df
+    back = an.AnchoredFit.from_saved(fit.state_dict(), fit.meta)
+    hs = [History(series, t) for t in (2100, 2200)]
+    np.testing.assert_array_equal(back.distributions(hs)[0].scale, fit.distributions(hs)[0].scale)
+    assert back.distributions(hs)[0].df == fit.df
+    normal = an.AnchoredFit.from_saved(fit.state_dict(), {**fit.meta, "df": None})
+    assert normal.df == math.inf
+
+
 def test_inputs_and_forecasts_are_causal():
     path, series = _garch_series(1500, seed=4)
     r = path.returns.copy()
