@@ -54,7 +54,7 @@ from forecaster.mamba import MambaConfig, MambaEncoder, param_groups
 from forecaster.model.device import seed_everything
 from forecaster.model.trainer import FitResult, fit as train_loop
 from forecaster.probabilistic import losses
-from forecaster.probabilistic.distributions import Mixture, Predictive, mixture_crps
+from forecaster.probabilistic.distributions import Mixture, Predictive, mixture_crps, t_scale
 from forecaster.probabilistic.risk import EWMA, GarchT
 
 VAR_FLOOR = 1e-12  # floor of a trailing mean square (a flat stretch) before its log
@@ -125,11 +125,6 @@ class AnchoredNet(nn.Module):
         return param_groups(self, weight_decay)
 
 
-def t_scale(df: float) -> float:
-    """The scale of a Student-t with df degrees of freedom and unit standard deviation (1 for the normal, df = inf)."""
-    return 1.0 if math.isinf(df) else math.sqrt((df - 2.0) / df)
-
-
 def anchored_crps(g: Tensor, yz: Tensor, df: float = math.inf) -> Tensor:
     """Mean CRPS at the anchor-standardised targets yz (B, L, H), NaN = not scored, of the distribution of
     standard deviation exp(g): N(0, exp(2 g)), or with a finite df the Student-t of that df."""
@@ -141,7 +136,7 @@ def anchored_crps(g: Tensor, yz: Tensor, df: float = math.inf) -> Tensor:
         params = torch.stack([torch.zeros_like(g), torch.exp(g)], -1)  # (B, L, H, 2)
         crps = losses.crps_normal(params, y, reduction="none")  # (B, L, H)
     else:
-        params = torch.stack([torch.zeros_like(g), torch.exp(g) * t_scale(df), torch.full_like(g, df)], -1)  # (B, L, H, 3)
+        params = torch.stack([torch.zeros_like(g), t_scale(torch.exp(g), df), torch.full_like(g, df)], -1)  # (B, L, H, 3)
         crps = losses.crps_student_t(params, y, reduction="none")
     return (crps * scored).sum() / scored.sum()
 
@@ -276,7 +271,7 @@ class AnchoredFit:
                    df=math.inf if meta.get("df") is None else float(meta["df"]), log=meta.get("log", {}), context=context)
 
     def distributions(self, histories: Sequence[History]) -> tuple[Predictive, Optional[Mixture]]:
-        """The anchored ensemble's normal (N, H) at each history's last bar, and the shipped combination
+        """The anchored ensemble's distribution (N, H) at each history's last bar, and the shipped combination
         with GARCH-t (None when the config does not combine)."""
         start = max(h.start for h in histories)
         longest = max(histories, key=lambda h: h.cutoff)
@@ -287,7 +282,7 @@ class AnchoredFit:
                                   f"forecast origin, got {int(idx.min()) + 2}: start the test period later")
         scale = anchor_scale(anchor_sd(r, self.ewma)[idx], self.cfg.horizon)  # (N, H)
         g = corrections(self.nets, x, idx, self.cfg)  # (N, H)
-        model = Predictive(np.zeros_like(scale), scale * np.exp(g) * t_scale(self.df), self.df)
+        model = Predictive(np.zeros_like(scale), t_scale(scale * np.exp(g), self.df), self.df)
         if not self.cfg.combine:
             return model, None
         garch = self.garch.distribution(histories)

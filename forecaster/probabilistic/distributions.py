@@ -105,6 +105,12 @@ class _Base:
 
 # ----------------------------------------------------------------------------- closed forms
 
+def t_scale(sd, df: float):
+    """The scale of a Student-t with df > 2 degrees of freedom and standard deviation sd (sd for df = inf:
+    the normal); sd an array, a tensor or a number."""
+    return sd if math.isinf(df) else sd * math.sqrt((df - 2.0) / df)
+
+
 def pinball(y: np.ndarray, q: np.ndarray, levels) -> np.ndarray:
     """y (N, H), q (N, H, Q) at levels tau (Q,) -> (N, H, Q) pinball losses max(tau u, (tau - 1) u), u = y - q."""
     tau = np.asarray(levels, dtype=np.float64)

@@ -45,6 +45,7 @@ from scipy import stats
 
 from forecaster.errors import ForecasterError
 from forecaster.util.files import atomic_write
+from forecaster.probabilistic.distributions import t_scale
 from forecaster.probabilistic.oracle import ScaleMixture
 
 BURN_IN = 1000  # returns simulated and dropped before the first one kept
@@ -58,11 +59,6 @@ def _unit_t(rng: np.random.Generator, df: float, size) -> np.ndarray:
     if math.isinf(df):
         return rng.standard_normal(size)
     return rng.standard_t(df, size) * math.sqrt((df - 2.0) / df)
-
-
-def _t_scale(sd: np.ndarray, df: float) -> np.ndarray:
-    """The t scale of a law with standard deviation sd."""
-    return sd if math.isinf(df) else sd * math.sqrt((df - 2.0) / df)
 
 
 def _check(name: str, ok: bool, value, accepted: str) -> None:
@@ -130,7 +126,7 @@ class IidTMarket(_Market):
 
     def _run(self, n, rng):
         r = self.vol * _unit_t(rng, self.df, n)
-        scale = np.full((n, 1), _t_scale(self.vol, self.df))
+        scale = np.full((n, 1), t_scale(self.vol, self.df))
         return r, ScaleMixture(np.ones((n, 1)), scale, self.df), {}
 
     def continue_paths(self, path, origins, horizon, n_paths, rng):
@@ -172,7 +168,7 @@ class GjrGarchMarket(_Market):
     def _run(self, n, rng):
         _check("persistence", 0 < self.persistence < 1, self.persistence, "alpha + gamma/2 + beta in (0, 1)")
         r, var = _gjr_recursion(_unit_t(rng, self.df, n), self.omega, self.alpha, self.gamma, self.beta, self.vol**2)
-        scale = _t_scale(np.sqrt(var), self.df)[:, None]
+        scale = t_scale(np.sqrt(var), self.df)[:, None]
         return r, ScaleMixture(np.ones((n, 1)), scale, self.df), {"var": var}
 
     def continue_paths(self, path, origins, horizon, n_paths, rng):
@@ -222,7 +218,7 @@ class HarchMarket(_Market):
             var[t] = self.omega + sum(a * sq[i - k : i].mean() for a, k in zip(self.weights, self.lags))
             sq[i] = var[t] * z[t] ** 2
         r = np.sqrt(var) * z
-        scale = _t_scale(np.sqrt(var), self.df)[:, None]
+        scale = t_scale(np.sqrt(var), self.df)[:, None]
         # the squares kept: the `longest` before the first kept return, then every kept one (BURN_IN > longest)
         state = {"var": var, "squares": sq[BURN_IN:], "pre": longest}
         return r, ScaleMixture(np.ones((n, 1)), scale, self.df), state
@@ -346,7 +342,7 @@ class FactorMarket(_Market):
             xt = self.factor_persistence * xt + eta[t]
         var = self._factor_var(x, b) * h  # (n, P)
         r = np.sqrt(self._factor_var(x, b)) * u
-        scale = _t_scale(np.sqrt(var), self.df)[..., None]  # (n, P, 1)
+        scale = t_scale(np.sqrt(var), self.df)[..., None]  # (n, P, 1)
         return r, ScaleMixture(np.ones_like(scale), scale, self.df), {"x": x, "h": h}
 
     def continue_paths(self, path, origins, horizon, n_paths, rng):

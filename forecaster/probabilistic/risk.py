@@ -47,7 +47,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from forecaster.data.history import History
-from forecaster.probabilistic.distributions import Distribution, Empirical, Predictive
+from forecaster.probabilistic.distributions import Distribution, Empirical, Predictive, t_scale
 from forecaster.errors import ForecasterError
 from forecaster.probabilistic.contract import BacktestModel, ModelForecast
 
@@ -302,7 +302,7 @@ class GarchT(_RiskModel):
         per_step = fixed.forecast(horizon=self.horizon, start=first, reindex=False).variance.to_numpy()  # (T-first, H)
         var = np.cumsum(per_step[seen - 1 - first], axis=1) / PCT**2  # (N, H) cumulative variance
         nu = self.df
-        scale = np.sqrt(var * (nu - 2.0) / nu)  # arch's t has unit variance; scipy's t has scale 1
+        scale = t_scale(np.sqrt(var), nu)  # arch's t has unit variance; scipy's t has scale 1
         return Predictive(np.zeros_like(scale), scale, nu)
 
 

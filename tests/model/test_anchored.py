@@ -16,7 +16,7 @@ from forecaster.configs import AnchoredConfig, BacktestConfig
 from forecaster.data import PriceSeries
 from forecaster.errors import ForecasterError
 from forecaster.probabilistic import markets as mk
-from forecaster.probabilistic.distributions import Mixture, Predictive
+from forecaster.probabilistic.distributions import Mixture, Predictive, t_scale
 from forecaster.probabilistic.risk import EWMA, GarchT, HistoricalVol
 from forecaster.model import anchored as an
 
@@ -62,7 +62,7 @@ def test_the_untrained_student_t_model_is_ewmas_sd_in_garch_ts_t_and_its_loss_is
     sd = model.scale * np.sqrt(model.df / (model.df - 2))  # the t's standard deviation
     np.testing.assert_allclose(sd, ewma.scale, rtol=1e-12, atol=0)  # EWMA's (normal) scale is its sd
     g, y = torch.zeros(1, 3, 2), torch.tensor([[[0.5, -1.0], [2.0, 0.1], [math.nan, 3.0]]])
-    t = stats.t(model.df, scale=an.t_scale(model.df))
+    t = stats.t(model.df, scale=t_scale(1.0, model.df))
     draws = t.rvs(size=400_000, random_state=np.random.default_rng(0))
     by_sampling = np.mean(np.abs(draws[:, None] - np.array([0.5, -1.0, 2.0, 0.1, 3.0])), 0) \
         - 0.5 * np.mean(np.abs(draws[:200_000] - draws[200_000:]))
