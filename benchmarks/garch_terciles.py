@@ -16,10 +16,11 @@ import argparse
 import numpy as np
 
 from forecaster.configs import PAIR_SETS
-from forecaster.data import load_series
+from forecaster.data import cumulative_returns, load_series
 from forecaster.data.calendar import bars_per_year
 from forecaster.data.history import History
 from forecaster.evaluation.scores import TERCILES, tercile_of, trailing_volatility
+from forecaster.probabilistic.intervals import inside
 from forecaster.probabilistic.risk import GarchT
 
 
@@ -39,14 +40,14 @@ def main() -> None:
         garch.fit(History(series, start - 1))
         origins = np.arange(start, stop)
         dist = garch.distribution([History(series, int(t)) for t in origins])
-        r = log_close[origins + 1] - log_close[origins]  # (N,) the step-1 return
+        r = cumulative_returns(log_close, origins, 1)[:, 0]  # (N,) the step-1 return
         z = r / dist.std()[:, 0]
         lo, hi = dist.interval(0.8)
-        inside = (r >= lo[:, 0]) & (r <= hi[:, 0])
+        covered = inside(r, lo[:, 0], hi[:, 0])
         tercile = tercile_of(trailing_volatility(log_close, origins))
         for t in cells:
             m = tercile == t
-            cells[t].append((np.mean(z[m] ** 2), inside[m].mean(), np.mean(np.abs(z[m]) > 2.5)))
+            cells[t].append((np.mean(z[m] ** 2), covered[m].mean(), np.mean(np.abs(z[m]) > 2.5)))
         first, last = series.frame.index[start].date(), series.frame.index[stop - 1].date()
     print(f"GARCH(1,1)-t, step 1, origins {first}..{last} (the last pair's dates), pooled over "
           f"{', '.join(PAIR_SETS['majors'])} (mean of the pairs)")
