@@ -58,7 +58,7 @@ def _unit_t(rng: np.random.Generator, df: float, size) -> np.ndarray:
     """Student-t draws scaled to unit variance (df = inf: standard normal)."""
     if math.isinf(df):
         return rng.standard_normal(size)
-    return rng.standard_t(df, size) * math.sqrt((df - 2.0) / df)
+    return t_scale(rng.standard_t(df, size), df)
 
 
 def _check(name: str, ok: bool, value, accepted: str) -> None:
