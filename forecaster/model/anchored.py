@@ -313,6 +313,13 @@ def inputs(history: History, start: int, ewma: EWMA, base: float, context: dict,
     return r, np.concatenate([x, context_features([x] + others)], 1)
 
 
+def _anchor(history: History, horizon: int) -> tuple[EWMA, float]:
+    """The EWMA fitted on the history's (first) pair and its inputs' centre, the log RMS of its training returns."""
+    ewma = EWMA(horizon)
+    ewma.fit(history)
+    return ewma, 0.5 * math.log(ewma.start_var)
+
+
 def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progress: bool = False) -> AnchoredFit:
     """Fit EWMA and GARCH-t on the history, train the members, choose the combination weight. With
     cfg.cross_pairs and a history of several pairs, a cross-pair model of its first pair: the others'
@@ -320,16 +327,12 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     cfg = cfg or AnchoredConfig()
     began = time.perf_counter()
     H = cfg.horizon
-    ewma, garch = EWMA(H), GarchT(H)
-    ewma.fit(history)
+    ewma, base = _anchor(history, H)
+    garch = GarchT(H)
     garch.fit(history)
-    base = 0.5 * math.log(ewma.start_var)
     df = garch.df if cfg.family == "student_t" else math.inf
-    context = {}
-    for q in history.pairs[1:] if cfg.cross_pairs else []:
-        own = EWMA(H)
-        own.fit(History(history.series(pair=q), len(history) - 1))
-        context[q] = (own, 0.5 * math.log(own.start_var))
+    context = {q: _anchor(History(history.series(pair=q), len(history) - 1), H)
+               for q in (history.pairs[1:] if cfg.cross_pairs else [])}
     r, x = inputs(history, history.start, ewma, base, context, cfg)  # (n,), (n, C)
     n = len(r)
     n_val = max(int(round(n * cfg.val_frac)), 4 * (H + 1))
