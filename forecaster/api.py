@@ -91,7 +91,7 @@ def train(
     spec.pair, spec.source, spec.interval = series.pair, series.source, series.interval  # what was trained on
     name = checkpoint.default_model_name(series.pair, series.interval) if name is None else name
     folder = checkpoint.model_dir(name, models_dir)
-    if design == "anchored":
+    if design == ANCHORED:
         context = None
         if cross_pairs:
             series, context = _with_context(series, cross_pairs, lambda q: spec.load(cache_dir, offline, pair=q))

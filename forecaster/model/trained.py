@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from forecaster.configs import DataConfig
+from forecaster.configs import ANCHORED, DataConfig
 from forecaster.data import PriceSeries, parse_pair, pip_size, prepare
 from forecaster.data.calendar import bars_per_year, check_forecastable, future_dates
 from forecaster.data.sources import SourceSpec
@@ -207,7 +207,7 @@ def load_trained(name: str, models_dir=None, pair: Optional[str] = None) -> Trai
     missing, damaged or mismatched save."""
     folder = checkpoint.model_dir(name, models_dir)
     state, meta = checkpoint.load(folder)
-    if meta.get("design") == "anchored":  # forecaster train --design anchored
+    if meta.get("design") == ANCHORED:  # forecaster train --design anchored
         from forecaster.model.anchored_trained import load_anchored
 
         trained = load_anchored(state, meta, name, folder)
