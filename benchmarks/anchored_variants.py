@@ -34,6 +34,8 @@ VARIANTS = {
     "min6": {"min_epochs": 6},
     "min0": {"min_epochs": 0},  # the default before 2026-12-01 (third session): a member may be kept untrained
     "t": {"family": "student_t"},  # the ensemble a Student-t with GARCH-t's fitted df
+    "skip": {"skip": True},  # a linear path from the inputs to g beside the Mamba
+    "t_skip": {"family": "student_t", "skip": True},
 }
 
 

@@ -300,6 +300,8 @@ class AnchoredConfig(JsonConfig):
     #   untrained anchor (early stopping picks how long to train, w how much to trust it); 0 may keep it; 3 hurt a
     #   4,000-day case (BENCHMARKS.md, issue 20)
     cross_pairs: bool = False  # the cross-pair model: the other pairs of its history (same dates) are inputs too
+    skip: bool = False  # a linear map from the inputs straight to g beside the Mamba (zero-initialised): a regression
+    #   on the log volatilities over several spans (HAR-like) that the encoder's final RMSNorm cannot rescale away
     family: str = "normal"  # the ensemble's distribution: "normal", or "student_t" with GARCH-t's fitted df (the
     #   untrained model is then EWMA's standard deviation in that t)
     seed: int = 0

@@ -1,7 +1,7 @@
 """The anchored Mamba (issue 20): a forecast distribution that starts as EWMA and learns what it misses.
 
     sd_h(t) = anchor_h(t) x exp(g_h(t)),   anchor_h(t) = EWMA sd_{t+1} x sqrt(h),   h = 1..H
-    g = g_max tanh(raw / g_max),  raw = head(MambaEncoder(inputs)),  the head zero-initialised
+    g = g_max tanh(raw / g_max),  raw = head(MambaEncoder(inputs)) [+ skip(inputs)],  both zero-initialised
 
 in the family of AnchoredConfig.family: normal (the default), or Student-t with the df of GARCH-t's fit
 on the same training rows (t scale = sd x sqrt((df - 2) / df)). The untrained network IS the anchor
@@ -114,11 +114,16 @@ class AnchoredNet(nn.Module):
         self.inp = nn.Linear(n_inputs, cfg.d_model)
         self.encoder = MambaEncoder(MambaConfig(d_model=cfg.d_model, n_layer=cfg.n_layer, d_state=cfg.d_state))
         self.head = nn.Linear(cfg.d_model, cfg.horizon)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.skip = nn.Linear(n_inputs, cfg.horizon) if cfg.skip else None  # inputs -> g, beside the Mamba
+        for layer in (self.head, self.skip):
+            if layer is not None:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         raw = self.head(self.encoder(self.inp(x)))  # (B, L, H)
+        if self.skip is not None:
+            raw = raw + self.skip(x)
         return self.g_max * torch.tanh(raw / self.g_max)
 
     def param_groups(self, weight_decay: float) -> list[dict]:
