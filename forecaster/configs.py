@@ -302,8 +302,8 @@ class AnchoredConfig(JsonConfig):
     cross_pairs: bool = False  # the cross-pair model: the other pairs of its history (same dates) are inputs too
     skip: bool = False  # a linear map from the inputs straight to g beside the Mamba (zero-initialised): a regression
     #   on the log volatilities over several spans (HAR-like) that the encoder's final RMSNorm cannot rescale away
-    family: str = "normal"  # the ensemble's distribution: "normal", or "student_t" with GARCH-t's fitted df (the
-    #   untrained model is then EWMA's standard deviation in that t)
+    family: str = "student_t"  # the ensemble's distribution: a Student-t with GARCH-t's fitted df (the untrained model
+    #   is EWMA's standard deviation in that t), or "normal" (the untrained model is EWMA itself)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -8,7 +8,8 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, progress_bar, settings
-from forecaster.cli.options import ColumnOpt, EndOpt, CrossPairsOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, StartOpt, anchored_given
+from forecaster.cli.options import (ColumnOpt, CrossPairsOpt, DistributionOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt,
+                                     StartOpt, anchored_family, anchored_given)
 from forecaster.configs import (
     BACKTEST_EPOCHS, CALIBRATIONS, DESIGNS, FEATURES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, BacktestConfig,
     CostConfig, DataConfig, ModelConfig, TrainConfig, refuse_other_design,
@@ -52,8 +53,7 @@ def backtest(
     misaligned_range: str = typer.Option(DataConfig.misaligned_range, "--misaligned-range",
                                          help=f"Range features of bars whose high/low look misaligned with the close: "
                                               f"{' | '.join(MISALIGNED_RANGE)} (lag: the previous bar's)."),
-    distribution: str = typer.Option(ModelConfig.distribution, "--distribution",
-                                     help="Mamba forecast distribution: none (point), normal or student_t."),
+    distribution: Optional[str] = DistributionOpt,
     revin: bool = typer.Option(ModelConfig.revin, "--revin/--no-revin", help="Normalise each input window (RevIN) and scale outputs back."),
     no_mamba: bool = typer.Option(False, "--baselines-only", help="Skip the Mamba model: baselines only."),
     no_risk: bool = typer.Option(False, "--no-risk-models", help="Leave out the risk models (historical vol, EWMA, GARCH-t)."),
@@ -109,17 +109,19 @@ def backtest(
             "--n-layer": (n_layer, ModelConfig.n_layer), "--train-stride": (train_stride, DataConfig.stride),
             "--feature": (tuple(features), DataConfig.features),
             "--misaligned-range": (misaligned_range, DataConfig.misaligned_range),
-            "--distribution": (distribution, ModelConfig.distribution), "--revin/--no-revin": (revin, ModelConfig.revin)},
+            "--revin/--no-revin": (revin, ModelConfig.revin)},
             anchored=anchored_given(members, combine, gate, cross_pairs))
     with progress_bar("backtest") as progress:
         result = api.backtest(
             pair, config, model=model, models_dir=models_dir, source=source, interval=interval, path=path,
             column=column, csv_series=csv_series, start=start, end=end,
             data=DataConfig(stride=train_stride, features=tuple(features), misaligned_range=misaligned_range) if windowed else None,
-            net=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution, revin=revin) if windowed else None,
+            net=ModelConfig(d_model=d_model, n_layer=n_layer, distribution=distribution or ModelConfig.distribution,
+                            revin=revin) if windowed else None,
             train_config=TrainConfig(epochs=epochs, seed=settings.seed, device=settings.device) if windowed else None,
             mamba=not no_mamba, risk=not no_risk, horizon=horizon, lookback=lookback, progress=progress, note=info,
-            design=design, anchored=None if windowed else AnchoredConfig(members=members, combine=combine, gate=gate, seed=settings.seed),
+            design=design, anchored=None if windowed else AnchoredConfig(members=members, combine=combine, gate=gate, seed=settings.seed,
+                                                              family=anchored_family(distribution)),
             cross_pairs=cross_pairs)
     paths = write_report(result, folder, plots=not no_plots)
     info(f"report: {folder}/ ({', '.join(Path(p).name for p in paths.values())})")

@@ -16,6 +16,22 @@ CrossPairsOpt = typer.Option(None, "--cross-pairs", help="Anchored design: the c
 GateOpt = typer.Option(None, "--gate", help="Anchored design: keep the learnt correction (w > 0) only when the "
                        "combination beats GARCH-t on held-out validation rows with a one-sided DM p below this, "
                        "e.g. 0.05 (default: no gate).")
+DistributionOpt = typer.Option(None, "--distribution", help="The forecast distribution. Anchored design: student_t (the "
+                               "default: a t with GARCH-t's fitted df) or normal; windowed: none (point), normal or "
+                               "student_t (default student_t; none with --quantiles).")
+
+
+def anchored_family(distribution) -> str:
+    """AnchoredConfig.family from --distribution (None: the default); a clear error for what the design lacks."""
+    from forecaster.configs import ANCHORED_FAMILIES, AnchoredConfig
+    from forecaster.errors import ForecasterError
+
+    if distribution is None:
+        return AnchoredConfig.family
+    if distribution not in ANCHORED_FAMILIES:
+        raise ForecasterError(f"--distribution {distribution}: the anchored design forecasts a distribution, "
+                              f"{' or '.join(ANCHORED_FAMILIES)}; a point forecast is the windowed design's (--design windowed)")
+    return distribution
 
 
 def anchored_given(members: int, combine: bool, gate, cross_pairs) -> dict:

@@ -8,7 +8,8 @@ from typing import List, Optional
 import typer
 
 from forecaster.cli.app import app, emit_json, info, settings, show
-from forecaster.cli.options import ColumnOpt, EndOpt, CrossPairsOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt, anchored_given
+from forecaster.cli.options import (ColumnOpt, CrossPairsOpt, DistributionOpt, EndOpt, GateOpt, JsonOpt, ModelsDirOpt, SeriesOpt,
+                                     anchored_family, anchored_given)
 from forecaster.configs import (DESIGNS, FEATURES, LOSSES, MISALIGNED_RANGE, WINDOWED, AnchoredConfig, DataConfig, ModelConfig,
                                TrainConfig, refuse_other_design)
 
@@ -60,9 +61,7 @@ def train(
     quantiles: str = typer.Option("", "--quantiles", help="Quantile heads trained with the pinball loss, e.g. "
                                   "0.025,0.1,0.5,0.9,0.975 (intervals then come from them, conformally calibrated)."),
     threads: int = typer.Option(TrainConfig.threads, "--threads", help="CPU threads for torch (0 = torch's default)."),
-    distribution: Optional[str] = typer.Option(None, "--distribution", help=f"The forecast distribution: none "
-                                               f"(point), normal or student_t (default {ModelConfig.distribution}; "
-                                               f"none with --quantiles)."),
+    distribution: Optional[str] = DistributionOpt,
     revin: bool = typer.Option(ModelConfig.revin, "--revin/--no-revin",
                                help="Normalise each input window and scale the forecast back by its volatility."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same --name."),
@@ -89,7 +88,7 @@ def train(
         "--n-layer": (n_layer, ModelConfig.n_layer), "--d-state": (d_state, ModelConfig.d_state),
         "--batch-size": (batch_size, TrainConfig.batch_size), "--lr": (lr, TrainConfig.lr),
         "--patience": (patience, TrainConfig.patience), "--loss": (loss, TrainConfig.loss), "--quantiles": (quantiles, ""),
-        "--distribution": (distribution, None), "--revin/--no-revin": (revin, ModelConfig.revin), "--resume": (resume, False),
+        "--revin/--no-revin": (revin, ModelConfig.revin), "--resume": (resume, False),
         "--threads": (threads, TrainConfig.threads)},
         anchored=anchored_given(members, combine, gate, cross_pairs))
     init_distributed_from_env(settings.device)
@@ -108,6 +107,7 @@ def train(
                                      threads=threads) if windowed else None,
             models_dir=models_dir, resume=resume, progress=settings.verbosity >= 0, design=design,
             anchored=None if windowed else AnchoredConfig(members=members, combine=combine, gate=gate, seed=settings.seed,
+                                                          family=anchored_family(distribution),
                                                           epochs=AnchoredConfig.epochs if epochs is None else epochs),
             cross_pairs=cross_pairs,
         )

@@ -3,8 +3,8 @@
     sd_h(t) = anchor_h(t) x exp(g_h(t)),   anchor_h(t) = EWMA sd_{t+1} x sqrt(h),   h = 1..H
     g = g_max tanh(raw / g_max),  raw = head(MambaEncoder(inputs)) [+ skip(inputs)],  both zero-initialised
 
-in the family of AnchoredConfig.family: normal (the default), or Student-t with the df of GARCH-t's fit
-on the same training rows (t scale = sd x sqrt((df - 2) / df)). The untrained network IS the anchor
+in the family of AnchoredConfig.family: Student-t with the df of GARCH-t's fit on the same training rows
+(the default), or normal (t scale = sd x sqrt((df - 2) / df)). The untrained network IS the anchor
 (EWMA's standard deviation in that family), and the shipped forecast is the density combination
 w x model + (1 - w) x GARCH-t(1,1) (forecaster.probabilistic.distributions.Mixture).
 
@@ -239,6 +239,12 @@ class AnchoredFit:
     df: float = math.inf  # the ensemble's degrees of freedom (inf: normal; family "student_t": GARCH-t's)
     log: dict = field(default_factory=dict)  # validation scores, epochs, seconds
     context: dict = field(default_factory=dict)  # other pair -> (EWMA, base): their volatility is an input too
+
+    @property
+    def anchor(self) -> str:
+        """The anchor in words: EWMA's standard deviation, in a t of GARCH-t's df for the Student-t family."""
+        ewma = f"EWMA {self.ewma.lam:g}"
+        return ewma if math.isinf(self.df) else f"{ewma} in a Student-t of {self.df:.1f} df"
 
     @property
     def meta(self) -> dict:

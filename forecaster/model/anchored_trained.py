@@ -103,10 +103,10 @@ class AnchoredTrained(TrainedModel):
         """What predict says about the model: the anchor, whether the learnt correction and the
         combination with GARCH-t are on, and the weight w on the model."""
         w = self.fit.weight if self.fit.cfg.combine else 1.0
-        return {"design": DESIGN, "anchor": f"EWMA {self.fit.ewma.lam:g}", "correction": w > 0,
+        return {"design": DESIGN, "anchor": self.fit.anchor, "correction": w > 0,
                 "combination": bool(self.fit.cfg.combine), "weight": float(w), "members": len(self.fit.nets),
                 "cross_pairs": list(self.fit.context),
-                "shipped": shipped_words(w, self.fit.cfg.combine, self.fit.ewma.lam)}
+                "shipped": shipped_words(w, self.fit.cfg.combine, self.fit.anchor)}
 
     def predict(self, series: Optional[PriceSeries] = None, covariates: Sequence[PriceSeries] = (),
                 cache_dir=None, offline: bool = False, as_of=None) -> Forecast:
@@ -125,10 +125,10 @@ class AnchoredTrained(TrainedModel):
                                 design=self.design())
 
 
-def shipped_words(weight: float, combine: bool, lam: float = LAMBDA) -> str:
+def shipped_words(weight: float, combine: bool, anchor: str = f"EWMA {LAMBDA:g}") -> str:
     """What the forecast is, in words: e.g. '0.6 x anchored Mamba + 0.4 x GARCH(1,1)-t'."""
     if not combine:
-        return f"the anchored Mamba alone (EWMA {lam:g} x exp(learnt correction))"
+        return f"the anchored Mamba alone ({anchor} x exp(learnt correction))"
     if weight == 0:
         return "GARCH(1,1)-t alone (w = 0: the learnt correction is off)"
     if weight == 1:
@@ -190,7 +190,7 @@ def anchored_metrics(fit: AnchoredFit, panel: dict, fit_end: int) -> dict:
     H, rows = fit.cfg.horizon, fit.log["rows"]
     first = rows["train"] + rows["early_stopping"]  # return index of the first combination row
     out = {"design": DESIGN, "weight": fit.weight, "combine": fit.cfg.combine,
-           "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.ewma.lam), "train_seconds": fit.log["seconds"],
+           "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.anchor), "train_seconds": fit.log["seconds"],
            "rows": rows, "members": fit.log["members"], "gate": fit.log["validation"].get("gate")}
     out["validation"] = _scores(fit, panel, np.arange(first, first + rows["combination"]) + 1, "validation")
     test = np.arange(fit_end, len(next(iter(panel.values())).frame) - H)  # the forecast pair's rows

@@ -36,12 +36,21 @@ def test_train_reports_the_crps_beside_ewma_and_garch_t_with_the_verdict_and_w(t
         assert words in printed
 
 
+def test_distribution_normal_trains_the_normal_family(tmp_path):
+    result = runner.invoke(app, ["train", "EURUSD", "--name", "anc_n", "--models-dir", str(tmp_path), "--distribution",
+                                 "normal", *TINY])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "anc_n" / "model.json").read_text(encoding="utf-8"))
+    assert meta["anchored"]["config"]["family"] == "normal" and meta["anchored"]["df"] is None
+    assert meta["metrics"]["shipped"] in " ".join(result.output.split())
+
+
 def test_predict_json_holds_intervals_and_the_anchor_and_weight(trained):
     models, summary, _ = trained
     result = runner.invoke(app, ["predict", "EURUSD", "--model", "anc", "--models-dir", str(models), "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["design"]["anchor"] == "EWMA 0.94" and out["design"]["weight"] == summary["weight"]
+    assert out["design"]["anchor"].startswith("EWMA 0.94 in a Student-t of ") and out["design"]["weight"] == summary["weight"]
     assert out["design"]["correction"] == (summary["weight"] > 0)
     assert len(out["steps"]) == 3
     for step in out["steps"]:

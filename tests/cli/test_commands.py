@@ -36,6 +36,8 @@ def test_env_json():
     (("train", "EURUSD", "--design", "windowed", "--members", "2"), "--members configures the anchored design"),
     (("backtest", "EURUSD", "--design", "windowed", "--cross-pairs", "majors"), "--cross-pairs configures the anchored"),
     (("backtest", "EURUSD", "--cross-pairs", "EURUSD"), "names no pair other than EURUSD"),
+    (("train", "EURUSD", "--distribution", "none"), "the anchored design forecasts a distribution, normal or student_t"),
+    (("backtest", "EURUSD", "--distribution", "cauchy"), "the anchored design forecasts a distribution, normal or"),
     (("data", "show", "EURUSD", "--source", "csv", "--path", "/nonexistent.csv"), "does not exist"),
 ])
 def test_user_errors_exit_1_with_a_message(args, message):

@@ -1,4 +1,5 @@
-"""The anchored Mamba (forecaster.model.anchored): untrained it is EWMA exactly, its inputs are causal,
+"""The anchored Mamba (forecaster.model.anchored): untrained it is its anchor exactly (EWMA; in the default
+Student-t family EWMA's sd in the t of GARCH-t's df), its inputs are causal,
 trained on a GARCH market its scale tracks the true conditional volatility and its CRPS beats
 historical volatility, and the walk-forward runs it with its distributions collected."""
 
@@ -33,12 +34,14 @@ def _untrained(history: History, cfg: AnchoredConfig) -> an.AnchoredFit:
     ewma.fit(history)
     garch.fit(history)
     nets = [an.AnchoredNet(2 + len(cfg.spans), cfg).eval() for _ in range(cfg.members)]
-    return an.AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=0.5 * math.log(ewma.start_var), cfg=cfg, weight=0.5)
+    return an.AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=0.5 * math.log(ewma.start_var), cfg=cfg, weight=0.5,
+                          df=garch.df if cfg.family == "student_t" else math.inf)
 
 
-def test_the_untrained_model_is_the_ewma_anchor_exactly():
+@pytest.mark.parametrize("skip", [False, True], ids=["mamba", "with_skip"])
+def test_the_untrained_normal_model_is_the_ewma_anchor_exactly(skip):
     _, series = _garch_series(1500, seed=3)
-    fit = _untrained(History(series, 1000), AnchoredConfig(members=2, chunk=256, warm=50))
+    fit = _untrained(History(series, 1000), AnchoredConfig(members=2, chunk=256, warm=50, family="normal", skip=skip))
     histories = [History(series, t) for t in range(1001, 1200)]
     model, combined = fit.distributions(histories)
     ewma = fit.ewma.distribution(histories)
@@ -53,8 +56,8 @@ def test_the_untrained_model_is_the_ewma_anchor_exactly():
 
 def test_the_untrained_student_t_model_is_ewmas_sd_in_garch_ts_t_and_its_loss_is_that_t_s_crps():
     _, series = _garch_series(1500, seed=3)
-    fit = _untrained(History(series, 1000), AnchoredConfig(members=1, chunk=256, warm=50, family="student_t"))
-    fit.df = fit.garch.df
+    fit = _untrained(History(series, 1000), AnchoredConfig(members=1, chunk=256, warm=50))  # the default family
+    assert fit.cfg.family == "student_t" and fit.anchor == f"EWMA 0.94 in a Student-t of {fit.garch.df:.1f} df"
     histories = [History(series, t) for t in range(1001, 1100)]
     model, _ = fit.distributions(histories)
     ewma = fit.ewma.distribution(histories)
@@ -75,9 +78,10 @@ def test_an_unknown_family_is_refused_with_the_choices():
         AnchoredConfig(family="t")
 
 
-def test_a_student_t_fit_saves_and_reloads_its_df():
+def test_a_student_t_fit_saves_and_reloads_its_df_and_a_skip_path():
     _, series = _garch_series(2600, seed=2)
-    fit = an.fit_anchored(History(series, 2000), replace(FAST, epochs=1, family="student_t"))
+    fit = an.fit_anchored(History(series, 2000), replace(FAST, epochs=1, skip=True))
+    assert fit.nets[0].skip is not None and bool(fit.nets[0].skip.weight.abs().sum() > 0)  # trained off zero
     assert fit.df == fit.garch.df and fit.meta["df"] == fit.df
     back = an.AnchoredFit.from_saved(fit.state_dict(), fit.meta)
     hs = [History(series, t) for t in (2100, 2200)]

@@ -56,14 +56,15 @@ def test_its_metrics_put_its_crps_beside_ewma_and_garch_with_verdicts(saved):
         assert f"{split} origins" in m[split]["verdict_garch_t"]["text"]
     assert m["validation"]["origins"] == m["rows"]["combination"]
     assert m["test"]["origins"] == len(series.frame) - 1 - 3 - series.frame.index.get_loc(trained.meta["seen_until"]) + 1
-    assert 0 <= m["weight"] <= 1 and m["shipped"] == shipped_words(m["weight"], True)
+    assert 0 <= m["weight"] <= 1 and m["shipped"] == shipped_words(m["weight"], True, trained.fit.anchor)
     json.dumps(trained.meta)  # every number plain
 
 
 def test_predict_gives_intervals_from_the_distribution_and_names_the_anchor(saved):
     _, series, trained = saved
     out = trained.predict(series).to_dict()
-    assert len(out["steps"]) == 3 and out["design"]["anchor"] == "EWMA 0.94"
+    assert trained.fit.df == trained.fit.garch.df  # the default family: the t of GARCH-t's fit
+    assert len(out["steps"]) == 3 and out["design"]["anchor"] == f"EWMA 0.94 in a Student-t of {trained.fit.df:.1f} df"
     assert out["design"]["weight"] == trained.fit.weight and out["design"]["combination"] is True
     for step in out["steps"]:
         lo80, hi80 = step["interval_80"]
