@@ -300,6 +300,8 @@ class AnchoredConfig(JsonConfig):
     #   untrained anchor (early stopping picks how long to train, w how much to trust it); 0 may keep it; 3 hurt a
     #   4,000-day case (BENCHMARKS.md, issue 20)
     cross_pairs: bool = False  # the cross-pair model: the other pairs of its history (same dates) are inputs too
+    pool: bool = False  # with cross_pairs: the members train on every pair's sequence (each read as its own cross-pair
+    #   model reads it), not the forecast pair's alone: one network for all, as many times the training data
     skip: bool = False  # a linear map from the inputs straight to g beside the Mamba (zero-initialised): a regression
     #   on the log volatilities over several spans (HAR-like) that the encoder's final RMSNorm cannot rescale away
     family: str = "student_t"  # the ensemble's distribution: a Student-t with GARCH-t's fitted df (the untrained model
@@ -319,6 +321,8 @@ class AnchoredConfig(JsonConfig):
             raise ForecasterError(f"val_frac={self.val_frac!r} is invalid: accepted a number in (0, 1)")
         if self.weight_grid < 2 and self.combine:
             raise ForecasterError("weight_grid must hold 2 points or more when combining")
+        if self.pool and not self.cross_pairs:
+            raise ForecasterError("pool=True trains one network on the pairs of a cross-pair model: it needs cross_pairs=True")
         if self.family not in ANCHORED_FAMILIES:
             raise ForecasterError(f"family={self.family!r} is invalid: accepted {' or '.join(ANCHORED_FAMILIES)}")
         if self.gate is not None and not (isinstance(self.gate, (int, float)) and 0 < self.gate < 1):

@@ -149,15 +149,17 @@ def anchored_crps(g: Tensor, yz: Tensor, df: float = math.inf) -> Tensor:
 # ----------------------------------------------------------------------------- sequences for the trainer
 
 class TrainChunks(Dataset):
-    """Chunks of x (n, C) and yz (n, H) over rows [0, end): chunk i starts at offset + i (chunk - warm),
-    the offset drawn per epoch (set_epoch); the first `warm` targets of each chunk are not scored."""
+    """Chunks of each sequence xs[k] (n, C), yzs[k] (n, H) (one pair's, or every pair's of a pooled fit)
+    over rows [0, end): chunk i of a sequence starts at offset + i (chunk - warm), the offset drawn per
+    epoch (set_epoch); the first `warm` targets of each chunk are not scored."""
 
-    def __init__(self, x: np.ndarray, yz: np.ndarray, end: int, cfg: AnchoredConfig, seed: int):
-        self.x, self.yz = torch.from_numpy(x[:end]), torch.from_numpy(yz[:end].astype(np.float32))
+    def __init__(self, xs: Sequence[np.ndarray], yzs: Sequence[np.ndarray], end: int, cfg: AnchoredConfig, seed: int):
+        self.xs = [torch.from_numpy(x[:end]) for x in xs]
+        self.yzs = [torch.from_numpy(yz[:end].astype(np.float32)) for yz in yzs]
         self.chunk, self.warm, self.seed = cfg.chunk, cfg.warm, seed
         self.step = cfg.chunk - cfg.warm
-        self.count = len(range(self.step - 1, end - self.warm - 1, self.step))  # the same for every offset
-        if self.count < 1:
+        self.per = len(range(self.step - 1, end - self.warm - 1, self.step))  # chunks a sequence, for every offset
+        if self.per < 1:
             raise ForecasterError(f"{end} training rows hold no chunk with a scored target: the anchored model "
                                   f"needs more than {cfg.warm + self.step + 1} (warm-up {cfg.warm}, chunk {cfg.chunk})")
         self.offset = 0
@@ -166,11 +168,12 @@ class TrainChunks(Dataset):
         self.offset = int(np.random.default_rng((self.seed, epoch)).integers(0, self.step))
 
     def __len__(self) -> int:
-        return self.count
+        return self.per * len(self.xs)
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        s = self.offset + i * self.step
-        x, yz = self.x[s : s + self.chunk], self.yz[s : s + self.chunk].clone()  # (L, C), (L, H)
+        k, j = divmod(i, self.per)
+        s = self.offset + j * self.step
+        x, yz = self.xs[k][s : s + self.chunk], self.yzs[k][s : s + self.chunk].clone()  # (L, C), (L, H)
         yz[: self.warm] = math.nan
         return x, yz
 
@@ -331,10 +334,24 @@ def _anchor(history: History, horizon: int) -> tuple[EWMA, float]:
     return ewma, 0.5 * math.log(ewma.start_var)
 
 
+def _other_pairs(history: History, ewma: EWMA, base: float, context: dict,
+                 cfg: AnchoredConfig) -> list[tuple[np.ndarray, np.ndarray, EWMA]]:
+    """A pooled fit's other sequences: each context pair's returns (n,), inputs (n, C) as its own cross-pair
+    model would read them (its own first, the forecast pair among the others) and its EWMA anchor."""
+    out = []
+    for q, (ewma_q, base_q) in context.items():
+        panel = {q: history.series(pair=q), **{p: history.series(pair=p) for p in history.pairs if p != q}}
+        others = {p: (ewma, base) if p == history.pair else context[p] for p in panel if p != q}
+        r_q, x_q = inputs(History(panel, len(history) - 1), 0, ewma_q, base_q, others, cfg)
+        out.append((r_q, x_q, ewma_q))
+    return out
+
+
 def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progress: bool = False) -> AnchoredFit:
     """Fit EWMA and GARCH-t on the history, train the members, choose the combination weight. With
     cfg.cross_pairs and a history of several pairs, a cross-pair model of its first pair: the others'
-    volatility is an input (context)."""
+    volatility is an input (context); with cfg.pool too, the members train (and stop early) on every
+    pair's sequence, each in its own anchor's units, and forecast the first pair."""
     cfg = cfg or AnchoredConfig()
     began = time.perf_counter()
     H = cfg.horizon
@@ -348,13 +365,16 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     n = len(r)
     n_val = max(int(round(n * cfg.val_frac)), 4 * (H + 1))
     val0, half = n - n_val, n - n_val + n_val // 2
-    scale = anchor_scale(anchor_sd(r, ewma), H)  # (n, H)
-    yz = targets(r, H) / scale  # (n, H) anchor units, NaN past the end
     last = np.arange(n)[:, None] + np.arange(1, H + 1)  # (n, H) last return each target reads
-    train_yz = np.where(last < val0, yz, np.nan)  # no training target reaches into validation
-    es_yz = np.where(last < half, yz, np.nan)  # nor an early-stopping target into the combination rows
-    train_set = TrainChunks(x, train_yz, val0, cfg, cfg.seed)
-    val_set = tiles(x, es_yz, range(val0, half), cfg)
+    xs, train_yzs, vals = [], [], []
+    for r_k, x_k, ewma_k in [(r, x, ewma)] + (_other_pairs(history, ewma, base, context, cfg) if cfg.pool else []):
+        yz = targets(r_k, H) / anchor_scale(anchor_sd(r_k, ewma_k), H)  # (n, H) in the pair's anchor units
+        xs.append(x_k)
+        train_yzs.append(np.where(last < val0, yz, np.nan))  # no training target reaches into validation
+        vals.append(tiles(x_k, np.where(last < half, yz, np.nan), range(val0, half), cfg))  # nor an early-stopping
+        #   target into the combination rows
+    train_set = TrainChunks(xs, train_yzs, val0, cfg, cfg.seed)
+    val_set = tuple(np.concatenate(part) for part in zip(*vals))  # every pair's early-stopping tiles
     nets, epochs = [], []
     for k in range(cfg.members):
         seed = cfg.seed + k
@@ -373,7 +393,8 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     scores = _validation_scores(fitted, history, rows, targets(r, H)[rows])
     fitted.weight = scores.pop("weight")
     fitted.log = {"members": epochs, "validation": scores, "seconds": time.perf_counter() - began,
-                  "rows": {"train": val0, "early_stopping": half - val0, "combination": len(rows)}}
+                  "rows": {"train": val0, "early_stopping": half - val0, "combination": len(rows)},
+                  "sequences": len(xs)}
     return fitted
 
 

@@ -214,6 +214,23 @@ def test_the_cross_pair_model_reads_the_other_pairs_causally_and_says_when_they_
     np.testing.assert_array_equal(loaded.distributions(before)[0].scale, fit.distributions(before)[0].scale)
 
 
+def test_a_pooled_cross_pair_fit_trains_on_every_pair_read_as_its_own_model_reads_it():
+    panel = _factor_panel(1500, seed=6)
+    cfg = replace(FAST, epochs=1, cross_pairs=True, pool=True)
+    history = History(panel, 1100)
+    fit = an.fit_anchored(history, cfg)
+    assert fit.log["sequences"] == 4 and list(fit.context) == ["P1USD", "P2USD", "P3USD"]
+    seqs = an._other_pairs(history, fit.ewma, fit.base, fit.context, cfg)
+    _, x0 = an.inputs(history, 0, fit.ewma, fit.base, fit.context, cfg)
+    for (r_q, x_q, ewma_q), q in zip(seqs, fit.context):
+        assert ewma_q is fit.context[q][0]
+        np.testing.assert_allclose(r_q, np.diff(np.log(panel[q].frame["close"].to_numpy()[:1101])))
+        np.testing.assert_array_equal(x_q[:, :6], an.features(r_q, ewma_q, fit.context[q][1], cfg))  # its own inputs
+        np.testing.assert_allclose(x_q[:, 6:], x0[:, 6:], rtol=1e-6, atol=1e-6)  # the same context: every pair's average (float32)
+    with pytest.raises(ForecasterError, match="needs cross_pairs=True"):
+        AnchoredConfig(pool=True)
+
+
 def test_the_walk_forward_hands_the_cross_pair_model_every_pair():
     panel = _factor_panel(1600, seed=7)
     main, others = panel["P0USD"], {q: s for q, s in panel.items() if q != "P0USD"}
