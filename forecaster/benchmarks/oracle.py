@@ -386,9 +386,12 @@ def _dm_cell(dm: Optional[dict], h: Optional[int]) -> str:
     if dm is None:
         return "(reference)"
     d = dm["overall"] if h is None else dm["per_step"][h]
-    p = d["p_better"] if d["verdict"] == "better" else d["p_worse"] if d["verdict"] == "worse" else \
+    if d["p_better"] is None or np.isnan(d["p_better"]):  # the same forecast (w = 0: GARCH-t's own): nothing to test
+        return f"{d['verdict']} (no difference)"
+    one_sided = d["verdict"] in ("better", "worse")
+    p = d["p_better"] if d["verdict"] == "better" else d["p_worse"] if one_sided else \
         min(1.0, 2 * min(d["p_better"], d["p_worse"]))
-    return f"{d['verdict']} ({'p < 0.001' if p < 0.001 else f'p = {p:.3f}'})"
+    return f"{d['verdict']} ({'p < 0.001' if p < 0.001 else f'p = {p:.3f}'}{'' if one_sided else ', two-sided'})"
 
 
 def format_table(result: OracleResult) -> str:

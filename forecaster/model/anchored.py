@@ -4,7 +4,7 @@
     g = g_max tanh(raw / g_max),  raw = head(MambaEncoder(inputs)) [+ skip(inputs)],  both zero-initialised
 
 in the family of AnchoredConfig.family: Student-t with the df of GARCH-t's fit on the same training rows
-(the default), or normal (t scale = sd x sqrt((df - 2) / df)). The untrained network IS the anchor
+(t scale = sd x sqrt((df - 2) / df); the default), or normal. The untrained network IS the anchor
 (EWMA's standard deviation in that family), and the shipped forecast is the density combination
 w x model + (1 - w) x GARCH-t(1,1) (forecaster.probabilistic.distributions.Mixture).
 
@@ -18,7 +18,7 @@ known at the close of that row):
                appended to the forecast pair's: a common volatility factor that one pair's GARCH
                cannot see; each pair's EWMA and base are fitted on its own training rows
     y_i,h      r_{i+1} + ... + r_{i+h}: the step-h cumulative return from row i + 1; scored in anchor
-               units y / anchor_h(i), by the CRPS of N(0, exp(2 g)) (or of the t of sd exp(g))
+               units y / anchor_h(i), by the CRPS of the t of sd exp(g) (N(0, exp(2 g)) in the normal family)
     chunk      a training sequence of `chunk` bars; the state starts at zero, the first `warm`
                positions are left out of the loss, the head reads every position
 Training (through the one trainer, forecaster.model.trainer.fit, with this module's loss): chunks of

@@ -112,3 +112,12 @@ def test_fresh_draws_start_at_first_seed(tmp_path):
     assert result.config["seeds"] == [11] and result.blocks[0]["seeds"] == 1
     with pytest.raises(ForecasterError, match="first_seed"):
         replace(TINY, first_seed=-1)
+
+
+def test_a_dm_cell_prints_the_one_sided_p_of_a_verdict_and_the_two_sided_p_otherwise():
+    cell = lambda pb, verdict: ob._dm_cell({"overall": {"p_better": pb, "p_worse": None if pb is None else 1 - pb,
+                                                        "verdict": verdict}}, None)
+    assert cell(0.02, "better") == "better (p = 0.020)"
+    assert cell(0.97, "worse") == "worse (p = 0.030)"
+    assert cell(0.116, "indistinguishable") == "indistinguishable (p = 0.232, two-sided)"
+    assert cell(None, "indistinguishable") == cell(float("nan"), "indistinguishable") == "indistinguishable (no difference)"
