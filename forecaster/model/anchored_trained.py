@@ -38,7 +38,6 @@ from forecaster.model.trained import TrainedModel
 from forecaster.probabilistic import intervals
 from forecaster.probabilistic.contract import ModelForecast
 from forecaster.probabilistic.intervals import LEVELS
-from forecaster.probabilistic.risk import LAMBDA
 
 DESIGN = ANCHORED  # meta["design"] of a saved anchored model (a windowed model's meta has none)
 
@@ -125,10 +124,10 @@ class AnchoredTrained(TrainedModel):
                                 design=self.design())
 
 
-def shipped_words(weight: float, combine: bool, anchor: str = f"EWMA {LAMBDA:g}") -> str:
+def shipped_words(weight: float, combine: bool, anchor: str) -> str:
     """What the forecast is, in words: e.g. '0.6 x anchored Mamba + 0.4 x GARCH(1,1)-t'."""
     if not combine:
-        return f"the anchored Mamba alone ({anchor} x exp(learnt correction))"
+        return f"the anchored Mamba alone (anchor {anchor}, its standard deviation x exp(learnt correction))"
     if weight == 0:
         return "GARCH(1,1)-t alone (w = 0: the learnt correction is off)"
     if weight == 1:
