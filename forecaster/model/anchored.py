@@ -141,8 +141,7 @@ def anchored_crps(g: Tensor, yz: Tensor, df: float = math.inf) -> Tensor:
         params = torch.stack([torch.zeros_like(g), torch.exp(g)], -1)  # (B, L, H, 2)
         crps = losses.crps_normal(params, y, reduction="none")  # (B, L, H)
     else:
-        params = torch.stack([torch.zeros_like(g), t_scale(torch.exp(g), df), torch.full_like(g, df)], -1)  # (B, L, H, 3)
-        crps = losses.crps_student_t(params, y, reduction="none")
+        crps = losses.crps_student_t_fixed_df(torch.zeros_like(g), t_scale(torch.exp(g), df), df, y, reduction="none")
     return (crps * scored).sum() / scored.sum()
 
 

@@ -69,6 +69,34 @@ def crps_student_t(params: Tensor, y: Tensor, reduction: str = "mean") -> Tensor
     return _reduce(scores, reduction)
 
 
+class _StandardTCRPS(torch.autograd.Function):
+    """c(z) = CRPS of the standard t of a fixed df at z, forward without a graph through the t CDF's
+    continued fraction; backward by dc/dz = 2 F(z) - 1 (the derivative of any CRPS in its outcome)."""
+
+    @staticmethod
+    def forward(ctx, z: Tensor, df: float) -> Tensor:
+        nu = torch.tensor(df, dtype=z.dtype)
+        cdf = student_t_cdf(z, nu)
+        pdf = torch.exp(student_t_log_pdf(z, nu))
+        log_ratio = (math.lgamma(df - 0.5) - math.lgamma(df) - 0.5 * math.log(math.pi)
+                     - 2 * (math.lgamma(df / 2) - math.lgamma(df / 2 + 0.5)))
+        ctx.save_for_backward(cdf)
+        return z * (2 * cdf - 1) + 2 * pdf * (df + z * z) / (df - 1) - 2 * math.sqrt(df) / (df - 1) * math.exp(log_ratio)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (cdf,) = ctx.saved_tensors
+        return grad * (2 * cdf - 1), None
+
+
+def crps_student_t_fixed_df(loc: Tensor, scale: Tensor, df: float, y: Tensor, reduction: str = "mean") -> Tensor:
+    """crps_student_t for one fixed df (a number, no gradient to it): the same scores, differentiable in loc
+    and scale, at about a quarter of the cost (the anchored model's loss, whose df is GARCH-t's fit)."""
+    if not df > 1:
+        raise ForecasterError(f"df={df!r}: the CRPS of a Student-t needs df > 1")
+    return _reduce(scale * _StandardTCRPS.apply((y - loc) / scale, float(df)), reduction)
+
+
 def nll_normal(params: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of N(loc, scale^2) at y: params (..., 2), y (...) -> mean (or (...))."""
     loc, scale, _ = split(params, "normal")

@@ -9,7 +9,8 @@ from scipy import integrate, stats
 
 from forecaster.probabilistic.parametric import cdf, log_pdf, quantiles_from_params, stddev, student_t_cdf
 from forecaster.errors import ForecasterError
-from forecaster.probabilistic.losses import crps_normal, crps_student_t, distribution_loss, nll_normal, nll_student_t
+from forecaster.probabilistic.losses import (crps_normal, crps_student_t, crps_student_t_fixed_df, distribution_loss, nll_normal,
+                                            nll_student_t)
 
 CASES = [  # (loc, scale, df, y)
     (0.0, 1.0, 5.0, -3.0), (0.3, 0.5, 2.5, 0.2), (-1.0, 2.0, 3.0, 7.0), (1.0, 0.01, 30.0, 1.02),
@@ -41,6 +42,24 @@ def test_crps_matches_the_scoringrules_reference_value():
     assert float(crps_student_t(torch.tensor([0.0, 1.0, 5.0]), torch.tensor(-3.0))) == pytest.approx(2.33875895, rel=1e-6)
     got = crps_student_t(torch.tensor([0.1, 0.9, 5.0], dtype=torch.float64), torch.tensor(-3 * 0.9 + 0.1, dtype=torch.float64))
     assert float(got) == pytest.approx(2.33875895 * 0.9, rel=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_fixed_df_crps_equals_the_general_one_in_value_and_gradient(dtype):
+    """The anchored model's loss (df a fixed number, backward by dc/dz = 2F - 1) against crps_student_t
+    differentiated through its continued fraction, at every CASES point and in a batch."""
+    tol = 1e-9 if dtype == torch.float64 else 2e-5
+    for loc, scale, df, y in CASES + [(0.0, 1.0, 6.0, v) for v in (-12.0, -0.3, 0.0, 0.4, 5.0)]:
+        general = torch.tensor([loc, scale], dtype=dtype, requires_grad=True)
+        fast = general.detach().clone().requires_grad_(True)
+        want = crps_student_t(torch.cat([general, torch.tensor([df], dtype=dtype)]), torch.tensor(y, dtype=dtype))
+        got = crps_student_t_fixed_df(fast[0], fast[1], df, torch.tensor(y, dtype=dtype))
+        want.backward()
+        got.backward()
+        assert got.item() == pytest.approx(want.item(), rel=tol, abs=tol), (loc, scale, df, y)
+        torch.testing.assert_close(fast.grad, general.grad, rtol=tol, atol=tol)
+    with pytest.raises(ForecasterError, match="needs df > 1"):
+        crps_student_t_fixed_df(torch.zeros(1), torch.ones(1), 1.0, torch.zeros(1))
 
 
 def test_student_t_crps_tends_to_the_normal_one():
