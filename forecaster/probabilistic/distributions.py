@@ -430,22 +430,23 @@ class Mixture(_Base):
         return np.sum([self.weights[..., k] * c.cdf(y) for k, c in enumerate(self.components)], axis=0)
 
     def quantile(self, levels) -> np.ndarray:
-        """(N, H, Q) by bisection: the mixture's quantile lies between its components' quantiles."""
+        """(N, H, Q): where one component holds all the weight (w = 0 or 1), that component's quantile
+        exactly; elsewhere by bisection, the mixture's quantile lying between its components'."""
         q = _levels(levels)
         each = np.stack([c.quantile(q) for c in self.components], -1)  # (N, H, Q, K)
-        lo, hi = each.min(-1), each.max(-1)
-        for _ in range(BISECTIONS):
-            mid = (lo + hi) / 2.0
-            below = self._cdf_grid(mid) < q  # (N, H, Q)
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        return (lo + hi) / 2.0
-
-    def _cdf_grid(self, x: np.ndarray) -> np.ndarray:
-        """F at x (N, H, Q)."""
-        out = np.zeros_like(x)
-        for k, c in enumerate(self.components):
-            df = np.asarray(c.df)[..., None] if np.ndim(c.df) else c.df
-            out += self.weights[..., k, None] * _t_cdf((x - c.loc[..., None]) / c.scale[..., None], df)
+        out = np.take_along_axis(each, self.weights.argmax(-1)[..., None, None], -1)[..., 0]  # the heaviest's
+        mixed = ~(self.weights == 1.0).any(-1)  # (N, H) cells whose weight is split
+        if mixed.any():
+            w = self.weights[mixed]  # (M, K)
+            parts = [tuple(np.broadcast_to(v, c.shape)[mixed][:, None] for v in (c.loc, c.scale, c.df))
+                     for c in self.components]  # (loc, scale, df), each (M, 1)
+            lo, hi = each[mixed].min(-1), each[mixed].max(-1)  # (M, Q)
+            for _ in range(BISECTIONS):
+                mid = (lo + hi) / 2.0
+                cdf = sum(w[:, k, None] * _t_cdf((mid - loc) / scale, df) for k, (loc, scale, df) in enumerate(parts))
+                below = cdf < q
+                lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+            out[mixed] = (lo + hi) / 2.0
         return out
 
     def crps_parts(self, y) -> tuple[np.ndarray, np.ndarray]:

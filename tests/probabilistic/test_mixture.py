@@ -55,3 +55,17 @@ def test_quantile_inverts_the_cdf_intervals_std_and_concat():
     np.testing.assert_allclose(joined.crps(np.full((4, 2), 0.01)), mix.crps(np.full((4, 2), 0.01)))
     with pytest.raises(ForecasterError, match="sum to 1"):
         Mixture([0.5, 0.6], (a, b))
+
+
+def test_quantiles_of_cells_with_one_whole_component_are_that_components_and_the_others_invert_the_cdf():
+    rng = np.random.default_rng(1)
+    a = Predictive(rng.normal(0, 0.001, (30, 3)), rng.uniform(0.004, 0.01, (30, 3)), 6.0)
+    b = Predictive(np.zeros((30, 3)), rng.uniform(0.004, 0.02, (30, 3)))
+    w = rng.choice([0.0, 0.4, 1.0], size=(30, 3))  # per cell: GARCH-t's alone, split, the model's alone
+    mix = Mixture(np.stack([w, 1 - w], -1), (a, b))
+    levels = [0.025, 0.1, 0.9, 0.975]
+    q = mix.quantile(levels)  # (30, 3, 4)
+    whole = np.where((w == 1.0)[..., None], a.quantile(levels), b.quantile(levels))
+    np.testing.assert_array_equal(q[w != 0.4], whole[w != 0.4])  # exactly the component's (no bisection)
+    for i, level in enumerate(levels):
+        np.testing.assert_allclose(mix.cdf(q[..., i])[w == 0.4], level, atol=1e-9)
