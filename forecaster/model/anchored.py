@@ -336,14 +336,13 @@ def _anchor(history: History, horizon: int) -> tuple[EWMA, float]:
 def _other_pairs(history: History, ewma: EWMA, base: float, context: dict,
                  cfg: AnchoredConfig) -> list[tuple[np.ndarray, np.ndarray, EWMA]]:
     """A pooled fit's other sequences: each context pair's returns (n,), inputs (n, C) as its own cross-pair
-    model would read them (its own first, the forecast pair among the others) and its EWMA anchor."""
-    out = []
-    for q, (ewma_q, base_q) in context.items():
-        panel = {q: history.series(pair=q), **{p: history.series(pair=p) for p in history.pairs if p != q}}
-        others = {p: (ewma, base) if p == history.pair else context[p] for p in panel if p != q}
-        r_q, x_q = inputs(History(panel, len(history) - 1), 0, ewma_q, base_q, others, cfg)
-        out.append((r_q, x_q, ewma_q))
-    return out
+    model would read them (inputs() with it first, the others in the history's order) and its EWMA anchor.
+    Each pair's own inputs are computed once and shared by every pair's context."""
+    anchors = {history.pair: (ewma, base), **context}  # the history's pairs, in its order
+    r = {p: np.diff(history.log_close(pair=p)) for p in anchors}
+    own = {p: features(r[p], e, b, cfg) for p, (e, b) in anchors.items()}
+    return [(r[q], np.concatenate([own[q], context_features([own[q]] + [own[p] for p in anchors if p != q])], 1), e)
+            for q, (e, _) in context.items()]
 
 
 def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progress: bool = False) -> AnchoredFit:
