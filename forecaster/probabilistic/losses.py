@@ -75,7 +75,7 @@ class _StandardTCRPS(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z: Tensor, df: float) -> Tensor:
-        nu = torch.tensor(df, dtype=z.dtype)
+        nu = torch.tensor(df, dtype=z.dtype, device=z.device)  # on the scores' device (CUDA when training there)
         cdf = student_t_cdf(z, nu)
         pdf = torch.exp(student_t_log_pdf(z, nu))
         log_ratio = (math.lgamma(df - 0.5) - math.lgamma(df) - 0.5 * math.log(math.pi)

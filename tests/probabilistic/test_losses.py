@@ -62,6 +62,15 @@ def test_the_fixed_df_crps_equals_the_general_one_in_value_and_gradient(dtype):
         crps_student_t_fixed_df(torch.zeros(1), torch.ones(1), 1.0, torch.zeros(1))
 
 
+def test_the_fixed_df_crps_stays_on_the_scores_device():
+    """Its df tensor is made on z's device: on CUDA a CPU one failed the anchored model's training. The meta
+    device (shapes only, no data) stands in for a GPU: a tensor left on the CPU raises there too."""
+    z = torch.zeros(4, device="meta", requires_grad=True)
+    got = crps_student_t_fixed_df(torch.zeros(4, device="meta"), torch.ones(4, device="meta"), 5.0, z, reduction="none")
+    got.sum().backward()
+    assert got.device.type == "meta" and z.grad.device.type == "meta" and got.shape == (4,)
+
+
 def test_student_t_crps_tends_to_the_normal_one():
     y = torch.linspace(-4, 4, 17, dtype=torch.float64)
     normal = crps_normal(torch.tensor([0.2, 1.3], dtype=torch.float64).expand(17, 2), y, reduction="none")
