@@ -291,6 +291,9 @@ class AnchoredConfig(JsonConfig):
     val_frac: float = 0.15  # last rows of the training history: early stopping (first half), combination (second)
     combine: bool = True  # ship w x model + (1 - w) x GARCH-t(1,1); False: the anchored ensemble alone
     weight_grid: int = 11  # the combination weight w on the model: linspace(0, 1, weight_grid), by validation CRPS
+    weight_bags: int = 500  # w is the mean, over this many stationary-bootstrap resamples of the combination rows,
+    #   of the grid point of least CRPS (bagging the argmin: a weight that moves less with which rows happened to
+    #   fall there; BENCHMARKS.md, issue 20, sixth session); 0: the grid point of least CRPS on the rows themselves
     gate: Optional[float] = None  # scale gate: keep w > 0 only when the combination's CRPS beats GARCH-t's on the
     #   combination rows with a one-sided DM p below this (e.g. 0.05); None: no gate
     epochs: int = 30
@@ -313,6 +316,8 @@ class AnchoredConfig(JsonConfig):
         for name in ("horizon", "d_model", "n_layer", "d_state", "members", "epochs", "patience", "weight_grid"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ForecasterError(f"{name}={getattr(self, name)!r} is invalid: accepted an integer >= 1")
+        if not isinstance(self.weight_bags, int) or self.weight_bags < 0:
+            raise ForecasterError(f"weight_bags={self.weight_bags!r} is invalid: accepted an integer >= 0 (0: no bagging)")
         if not isinstance(self.min_epochs, int) or self.min_epochs < 0:
             raise ForecasterError(f"min_epochs={self.min_epochs!r} is invalid: accepted an integer >= 0")
         if not 0 <= self.warm < self.chunk:

@@ -59,6 +59,7 @@ from forecaster.probabilistic.risk import EWMA, GarchT
 
 VAR_FLOOR = 1e-12  # floor of a trailing mean square (a flat stretch) before its log
 PREDICT_BATCH = 64  # chunks per forward pass when forecasting (bounds the scan's memory)
+BAG_BLOCK = 10  # mean block length (rows) of the bootstrap that bags the combination weight (weight_bags)
 
 
 # ----------------------------------------------------------------------------- inputs and targets
@@ -417,6 +418,10 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
         by_weight = [float(mixture_crps(*parts, np.array([w, 1.0 - w])).mean()) for w in grid]
         best = int(np.argmin(by_weight))
         out.update(weight=float(grid[best]), combined=by_weight[best], by_weight=by_weight)
+        if fitted.cfg.weight_bags:
+            per_row = np.stack([mixture_crps(*parts, np.array([w, 1.0 - w])).mean(1) for w in grid], 1)  # (N, G)
+            out["weight"] = bagged_weight(per_row, grid, fitted.cfg.weight_bags, fitted.cfg.seed)
+            out["combined"] = float(mixture_crps(*parts, np.array([out["weight"], 1.0 - out["weight"]])).mean())
         if fitted.cfg.gate is not None and out["weight"] > 0:
             combined = mixture_crps(*parts, np.array([out["weight"], 1.0 - out["weight"]])).mean(1)  # (N,)
             p = diebold_mariano(combined, garch_crps.mean(1), fitted.cfg.horizon)["dm_p"]
@@ -425,6 +430,16 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
             if not kept:
                 out.update(weight=0.0, combined=by_weight[0])
     return out
+
+
+def bagged_weight(per_row: np.ndarray, grid: np.ndarray, bags: int, seed: int) -> float:
+    """The mean over `bags` stationary-bootstrap resamples of rows (arch; mean block BAG_BLOCK rows, for the
+    overlapping H-step targets) of the grid weight with the least mean CRPS; per_row (N, G): each row's CRPS
+    at each grid weight."""
+    from arch.bootstrap import StationaryBootstrap
+
+    resamples = StationaryBootstrap(BAG_BLOCK, per_row, seed=seed).bootstrap(bags)
+    return float(np.mean([grid[int(np.argmin(data[0][0].mean(0)))] for data in resamples]))
 
 
 def origin_crps(fitted: AnchoredFit, histories: Sequence[History], y: np.ndarray,
