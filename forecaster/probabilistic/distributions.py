@@ -58,7 +58,10 @@ CRPS_GRID = 200  # midpoint levels for the CRPS of a Quantiles distribution
 MIX_GRID = 400  # midpoints in u of the cross terms E|X_j - X_k| of a Mixture with a Student-t component (df >= 3:
 #   relative error ~3e-9 against 2,000)
 MIX_GRID_HEAVY = 2000  # the same where a component has df < 3 (slower-decaying tails: 400 points err by ~5e-5)
-BISECTIONS = 60  # halvings of the bracket of a Mixture quantile (2^-60 of the widest component spread)
+BISECTIONS = 60  # halvings of the bracket of a Mixture quantile (2^-60 of the widest component spread) where
+#   Newton's steps have not converged
+NEWTON_STEPS = 10  # safeguarded Newton steps of a Mixture quantile (from the components' quantiles: 4-6 suffice)
+NEWTON_TOL = 1e-13  # a cell has converged when its last Newton step is below this share of its first bracket
 ArrayLike = Union[float, np.ndarray]
 
 
@@ -369,6 +372,26 @@ def _t_cdf(z: np.ndarray, df: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(df), special.ndtr(z), out)
 
 
+def _t_pdf(z: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Standard Student-t density at z for df (broadcast; inf: the normal's)."""
+    df = np.broadcast_to(df, np.shape(z))
+    finite = np.where(np.isinf(df), 1.0, df)
+    log_c = special.gammaln((finite + 1.0) / 2.0) - special.gammaln(finite / 2.0) - 0.5 * np.log(finite * math.pi)
+    t = np.exp(log_c - (finite + 1.0) / 2.0 * np.log1p(z * z / finite))
+    return np.where(np.isinf(df), np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi), t)
+
+
+def _mixture_cdf_pdf(x: np.ndarray, w: np.ndarray, parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """F and f (M, Q) at x (M, Q) of mixtures with weights w (M, 1, K) of the components parts[k] =
+    (loc, scale, df), each (M, 1)."""
+    cdf, pdf = np.zeros_like(x), np.zeros_like(x)
+    for k, (loc, scale, df) in enumerate(parts):
+        z = (x - loc) / scale
+        cdf += w[..., k] * _t_cdf(z, df)
+        pdf += w[..., k] * _t_pdf(z, df) / scale
+    return cdf, pdf
+
+
 def _cross_abs(a: Predictive, b: Predictive) -> np.ndarray:
     """(N, H) E|X_a - X_b| of independent X_a ~ a, X_b ~ b."""
     dfa, dfb = np.broadcast_to(a.df, a.shape), np.broadcast_to(b.df, b.shape)
@@ -431,22 +454,40 @@ class Mixture(_Base):
 
     def quantile(self, levels) -> np.ndarray:
         """(N, H, Q): where one component holds all the weight (w = 0 or 1), that component's quantile
-        exactly; elsewhere by bisection, the mixture's quantile lying between its components'."""
+        exactly; elsewhere the root of F(x) = q inside the bracket of the components' quantiles (the
+        mixture's lies between them): safeguarded Newton steps from the weighted mean of those (a step
+        leaving the bracket is a bisection), and bisection for any cell they leave unconverged."""
         q = _levels(levels)
         each = np.stack([c.quantile(q) for c in self.components], -1)  # (N, H, Q, K)
         out = np.take_along_axis(each, self.weights.argmax(-1)[..., None, None], -1)[..., 0]  # the heaviest's
         mixed = ~(self.weights == 1.0).any(-1)  # (N, H) cells whose weight is split
-        if mixed.any():
-            w = self.weights[mixed]  # (M, K)
-            parts = [tuple(np.broadcast_to(v, c.shape)[mixed][:, None] for v in (c.loc, c.scale, c.df))
-                     for c in self.components]  # (loc, scale, df), each (M, 1)
-            lo, hi = each[mixed].min(-1), each[mixed].max(-1)  # (M, Q)
+        if not mixed.any():
+            return out
+        w = self.weights[mixed][:, None, :]  # (M, 1, K)
+        parts = [tuple(np.broadcast_to(v, c.shape)[mixed][:, None] for v in (c.loc, c.scale, c.df))
+                 for c in self.components]  # (loc, scale, df), each (M, 1)
+        lo, hi = each[mixed].min(-1), each[mixed].max(-1)  # (M, Q)
+        x, tol = np.sum(w * each[mixed], -1), NEWTON_TOL * np.maximum(hi - lo, np.finfo(float).tiny)
+        done = hi - lo <= tol
+        for _ in range(NEWTON_STEPS):
+            cdf, pdf = _mixture_cdf_pdf(x, w, parts)
+            below = cdf < q
+            lo, hi = np.where(below & ~done, x, lo), np.where(below | done, hi, x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = x - (cdf - q) / pdf
+            inside = (step >= lo) & (step <= hi)  # False for NaN
+            converged = inside & (np.abs(step - x) <= tol)
+            x = np.where(done, x, np.where(inside, step, (lo + hi) / 2.0))  # a converged cell stays where it is
+            done |= converged
+        left = ~done.all(-1)  # (M,) cells with a level the Newton steps left unconverged: bisection
+        if left.any():
+            sub_w, sub_parts, sub_lo, sub_hi = w[left], [tuple(v[left] for v in p) for p in parts], lo[left], hi[left]
             for _ in range(BISECTIONS):
-                mid = (lo + hi) / 2.0
-                cdf = sum(w[:, k, None] * _t_cdf((mid - loc) / scale, df) for k, (loc, scale, df) in enumerate(parts))
-                below = cdf < q
-                lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-            out[mixed] = (lo + hi) / 2.0
+                mid = (sub_lo + sub_hi) / 2.0
+                below = _mixture_cdf_pdf(mid, sub_w, sub_parts)[0] < q
+                sub_lo, sub_hi = np.where(below, mid, sub_lo), np.where(below, sub_hi, mid)
+            x[left] = np.where(done[left], x[left], (sub_lo + sub_hi) / 2.0)
+        out[mixed] = x
         return out
 
     def crps_parts(self, y) -> tuple[np.ndarray, np.ndarray]:

@@ -345,6 +345,37 @@ class FactorMarket(_Market):
         scale = t_scale(np.sqrt(var), self.df)[..., None]  # (n, P, 1)
         return r, ScaleMixture(np.ones_like(scale), scale, self.df), {"x": x, "h": h}
 
+    def filter(self, returns: np.ndarray, origins, seen, n_particles: int, rng: np.random.Generator) -> dict:
+        """What the returns of the pairs `seen` (indices) tell of the latent state, with the market's own
+        parameters: a bootstrap particle filter (resampled every step, systematically). At each origin t,
+        n_particles equally weighted draws of the state r_t is drawn with, given r_0..r_{t-1}: {"x": (N, M),
+        "h": (N, M, P)}; the pairs not seen keep h at their unconditional variance (their draws are not to be
+        read). Continued by continue_paths, they give the best forecast of a seen pair that those returns allow
+        (up to the filter's Monte Carlo error): the ceiling of what a forecaster reading them can learn."""
+        b, w, eta_sd = self._arrays()
+        seen, origins = np.asarray(seen, dtype=int), np.asarray(origins, dtype=int)
+        r = np.asarray(returns, dtype=np.float64)  # (n, P)
+        slot = np.full(len(r), -1)
+        slot[origins] = np.arange(len(origins))  # where each origin's particles are kept
+        x = rng.standard_normal(n_particles) * self.factor_sd  # (M,) x's stationary law
+        h = np.tile(np.asarray(self.vols, dtype=np.float64) ** 2, (n_particles, 1))  # (M, P)
+        kept = {"x": np.empty((len(origins), n_particles)), "h": np.empty((len(origins), n_particles, self.pairs))}
+        unit = t_scale(1.0, self.df)  # the t scale of unit variance
+        ladder = np.arange(n_particles) / n_particles
+        for t in range(len(r)):
+            if slot[t] >= 0:
+                kept["x"][slot[t]], kept["h"][slot[t]] = x, h
+            fv = self._factor_var(x, b)  # (M, P)
+            sd = np.sqrt(fv[:, seen] * h[:, seen])  # (M, S) each particle's sd of r_t
+            log_w = (-(self.df + 1) / 2 * np.log1p((r[t, seen] / (sd * unit)) ** 2 / self.df) - np.log(sd)).sum(1)
+            cum = np.cumsum(np.exp(log_w - log_w.max()))
+            pick = np.minimum(np.searchsorted(cum, (rng.random() / n_particles + ladder) * cum[-1]), n_particles - 1)
+            x, h, fv = x[pick], h[pick], fv[pick]
+            u = r[t, seen] / np.sqrt(fv[:, seen])  # (M, S) the defactored returns
+            h[:, seen] = w[seen] + self.alpha * u**2 + self.beta * h[:, seen]
+            x = self.factor_persistence * x + rng.standard_normal(n_particles) * eta_sd
+        return kept
+
     def continue_paths(self, path, origins, horizon, n_paths, rng):
         b, w, eta_sd = self._arrays()
         origins = np.asarray(origins)

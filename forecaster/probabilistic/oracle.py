@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Optional
 
 import numpy as np
@@ -178,6 +179,26 @@ def monte_carlo_crps(market, path, origins, horizon: int, n_paths: int = N_PATHS
         per_group = fair_crps(groups, y[..., None])  # (n, H[, P], B)
         var[rows] = per_group.var(axis=-1, ddof=1) / BATCHES
     return crps, var
+
+
+def filter_crps(market, path, origins, horizon: int, seen, n_particles: int = N_PATHS, seed: int = 0) -> np.ndarray:
+    """Fair CRPS (N, H, P) at each origin of the forecast the market's particle filter makes from the
+    returns of the pairs `seen` alone (market.filter, for a market with a latent state no forecaster
+    sees): each particle continued once by the market's recursion. Read only the seen pairs' columns."""
+    origins = np.asarray(origins, dtype=int)
+    rng = np.random.default_rng(seed)
+    particles = market.filter(path.returns, origins, seen, n_particles, rng)  # x (N, M), h (N, M, P)
+    actual = path.targets(origins, horizon)  # (N, H, P)
+    crps = np.empty(actual.shape)
+    chunk = max(1, CHUNK_DRAWS // (n_particles * horizon))
+    for a in range(0, len(origins), chunk):
+        rows = slice(a, a + chunk)
+        x, h = particles["x"][rows], particles["h"][rows]
+        starts = SimpleNamespace(state={"x": x.reshape(-1), "h": h.reshape(-1, h.shape[-1])})  # one path per particle
+        steps = market.continue_paths(starts, np.arange(x.size), horizon, 1, rng)  # (n M, 1, H, P)
+        draws = np.cumsum(steps.reshape(*x.shape, *steps.shape[2:]), axis=2)  # (n, M, H, P)
+        crps[rows] = fair_crps(np.moveaxis(draws, 1, -1), actual[rows])
+    return crps
 
 
 def oracle_scores(market, path, origins, horizon: int, n_paths: int = N_PATHS, seed: int = 0,

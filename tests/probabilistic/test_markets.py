@@ -15,7 +15,7 @@ from forecaster.data import PriceSeries, cumulative_returns
 from forecaster.data.sources import load_series
 from forecaster.errors import ForecasterError
 from forecaster.probabilistic import markets as mk
-from forecaster.probabilistic.oracle import ScaleMixture, fair_crps, gap_closed, oracle_scores
+from forecaster.probabilistic.oracle import ScaleMixture, fair_crps, filter_crps, gap_closed, monte_carlo_crps, oracle_scores
 
 
 def _series(path: mk.SimulatedPath) -> PriceSeries:
@@ -171,6 +171,35 @@ def test_factor_market_oracle_knows_the_latent_factor():
     scores = oracle_scores(market, path, np.arange(2500, 2900), horizon=2, n_paths=800)
     assert scores.crps.shape == (400, 2, market.pairs) and scores.se.shape == (2, market.pairs)
     assert np.all(np.abs(scores.mc_step1.mean(0) - scores.crps[:, 0].mean(0)) < 4 * scores.mc_step1_se)
+
+
+def test_the_factor_filter_tracks_the_latent_factor_better_from_every_pair_than_from_one():
+    market = mk.FactorMarket()
+    path = market.simulate(2500, seed=3)
+    origins = np.arange(500, 2500)
+    truth = path.state["x"][origins]
+    corr = {}
+    for seen in ([0], [1], [2], [3], [0, 1, 2, 3]):
+        particles = market.filter(path.returns, origins, seen, 300, np.random.default_rng(0))
+        assert particles["x"].shape == (2000, 300) and particles["h"].shape == (2000, 300, market.pairs)
+        corr[len(seen), seen[0]] = np.corrcoef(particles["x"].mean(1), truth)[0, 1]
+    singles = [corr[1, i] for i in range(market.pairs)]
+    assert corr[4, 0] > 0.6 and corr[4, 0] > max(singles) + 0.05 and min(singles) > 0.1, corr
+
+
+def test_filter_crps_with_the_true_state_is_the_oracle_draw_for_draw(monkeypatch):
+    """The plumbing of filter_crps (particles continued one path each, reshaped into draws): given a filter
+    whose particles are all the true state, it draws what monte_carlo_crps draws, in the same order."""
+    market = mk.FactorMarket()
+    path = market.simulate(400, seed=1)
+    origins = np.arange(300, 390)
+
+    def exact(returns, origins, seen, n_particles, rng):
+        return {k: np.repeat(path.state[k][origins][:, None], n_particles, axis=1) for k in ("x", "h")}
+
+    monkeypatch.setattr(market, "filter", exact)
+    np.testing.assert_allclose(filter_crps(market, path, origins, 3, [0], 64, seed=5),
+                               monte_carlo_crps(market, path, origins, 3, 64, seed=5)[0], rtol=1e-12)
 
 
 def test_gap_closed_is_the_ratio_of_mean_differences():
