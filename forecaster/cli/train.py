@@ -170,7 +170,9 @@ def _anchored_lines(trained) -> list[str]:
                      f"{c['model'] * 1e4:.3f}  EWMA {c['ewma'] * 1e4:.3f}  GARCH-t {c['garch_t'] * 1e4:.3f}")
         lines.append(f"  the shipped forecast is {s['verdict_garch_t']['text']}; {s['verdict_ewma']['text']}")
     if m["combine"]:
-        lines.append(f"combination weight w = {m['weight']:.2g} on the anchored Mamba (chosen by CRPS on the "
+        how = (f"the mean over {m['weight_bags']} bootstrap resamples of the grid weight of least CRPS on the "
+               if m.get("weight_bags") else "chosen by CRPS on the ")
+        lines.append(f"combination weight w = {m['weight']:.3g} on the anchored Mamba ({how}"
                      f"{m['rows']['combination']} validation rows early stopping did not use)")
     if m.get("gate"):
         g = m["gate"]

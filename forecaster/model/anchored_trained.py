@@ -125,14 +125,14 @@ class AnchoredTrained(TrainedModel):
 
 
 def shipped_words(weight: float, combine: bool, anchor: str) -> str:
-    """What the forecast is, in words: e.g. '0.6 x anchored Mamba + 0.4 x GARCH(1,1)-t'."""
+    """What the forecast is, in words: e.g. '0.62 x anchored Mamba + 0.38 x GARCH(1,1)-t'."""
     if not combine:
         return f"the anchored Mamba alone (anchor {anchor}, its standard deviation x exp(learnt correction))"
     if weight == 0:
         return "GARCH(1,1)-t alone (w = 0: the learnt correction is off)"
     if weight == 1:
         return "the anchored Mamba alone (w = 1)"
-    return f"{weight:.2g} x anchored Mamba + {1 - weight:.2g} x GARCH(1,1)-t"
+    return f"{weight:.3g} x anchored Mamba + {1 - weight:.3g} x GARCH(1,1)-t"
 
 
 def load_anchored(state: dict, meta: dict, name: str, folder: Path) -> AnchoredTrained:
@@ -188,7 +188,7 @@ def anchored_metrics(fit: AnchoredFit, panel: dict, fit_end: int) -> dict:
     pair's series first (and the pairs a cross-pair model reads)."""
     H, rows = fit.cfg.horizon, fit.log["rows"]
     first = rows["train"] + rows["early_stopping"]  # return index of the first combination row
-    out = {"design": DESIGN, "weight": fit.weight, "combine": fit.cfg.combine,
+    out = {"design": DESIGN, "weight": fit.weight, "combine": fit.cfg.combine, "weight_bags": fit.cfg.weight_bags,
            "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.anchor), "train_seconds": fit.log["seconds"],
            "rows": rows, "members": fit.log["members"], "gate": fit.log["validation"].get("gate")}
     out["validation"] = _scores(fit, panel, np.arange(first, first + rows["combination"]) + 1, "validation")
