@@ -36,15 +36,22 @@ VARIANTS = {
     "t": {"family": "student_t"},  # the ensemble a Student-t with GARCH-t's fitted df
     "skip": {"skip": True},  # a linear path from the inputs to g beside the Mamba
     "t_skip": {"family": "student_t", "skip": True},
+    "absz": {"abs_z": True},  # |z| as an input beside z
     "argmin": {"weight_bags": 0},  # w the grid point of least CRPS on the combination rows (the default before
     #   the sixth session of 2026-12-01, when bagging it over 500 bootstrap resamples was adopted)
 }
 
 
+def _design_markets() -> dict:
+    """Design markets beside the oracle benchmark's (mk.MARKETS), for choices that need them."""
+    from forecaster.probabilistic import markets as mk
+    return {"gjr_strong": mk.GjrGarchMarket(alpha=0.02, gamma=0.10, beta=0.90, df=6.0, name="gjr_strong")}  # leverage
+
+
 def _series(market_name, seed, days):
     from forecaster.data import PriceSeries
     from forecaster.probabilistic import markets as mk
-    market = mk.MARKETS[market_name]
+    market = {**mk.MARKETS, **_design_markets()}[market_name]
     path = market.simulate(days, seed=seed)
     return market, path, PriceSeries(frame=mk.price_frame(path.returns), pair="SIMUSD", source="simulated")
 

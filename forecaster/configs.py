@@ -307,6 +307,8 @@ class AnchoredConfig(JsonConfig):
     #   model reads it), not the forecast pair's alone: one network for all, as many times the training data
     skip: bool = False  # a linear map from the inputs straight to g beside the Mamba (zero-initialised): a regression
     #   on the log volatilities over several spans (HAR-like) that the encoder's final RMSNorm cannot rescale away
+    abs_z: bool = False  # |z_i| as an input beside z_i: the last return's size and sign apart (leverage, GJR-like);
+    #   measured worse on every GJR design market (BENCHMARKS.md, issue 20, sixth session)
     family: str = "student_t"  # the ensemble's distribution: a Student-t with GARCH-t's fitted df (the untrained model
     #   is EWMA's standard deviation in that t), or "normal" (the untrained model is EWMA itself)
     seed: int = 0

@@ -70,10 +70,11 @@ def anchor_sd(r: np.ndarray, ewma: EWMA) -> np.ndarray:
 
 
 def features(r: np.ndarray, ewma: EWMA, base: float, cfg: AnchoredConfig) -> np.ndarray:
-    """(n, 2 + len(spans)) float32 causal inputs at each return index."""
+    """(n, 2 [+ 1 with abs_z] + len(spans)) float32 causal inputs at each return index."""
     sd_next = anchor_sd(r, ewma)  # (n,)
     sd_before = np.concatenate([[math.sqrt(ewma.start_var)], sd_next[:-1]])  # (n,) the sd r_i was drawn with
-    cols = [np.clip(r / sd_before, -cfg.clip_z, cfg.clip_z), np.log(sd_next) - base]
+    z = np.clip(r / sd_before, -cfg.clip_z, cfg.clip_z)
+    cols = [z] + ([np.abs(z)] if cfg.abs_z else []) + [np.log(sd_next) - base]
     ends = np.arange(1, len(r) + 1)  # trailing windows up to and including r_i
     for span in cfg.spans:
         ms = trailing_mean_square(r, ends, span, partial=True)
@@ -88,7 +89,7 @@ def context_features(each: Sequence[np.ndarray]) -> np.ndarray:
 
 def n_inputs(cfg: AnchoredConfig, cross: bool) -> int:
     """Input width: the pair's own inputs, and as many again for the context of a cross-pair model."""
-    return (2 + len(cfg.spans)) * (2 if cross else 1)
+    return (2 + cfg.abs_z + len(cfg.spans)) * (2 if cross else 1)
 
 
 def targets(r: np.ndarray, horizon: int) -> np.ndarray:
