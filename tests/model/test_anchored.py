@@ -78,10 +78,13 @@ def test_an_unknown_family_is_refused_with_the_choices():
         AnchoredConfig(family="t")
 
 
-def test_a_student_t_fit_saves_and_reloads_its_df_and_a_skip_path():
-    _, series = _garch_series(2600, seed=2)
-    fit = an.fit_anchored(History(series, 2000), replace(FAST, epochs=1, skip=True))
+def test_a_student_t_fit_saves_and_reloads_its_df_a_skip_path_and_the_abs_z_input():
+    path, series = _garch_series(2600, seed=2)
+    fit = an.fit_anchored(History(series, 2000), replace(FAST, epochs=1, skip=True, abs_z=True))
     assert fit.nets[0].skip is not None and bool(fit.nets[0].skip.weight.abs().sum() > 0)  # trained off zero
+    x = an.features(path.returns[:100], fit.ewma, fit.base, fit.cfg)
+    assert fit.nets[0].inp.in_features == x.shape[1] == an.n_inputs(replace(fit.cfg, abs_z=False), False) + 1
+    np.testing.assert_array_equal(x[:, 1], np.abs(x[:, 0]))  # |z| beside z
     assert fit.df == fit.garch.df and fit.meta["df"] == fit.df
     back = an.AnchoredFit.from_saved(fit.state_dict(), fit.meta)
     hs = [History(series, t) for t in (2100, 2200)]
