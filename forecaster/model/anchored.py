@@ -400,7 +400,8 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
 
 def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, y: np.ndarray) -> dict:
     """Mean CRPS (all H steps) on the combination rows of EWMA (the anchor), GARCH-t, the anchored
-    ensemble and the combination at each grid weight; the weight with the least (1 without combining).
+    ensemble and the combination at each grid weight; the weight (1 without combining): the grid weight with
+    the least, bagged over cfg.weight_bags bootstrap resamples of the rows (bagged_weight) unless that is 0.
     With cfg.gate, a weight above 0 is kept only when the combination's per-origin CRPS beats GARCH-t's
     there with a one-sided DM p below the gate ("gate": the test and its decision); else w = 0."""
     panel = {q: history.series(pair=q) for q in history.pairs}  # rows renumbered from the history's start:
@@ -416,18 +417,16 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
     if fitted.cfg.combine:
         parts = Mixture([0.5, 0.5], (model, garch_pred)).crps_parts(y)
         grid = np.linspace(0.0, 1.0, fitted.cfg.weight_grid)
-        by_weight = [float(mixture_crps(*parts, np.array([w, 1.0 - w])).mean()) for w in grid]
-        best = int(np.argmin(by_weight))
-        out.update(weight=float(grid[best]), combined=by_weight[best], by_weight=by_weight)
-        if fitted.cfg.weight_bags:
-            per_row = np.stack([mixture_crps(*parts, np.array([w, 1.0 - w])).mean(1) for w in grid], 1)  # (N, G)
-            out["weight"] = bagged_weight(per_row, grid, fitted.cfg.weight_bags, fitted.cfg.seed)
-            out["combined"] = float(mixture_crps(*parts, np.array([out["weight"], 1.0 - out["weight"]])).mean())
-        if fitted.cfg.gate is not None and out["weight"] > 0:
-            combined = mixture_crps(*parts, np.array([out["weight"], 1.0 - out["weight"]])).mean(1)  # (N,)
-            p = diebold_mariano(combined, garch_crps.mean(1), fitted.cfg.horizon)["dm_p"]
+        per_row = np.stack([mixture_crps(*parts, np.array([w, 1.0 - w])).mean(1) for w in grid], 1)  # (N, G)
+        by_weight = per_row.mean(0).tolist()
+        bags = fitted.cfg.weight_bags
+        weight = bagged_weight(per_row, grid, bags, fitted.cfg.seed) if bags else float(grid[int(np.argmin(by_weight))])
+        chosen = mixture_crps(*parts, np.array([weight, 1.0 - weight])).mean(1)  # (N,) the combination's CRPS per row
+        out.update(weight=weight, combined=float(chosen.mean()), by_weight=by_weight)
+        if fitted.cfg.gate is not None and weight > 0:
+            p = diebold_mariano(chosen, garch_crps.mean(1), fitted.cfg.horizon)["dm_p"]
             kept = bool(p < fitted.cfg.gate)  # NaN (no difference to test) fails the gate
-            out["gate"] = {"alpha": fitted.cfg.gate, "p_better": p, "kept": kept, "weight_chosen": out["weight"]}
+            out["gate"] = {"alpha": fitted.cfg.gate, "p_better": p, "kept": kept, "weight_chosen": weight}
             if not kept:
                 out.update(weight=0.0, combined=by_weight[0])
     return out
