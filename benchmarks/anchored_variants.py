@@ -36,6 +36,8 @@ VARIANTS = {
     "t": {"family": "student_t"},  # the ensemble a Student-t with GARCH-t's fitted df
     "skip": {"skip": True},  # a linear path from the inputs to g beside the Mamba
     "t_skip": {"family": "student_t", "skip": True},
+    "garch_partner": {"partner": "garch_t"},  # the combination with GARCH(1,1)-t (the default before the sixth
+    #   session of 2026-12-01, when GJR-GARCH(1,1)-t was adopted; that run's variant was {"partner": "gjr_t"})
     "absz": {"abs_z": True},  # |z| as an input beside z
     "argmin": {"weight_bags": 0},  # w the grid point of least CRPS on the combination rows (the default before
     #   the sixth session of 2026-12-01, when bagging it over 500 bootstrap resamples was adopted)

@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--min-epochs", type=int, default=AnchoredConfig.min_epochs, help="AnchoredConfig.min_epochs")
     parser.add_argument("--family", default=AnchoredConfig.family, help="AnchoredConfig.family (normal or student_t)")
     parser.add_argument("--skip", action="store_true", help="AnchoredConfig.skip: a linear path from the inputs to g")
+    parser.add_argument("--partner", default=AnchoredConfig.partner, help="AnchoredConfig.partner (gjr_t or garch_t)")
     parser.add_argument("--abs-z", action="store_true", help="AnchoredConfig.abs_z: |z| as an input beside z")
     parser.add_argument("--weight-bags", type=int, default=AnchoredConfig.weight_bags,
                         help="AnchoredConfig.weight_bags: bag the combination weight over this many resamples")
@@ -40,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     began = time.perf_counter()
     anchored = AnchoredConfig(gate=args.gate, min_epochs=args.min_epochs, family=args.family, skip=args.skip,
-                              weight_bags=args.weight_bags, abs_z=args.abs_z)
+                              weight_bags=args.weight_bags, abs_z=args.abs_z, partner=args.partner)
     config = mj.MajorsConfig(pairs=tuple(args.pairs.split(",")), anchored=anchored, cross=args.cross, end=args.end)
     parts, summary = mj.run_majors(config, jobs=args.jobs)
     import torch

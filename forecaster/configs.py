@@ -271,6 +271,7 @@ def refuse_other_design(design: str, windowed: dict, anchored: dict) -> None:
 
 
 ANCHORED_FAMILIES = ("normal", "student_t")  # AnchoredConfig.family
+ANCHORED_PARTNERS = {"gjr_t": "GJR-GARCH(1,1)-t", "garch_t": "GARCH(1,1)-t"}  # AnchoredConfig.partner -> its name
 
 
 @dataclass
@@ -307,6 +308,8 @@ class AnchoredConfig(JsonConfig):
     #   model reads it), not the forecast pair's alone: one network for all, as many times the training data
     skip: bool = False  # a linear map from the inputs straight to g beside the Mamba (zero-initialised): a regression
     #   on the log volatilities over several spans (HAR-like) that the encoder's final RMSNorm cannot rescale away
+    partner: str = "gjr_t"  # the combination's other member: GJR-GARCH(1,1)-t (a negative return adds gamma r^2 to the
+    #   variance: leverage, which GARCH(1,1) cannot represent; BENCHMARKS.md, issue 20, sixth session) or "garch_t"
     abs_z: bool = False  # |z_i| as an input beside z_i: the last return's size and sign apart (leverage, GJR-like);
     #   measured worse on every GJR design market (BENCHMARKS.md, issue 20, sixth session)
     family: str = "student_t"  # the ensemble's distribution: a Student-t with GARCH-t's fitted df (the untrained model
@@ -330,6 +333,8 @@ class AnchoredConfig(JsonConfig):
             raise ForecasterError("weight_grid must hold 2 points or more when combining")
         if self.pool and not self.cross_pairs:
             raise ForecasterError("pool=True trains one network on the pairs of a cross-pair model: it needs cross_pairs=True")
+        if self.partner not in ANCHORED_PARTNERS:
+            raise ForecasterError(f"partner={self.partner!r} is invalid: accepted {' or '.join(ANCHORED_PARTNERS)}")
         if self.family not in ANCHORED_FAMILIES:
             raise ForecasterError(f"family={self.family!r} is invalid: accepted {' or '.join(ANCHORED_FAMILIES)}")
         if self.gate is not None and not (isinstance(self.gate, (int, float)) and 0 < self.gate < 1):

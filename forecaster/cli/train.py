@@ -300,7 +300,8 @@ def predict(
     if forecast.design:
         d = forecast.design
         lines.append(f"anchored model: anchor {d['anchor']}, learnt correction {'on' if d['correction'] else 'off'}, "
-                     f"combination with GARCH(1,1)-t {'on, w = ' + format(d['weight'], '.2g') if d['combination'] else 'off'}; "
+                     f"combination with {d.get('partner', 'GARCH(1,1)-t')} "
+                     f"{'on, w = ' + format(d['weight'], '.3g') if d['combination'] else 'off'}; "
                      f"the forecast is {d['shipped']}; intervals are the distribution's quantiles")
     if forecast.stale:
         lines.insert(0, f"[bold red]{stale_note(forecast.stale)}[/]; `forecaster data update` or a newer --path")

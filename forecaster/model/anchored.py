@@ -6,7 +6,8 @@
 in the family of AnchoredConfig.family: Student-t with the df of GARCH-t's fit on the same training rows
 (t scale = sd x sqrt((df - 2) / df); the default), or normal. The untrained network IS the anchor
 (EWMA's standard deviation in that family), and the shipped forecast is the density combination
-w x model + (1 - w) x GARCH-t(1,1) (forecaster.probabilistic.distributions.Mixture).
+w x model + (1 - w) x partner (forecaster.probabilistic.distributions.Mixture), the partner GJR-GARCH(1,1)-t
+(AnchoredConfig.partner; or GARCH(1,1)-t), w bagged over bootstrap resamples of held-out validation rows.
 
 Glossary (index i = the i-th daily return r_i of a history, i.e. its row i + 1; everything at i is
 known at the close of that row):
@@ -231,8 +232,8 @@ def corrections(nets: Sequence[AnchoredNet], x: np.ndarray, idx: np.ndarray, cfg
 @dataclass
 class AnchoredFit:
     """The fitted anchored model: the members' networks and everything else it needs (meta):
-    config, EWMA start variance, GARCH-t parameters, feature centring, combination weight, and for a
-    cross-pair model the other pairs' EWMA and centring (context)."""
+    config, EWMA start variance, GARCH-t (and GJR-t) parameters, feature centring, combination weight, and
+    for a cross-pair model the other pairs' EWMA and centring (context)."""
 
     nets: list  # AnchoredNet, eval mode, on the CPU
     ewma: EWMA
@@ -243,6 +244,21 @@ class AnchoredFit:
     df: float = math.inf  # the ensemble's degrees of freedom (inf: normal; family "student_t": GARCH-t's)
     log: dict = field(default_factory=dict)  # validation scores, epochs, seconds
     context: dict = field(default_factory=dict)  # other pair -> (EWMA, base): their volatility is an input too
+    gjr: Optional[GarchT] = None  # GJR-GARCH(1,1)-t, the combination's partner with cfg.partner "gjr_t"
+
+    @property
+    def partner(self) -> GarchT:
+        """The combination's other member: GJR-GARCH(1,1)-t (cfg.partner "gjr_t", the default) or GARCH-t."""
+        return self.garch if self.gjr is None else self.gjr
+
+    def filtering_from(self, row: int) -> "AnchoredFit":
+        """The fit with its GARCH models' filters starting at `row` of the histories it will be given."""
+        moved = {}
+        for name in ("garch", "gjr"):
+            if getattr(self, name) is not None:
+                moved[name] = copy.copy(getattr(self, name))
+                moved[name].fit_start = row
+        return replace(self, **moved)
 
     @property
     def anchor(self) -> str:
@@ -255,7 +271,9 @@ class AnchoredFit:
         return {"design": ANCHORED, "config": self.cfg.to_dict(), "ewma": self.ewma.params, "base": self.base,
                 "garch": {"params": [float(v) for v in self.garch.fitted], "fit_start": int(self.garch.fit_start)},
                 "weight": self.weight, "df": None if math.isinf(self.df) else self.df, "log": self.log,
-                "context": {q: {"ewma": e.params, "base": b} for q, (e, b) in self.context.items()}}
+                "context": {q: {"ewma": e.params, "base": b} for q, (e, b) in self.context.items()},
+                "gjr": None if self.gjr is None else {"params": [float(v) for v in self.gjr.fitted],
+                                                      "fit_start": int(self.gjr.fit_start)}}
 
     def state_dict(self) -> dict:
         """Every member's weights in one state dict, member k's keys prefixed "member{k}."."""
@@ -282,7 +300,12 @@ class AnchoredFit:
                                   "retrain the model")
         ewma, garch = _ewma(cfg, meta["ewma"]), GarchT(cfg.horizon)
         garch.fitted, garch.fit_start = np.array(meta["garch"]["params"], dtype=np.float64), int(meta["garch"]["fit_start"])
-        return cls(nets=nets, ewma=ewma, garch=garch, base=float(meta["base"]), cfg=cfg, weight=float(meta["weight"]),
+        gjr = None
+        if meta.get("gjr"):
+            gjr = GarchT(cfg.horizon, asymmetric=True)
+            gjr.fitted, gjr.fit_start = np.array(meta["gjr"]["params"], dtype=np.float64), int(meta["gjr"]["fit_start"])
+        return cls(nets=nets, ewma=ewma, garch=garch, gjr=gjr, base=float(meta["base"]), cfg=cfg,
+                   weight=float(meta["weight"]),
                    df=math.inf if meta.get("df") is None else float(meta["df"]), log=meta.get("log", {}), context=context)
 
     def distributions(self, histories: Sequence[History]) -> tuple[Predictive, Optional[Mixture]]:
@@ -300,8 +323,7 @@ class AnchoredFit:
         model = Predictive(np.zeros_like(scale), t_scale(scale * np.exp(g), self.df), self.df)
         if not self.cfg.combine:
             return model, None
-        garch = self.garch.distribution(histories)
-        return model, Mixture([self.weight, 1.0 - self.weight], (model, garch))
+        return model, Mixture([self.weight, 1.0 - self.weight], (model, self.partner.distribution(histories)))
 
 
 def _ewma(cfg: AnchoredConfig, params: dict) -> EWMA:
@@ -348,9 +370,9 @@ def _other_pairs(history: History, ewma: EWMA, base: float, context: dict,
 
 
 def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progress: bool = False) -> AnchoredFit:
-    """Fit EWMA and GARCH-t on the history, train the members, choose the combination weight. With
-    cfg.cross_pairs and a history of several pairs, a cross-pair model of its first pair: the others'
-    volatility is an input (context); with cfg.pool too, the members train (and stop early) on every
+    """Fit EWMA, GARCH-t (and the GJR-t partner) on the history, train the members, choose the combination
+    weight. With cfg.cross_pairs and a history of several pairs, a cross-pair model of its first pair: the
+    others' volatility is an input (context); with cfg.pool too, the members train (and stop early) on every
     pair's sequence, each in its own anchor's units, and forecast the first pair."""
     cfg = cfg or AnchoredConfig()
     began = time.perf_counter()
@@ -359,6 +381,10 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     garch = GarchT(H)
     garch.fit(history)
     df = garch.df if cfg.family == "student_t" else math.inf
+    gjr = None
+    if cfg.partner == "gjr_t":
+        gjr = GarchT(H, asymmetric=True)
+        gjr.fit(history)
     context = {q: _anchor(History(history.series(pair=q), len(history) - 1), H)
                for q in (history.pairs[1:] if cfg.cross_pairs else [])}
     r, x = inputs(history, history.start, ewma, base, context, cfg)  # (n,), (n, C)
@@ -388,7 +414,7 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
         nets.append(net.cpu().eval())
         epochs.append({"best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"],
                        "best_val_crps": result.best_val_loss, "anchor_val_crps": result.history[0]["val_loss"]})
-    fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg, df=df, context=context)
+    fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg, df=df, context=context, gjr=gjr)
     rows = np.arange(half, n - H)  # return indices of the combination rows (targets inside the history)
     scores = _validation_scores(fitted, history, rows, targets(r, H)[rows])
     fitted.weight = scores.pop("weight")
@@ -406,16 +432,16 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
     there with a one-sided DM p below the gate ("gate": the test and its decision); else w = 0."""
     panel = {q: history.series(pair=q) for q in history.pairs}  # rows renumbered from the history's start:
     histories = [History(panel, int(i) + 1) for i in rows]  # GARCH filters from row 0 here; return i is row i + 1
-    local_garch = copy.copy(fitted.garch)
-    local_garch.fit_start = 0
+    local = fitted.filtering_from(0)
     ewma_pred = fitted.ewma.distribution(histories)
     model, _ = replace(fitted, cfg=replace(fitted.cfg, combine=False)).distributions(histories)
-    garch_pred = local_garch.distribution(histories)
+    garch_pred = local.garch.distribution(histories)
     garch_crps = garch_pred.crps(y)  # (N, H)
+    partner_pred = garch_pred if local.gjr is None else local.gjr.distribution(histories)
     out = {"ewma": float(ewma_pred.crps(y).mean()), "garch_t": float(garch_crps.mean()),
            "model": float(model.crps(y).mean()), "weight": 1.0}
     if fitted.cfg.combine:
-        parts = Mixture([0.5, 0.5], (model, garch_pred)).crps_parts(y)
+        parts = Mixture([0.5, 0.5], (model, partner_pred)).crps_parts(y)
         grid = np.linspace(0.0, 1.0, fitted.cfg.weight_grid)
         per_row = np.stack([mixture_crps(*parts, np.array([w, 1.0 - w])).mean(1) for w in grid], 1)  # (N, G)
         by_weight = per_row.mean(0).tolist()

@@ -16,15 +16,14 @@ where they started in training) up to the origin, nothing later.
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-from forecaster.configs import ANCHORED, AnchoredConfig
+from forecaster.configs import ANCHORED, ANCHORED_PARTNERS, AnchoredConfig
 from forecaster.data import PriceSeries, cumulative_returns, split_bounds
 from forecaster.data.calendar import check_forecastable
 from forecaster.data.history import History, on_common_dates
@@ -93,19 +92,18 @@ class AnchoredTrained(TrainedModel):
         return on_common_dates({series.pair: series, **{q: spec.load(cache_dir, offline, pair=q) for q in self.fit.context}})
 
     def fit_for(self, series: PriceSeries) -> AnchoredFit:
-        """The fit with GARCH-t filtering from the row of `series` where its training data began."""
-        garch = copy.copy(self.fit.garch)
-        garch.fit_start = self.start_row(series)
-        return replace(self.fit, garch=garch)
+        """The fit with its GARCH models filtering from the row of `series` where its training data began."""
+        return self.fit.filtering_from(self.start_row(series))
 
     def design(self) -> dict:
         """What predict says about the model: the anchor, whether the learnt correction and the
-        combination with GARCH-t are on, and the weight w on the model."""
+        combination with its partner (GJR-GARCH-t or GARCH-t) are on, and the weight w on the model."""
         w = self.fit.weight if self.fit.cfg.combine else 1.0
         return {"design": DESIGN, "anchor": self.fit.anchor, "correction": w > 0,
                 "combination": bool(self.fit.cfg.combine), "weight": float(w), "members": len(self.fit.nets),
                 "cross_pairs": list(self.fit.context),
-                "shipped": shipped_words(w, self.fit.cfg.combine, self.fit.anchor)}
+                "partner": ANCHORED_PARTNERS[self.fit.partner.name],
+                "shipped": shipped_words(w, self.fit.cfg.combine, self.fit.anchor, ANCHORED_PARTNERS[self.fit.partner.name])}
 
     def predict(self, series: Optional[PriceSeries] = None, covariates: Sequence[PriceSeries] = (),
                 cache_dir=None, offline: bool = False, as_of=None) -> Forecast:
@@ -124,15 +122,15 @@ class AnchoredTrained(TrainedModel):
                                 design=self.design())
 
 
-def shipped_words(weight: float, combine: bool, anchor: str) -> str:
-    """What the forecast is, in words: e.g. '0.62 x anchored Mamba + 0.38 x GARCH(1,1)-t'."""
+def shipped_words(weight: float, combine: bool, anchor: str, partner: str = ANCHORED_PARTNERS["gjr_t"]) -> str:
+    """What the forecast is, in words: e.g. '0.62 x anchored Mamba + 0.38 x GJR-GARCH(1,1)-t'."""
     if not combine:
         return f"the anchored Mamba alone (anchor {anchor}, its standard deviation x exp(learnt correction))"
     if weight == 0:
-        return "GARCH(1,1)-t alone (w = 0: the learnt correction is off)"
+        return f"{partner} alone (w = 0: the learnt correction is off)"
     if weight == 1:
         return "the anchored Mamba alone (w = 1)"
-    return f"{weight:.3g} x anchored Mamba + {1 - weight:.3g} x GARCH(1,1)-t"
+    return f"{weight:.3g} x anchored Mamba + {1 - weight:.3g} x {partner}"
 
 
 def load_anchored(state: dict, meta: dict, name: str, folder: Path) -> AnchoredTrained:
@@ -189,7 +187,8 @@ def anchored_metrics(fit: AnchoredFit, panel: dict, fit_end: int) -> dict:
     H, rows = fit.cfg.horizon, fit.log["rows"]
     first = rows["train"] + rows["early_stopping"]  # return index of the first combination row
     out = {"design": DESIGN, "weight": fit.weight, "combine": fit.cfg.combine, "weight_bags": fit.cfg.weight_bags,
-           "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.anchor), "train_seconds": fit.log["seconds"],
+           "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.anchor, ANCHORED_PARTNERS[fit.partner.name]),
+           "train_seconds": fit.log["seconds"],
            "rows": rows, "members": fit.log["members"], "gate": fit.log["validation"].get("gate")}
     out["validation"] = _scores(fit, panel, np.arange(first, first + rows["combination"]) + 1, "validation")
     test = np.arange(fit_end, len(next(iter(panel.values())).frame) - H)  # the forecast pair's rows

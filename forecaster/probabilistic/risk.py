@@ -245,17 +245,17 @@ class EWMA(_RiskModel):
 
 
 class GarchT(_RiskModel):
-    def __init__(self, horizon: int):
+    def __init__(self, horizon: int, asymmetric: bool = False):
         super().__init__(horizon)
-        self.name = "garch_t"
-        self.fitted = None  # omega, alpha[1], beta[1], nu (returns in percent)
+        self.asymmetric = asymmetric  # GJR-GARCH(1,1)-t: a negative return adds gamma r^2 to the variance
+        self.name = "gjr_t" if asymmetric else "garch_t"
+        self.fitted = None  # omega, alpha[1], (gamma[1],) beta[1], nu (returns in percent)
         self.fit_start = 0  # row where the training returns (and so the filter) begin
 
-    @staticmethod
-    def _spec(r_pct: np.ndarray):
+    def _spec(self, r_pct: np.ndarray):
         from arch import arch_model
 
-        return arch_model(r_pct, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False)
+        return arch_model(r_pct, mean="Zero", vol="GARCH", p=1, o=int(self.asymmetric), q=1, dist="t", rescale=False)
 
     def fit(self, history: History) -> None:
         r = np.diff(history.log_close()) * PCT

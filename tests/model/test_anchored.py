@@ -263,3 +263,22 @@ def test_min_epochs_never_keeps_an_untrained_member():
 def test_with_raw_lines_up_the_ensemble_beside_a_combination_only():
     assert [m.name for m in AnchoredMambaModel(FAST).with_raw()] == ["mamba", "mamba_raw"]
     assert [m.name for m in AnchoredMambaModel(replace(FAST, combine=False)).with_raw()] == ["mamba"]
+
+
+def test_the_shipped_partner_is_gjr_garch_t_fitted_on_the_training_rows_and_saved_with_the_model():
+    path = mk.GjrGarchMarket(alpha=0.02, gamma=0.10, beta=0.90, df=6.0).simulate(2600, seed=5)
+    series = PriceSeries(frame=mk.price_frame(path.returns), pair="EURUSD", source="simulated")
+    fit = an.fit_anchored(History(series, 2000), replace(FAST, epochs=1))
+    assert fit.gjr is not None and fit.partner is fit.gjr and fit.partner.name == "gjr_t"
+    assert fit.gjr.params["gamma[1]"] > 0.03  # the leverage term, which the GARCH-t beside it lacks
+    hs = [History(series, t) for t in (2100, 2300)]
+    _, shipped = fit.distributions(hs)
+    gjr, garch = fit.gjr.distribution(hs), fit.garch.distribution(hs)
+    np.testing.assert_array_equal(shipped.components[1].scale, gjr.scale)
+    assert not np.allclose(gjr.scale, garch.scale)
+    back = an.AnchoredFit.from_saved(fit.state_dict(), fit.meta)
+    np.testing.assert_array_equal(back.distributions(hs)[1].quantile([0.1, 0.9]), shipped.quantile([0.1, 0.9]))
+    plain = an.fit_anchored(History(series, 2000), replace(FAST, epochs=1, partner="garch_t"))
+    assert plain.gjr is None and plain.partner is plain.garch and plain.meta["gjr"] is None
+    with pytest.raises(ForecasterError, match="partner='egarch' is invalid"):
+        AnchoredConfig(partner="egarch")
