@@ -381,10 +381,13 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     garch = GarchT(H)
     garch.fit(history)
     df = garch.df if cfg.family == "student_t" else math.inf
-    gjr = None
+    gjr, partner_note = None, None
     if cfg.partner == "gjr_t":
-        gjr = GarchT(H, asymmetric=True)
-        gjr.fit(history)
+        try:
+            gjr = GarchT(H, asymmetric=True)
+            gjr.fit(history)
+        except ForecasterError as exc:  # GARCH-t fitted: the combination falls back to it, and the log says so
+            gjr, partner_note = None, f"GJR-GARCH(1,1)-t could not be fitted ({exc}); the partner is GARCH(1,1)-t"
     context = {q: _anchor(History(history.series(pair=q), len(history) - 1), H)
                for q in (history.pairs[1:] if cfg.cross_pairs else [])}
     r, x = inputs(history, history.start, ewma, base, context, cfg)  # (n,), (n, C)
@@ -420,7 +423,7 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     fitted.weight = scores.pop("weight")
     fitted.log = {"members": epochs, "validation": scores, "seconds": time.perf_counter() - began,
                   "rows": {"train": val0, "early_stopping": half - val0, "combination": len(rows)},
-                  "sequences": len(xs)}
+                  "sequences": len(xs), "partner": partner_note or fitted.partner.name}
     return fitted
 
 

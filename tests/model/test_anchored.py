@@ -278,7 +278,22 @@ def test_the_shipped_partner_is_gjr_garch_t_fitted_on_the_training_rows_and_save
     assert not np.allclose(gjr.scale, garch.scale)
     back = an.AnchoredFit.from_saved(fit.state_dict(), fit.meta)
     np.testing.assert_array_equal(back.distributions(hs)[1].quantile([0.1, 0.9]), shipped.quantile([0.1, 0.9]))
-    plain = an.fit_anchored(History(series, 2000), replace(FAST, epochs=1, partner="garch_t"))
-    assert plain.gjr is None and plain.partner is plain.garch and plain.meta["gjr"] is None
     with pytest.raises(ForecasterError, match="partner='egarch' is invalid"):
         AnchoredConfig(partner="egarch")
+
+
+def test_a_gjr_fit_that_fails_falls_back_to_garch_t_and_says_so(monkeypatch):
+    """... as partner="garch_t" asks for it: GARCH-t is the partner, and nothing GJR is saved."""
+    _, series = _garch_series(1600, seed=6)
+    fit_garch = GarchT.fit
+
+    def fit(self, history):
+        if self.asymmetric:
+            raise ForecasterError("GARCH(1,1) fit failed: a planted failure")
+        fit_garch(self, history)
+
+    monkeypatch.setattr(GarchT, "fit", fit)
+    fitted = an.fit_anchored(History(series, 1400), replace(FAST, epochs=1))
+    assert fitted.gjr is None and fitted.partner is fitted.garch and fitted.meta["gjr"] is None
+    assert "could not be fitted (GARCH(1,1) fit failed: a planted failure)" in fitted.log["partner"]
+    assert an.fit_anchored(History(series, 1400), replace(FAST, epochs=1, partner="garch_t")).log["partner"] == "garch_t"

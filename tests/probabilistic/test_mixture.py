@@ -77,7 +77,7 @@ def test_newton_quantiles_match_the_bisection_reference_and_invert_the_cdf(monke
     bisected 60 times), on combinations like the shipped one and on hard ones: heavy tails, a normal
     component, modes ten scales apart, weights near 0 and 1, far levels."""
     rng = np.random.default_rng(7)
-    n = 400
+    n = 200
     a = Predictive(rng.normal(0, 0.002, (n, 3)), rng.uniform(0.003, 0.02, (n, 3)), rng.choice([2.1, 3.0, 6.0, np.inf], (n, 3)))
     b = Predictive(rng.normal(0, 0.02, (n, 3)) * rng.choice([0.0, 1.0, 10.0], (n, 3)), rng.uniform(0.001, 0.03, (n, 3)), 5.0)
     w = rng.choice([1e-6, 1e-3, 0.3, 0.5, 0.9, 0.999], (n, 3))
