@@ -25,6 +25,9 @@ steps 1..h is the sum of the per-step variances (returns uncorrelated).
                     per-step variances come from arch's analytic forecast; the h-step distribution is
                     a Student-t with the fitted df scaled to their sum (exact at h = 1; the sum of
                     GARCH-t returns has no closed form, so h > 1 is a moment-matched approximation).
+                    GarchT(asymmetric=True): GJR-GARCH(1,1)-t (Glosten, Jagannathan and Runkle 1993;
+                    arch's o=1): a negative return adds gamma r^2 to the next variance (leverage); the
+                    anchored model's combination partner.
 
 The backtest fits every model on its training History at each fold and forecasts from each origin;
 the filters here read only returns up to each origin (tests plant shocks after an origin to check).
