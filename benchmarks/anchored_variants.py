@@ -36,11 +36,11 @@ VARIANTS = {
     "t": {"family": "student_t"},  # the ensemble a Student-t with GARCH-t's fitted df
     "skip": {"skip": True},  # a linear path from the inputs to g beside the Mamba
     "t_skip": {"family": "student_t", "skip": True},
-    "garch_partner": {"partner": "garch_t"},  # the combination with GARCH(1,1)-t (the default before the sixth
-    #   session of 2026-12-01, when GJR-GARCH(1,1)-t was adopted; that run's variant was {"partner": "gjr_t"})
-    "absz": {"abs_z": True},  # |z| as an input beside z
-    "argmin": {"weight_bags": 0},  # w the grid point of least CRPS on the combination rows (the default before
-    #   the sixth session of 2026-12-01, when bagging it over 500 bootstrap resamples was adopted)
+    "garch_partner": {"partner": "garch_t"},  # bagged w, the combination with GARCH(1,1)-t: the default between the two
+    #   changes of the sixth session of 2026-12-01 (its runs called it "bag", then "base")
+    "argmin": {"weight_bags": 0, "partner": "garch_t"},  # w the grid point of least CRPS, GARCH(1,1)-t: the fifth
+    #   session's default
+    "absz": {"abs_z": True, "partner": "garch_t"},  # |z| as an input beside z (run against garch_partner)
 }
 
 
