@@ -271,7 +271,7 @@ def refuse_other_design(design: str, windowed: dict, anchored: dict) -> None:
 
 
 ANCHORED_FAMILIES = ("normal", "student_t")  # AnchoredConfig.family
-ANCHORED_PARTNERS = {"gjr_t": "GJR-GARCH(1,1)-t", "garch_t": "GARCH(1,1)-t"}  # AnchoredConfig.partner -> its name
+ANCHORED_PARTNERS = ("gjr_t", "garch_t")  # AnchoredConfig.partner: the name of a GarchT (GJR-GARCH-t or GARCH-t)
 
 
 @dataclass

@@ -171,7 +171,7 @@ def _anchored_lines(trained) -> list[str]:
         lines.append(f"  the shipped forecast is {s['verdict_garch_t']['text']}; {s['verdict_ewma']['text']}")
     if m["combine"]:
         how = (f"the mean over {m['weight_bags']} bootstrap resamples of the grid weight of least CRPS on the "
-               if m.get("weight_bags") else "chosen by CRPS on the ")
+               if m["weight_bags"] else "chosen by CRPS on the ")
         lines.append(f"combination weight w = {m['weight']:.3g} on the anchored Mamba ({how}"
                      f"{m['rows']['combination']} validation rows early stopping did not use)")
     if m.get("gate"):
@@ -300,7 +300,7 @@ def predict(
     if forecast.design:
         d = forecast.design
         lines.append(f"anchored model: anchor {d['anchor']}, learnt correction {'on' if d['correction'] else 'off'}, "
-                     f"combination with {d.get('partner', 'GARCH(1,1)-t')} "
+                     f"combination with {d['partner']} "
                      f"{'on, w = ' + format(d['weight'], '.3g') if d['combination'] else 'off'}; "
                      f"the forecast is {d['shipped']}; intervals are the distribution's quantiles")
     if forecast.stale:

@@ -387,7 +387,7 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
             gjr = GarchT(H, asymmetric=True)
             gjr.fit(history)
         except ForecasterError as exc:  # GARCH-t fitted: the combination falls back to it, and the log says so
-            gjr, partner_note = None, f"GJR-GARCH(1,1)-t could not be fitted ({exc}); the partner is GARCH(1,1)-t"
+            gjr, partner_note = None, f"{gjr.label} could not be fitted ({exc}); the partner is {garch.label}"
     context = {q: _anchor(History(history.series(pair=q), len(history) - 1), H)
                for q in (history.pairs[1:] if cfg.cross_pairs else [])}
     r, x = inputs(history, history.start, ewma, base, context, cfg)  # (n,), (n, C)

@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from forecaster.configs import ANCHORED, ANCHORED_PARTNERS, AnchoredConfig
+from forecaster.configs import ANCHORED, AnchoredConfig
 from forecaster.data import PriceSeries, cumulative_returns, split_bounds
 from forecaster.data.calendar import check_forecastable
 from forecaster.data.history import History, on_common_dates
@@ -102,8 +102,8 @@ class AnchoredTrained(TrainedModel):
         return {"design": DESIGN, "anchor": self.fit.anchor, "correction": w > 0,
                 "combination": bool(self.fit.cfg.combine), "weight": float(w), "members": len(self.fit.nets),
                 "cross_pairs": list(self.fit.context),
-                "partner": ANCHORED_PARTNERS[self.fit.partner.name],
-                "shipped": shipped_words(w, self.fit.cfg.combine, self.fit.anchor, ANCHORED_PARTNERS[self.fit.partner.name])}
+                "partner": self.fit.partner.label,
+                "shipped": shipped_words(w, self.fit.cfg.combine, self.fit.anchor, self.fit.partner.label)}
 
     def predict(self, series: Optional[PriceSeries] = None, covariates: Sequence[PriceSeries] = (),
                 cache_dir=None, offline: bool = False, as_of=None) -> Forecast:
@@ -122,7 +122,7 @@ class AnchoredTrained(TrainedModel):
                                 design=self.design())
 
 
-def shipped_words(weight: float, combine: bool, anchor: str, partner: str = ANCHORED_PARTNERS["gjr_t"]) -> str:
+def shipped_words(weight: float, combine: bool, anchor: str, partner: str) -> str:
     """What the forecast is, in words: e.g. '0.62 x anchored Mamba + 0.38 x GJR-GARCH(1,1)-t'."""
     if not combine:
         return f"the anchored Mamba alone (anchor {anchor}, its standard deviation x exp(learnt correction))"
@@ -187,7 +187,7 @@ def anchored_metrics(fit: AnchoredFit, panel: dict, fit_end: int) -> dict:
     H, rows = fit.cfg.horizon, fit.log["rows"]
     first = rows["train"] + rows["early_stopping"]  # return index of the first combination row
     out = {"design": DESIGN, "weight": fit.weight, "combine": fit.cfg.combine, "weight_bags": fit.cfg.weight_bags,
-           "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.anchor, ANCHORED_PARTNERS[fit.partner.name]),
+           "shipped": shipped_words(fit.weight, fit.cfg.combine, fit.anchor, fit.partner.label),
            "train_seconds": fit.log["seconds"],
            "rows": rows, "members": fit.log["members"], "gate": fit.log["validation"].get("gate")}
     out["validation"] = _scores(fit, panel, np.arange(first, first + rows["combination"]) + 1, "validation")

@@ -252,6 +252,7 @@ class GarchT(_RiskModel):
         super().__init__(horizon)
         self.asymmetric = asymmetric  # GJR-GARCH(1,1)-t: a negative return adds gamma r^2 to the variance
         self.name = "gjr_t" if asymmetric else "garch_t"
+        self.label = "GJR-GARCH(1,1)-t" if asymmetric else "GARCH(1,1)-t"  # in sentences
         self.fitted = None  # omega, alpha[1], (gamma[1],) beta[1], nu (returns in percent)
         self.fit_start = 0  # row where the training returns (and so the filter) begin
 
@@ -263,12 +264,12 @@ class GarchT(_RiskModel):
     def fit(self, history: History) -> None:
         r = np.diff(history.log_close()) * PCT
         if len(r) < 100:
-            raise ForecasterError(f"GARCH(1,1) needs at least 101 training rows, got {len(r) + 1}")
+            raise ForecasterError(f"{self.label} needs at least 101 training rows, got {len(r) + 1}")
         with warnings.catch_warnings():  # convergence is recorded in fit_log instead of warned about
             warnings.simplefilter("ignore")
             res = self._spec(r).fit(disp="off", show_warning=False)
         if not np.all(np.isfinite(res.params)) or res.params.iloc[-1] <= 2.0:
-            raise ForecasterError(f"GARCH(1,1) fit failed on {len(r)} training returns up to {history.date.date()}: "
+            raise ForecasterError(f"{self.label} fit failed on {len(r)} training returns up to {history.date.date()}: "
                                   f"{res.optimization_result.message}")
         self.fitted, self.fit_start = res.params.to_numpy(), history.start
         self.fit_log.append({"train_last": str(history.date.date()), "converged": bool(res.convergence_flag == 0),

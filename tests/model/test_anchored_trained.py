@@ -56,7 +56,8 @@ def test_its_metrics_put_its_crps_beside_ewma_and_garch_with_verdicts(saved):
         assert f"{split} origins" in m[split]["verdict_garch_t"]["text"]
     assert m["validation"]["origins"] == m["rows"]["combination"]
     assert m["test"]["origins"] == len(series.frame) - 1 - 3 - series.frame.index.get_loc(trained.meta["seen_until"]) + 1
-    assert 0 <= m["weight"] <= 1 and m["shipped"] == shipped_words(m["weight"], True, trained.fit.anchor)
+    assert 0 <= m["weight"] <= 1 and m["shipped"] == shipped_words(m["weight"], True, trained.fit.anchor,
+                                                                               trained.fit.partner.label)
     json.dumps(trained.meta)  # every number plain
 
 
