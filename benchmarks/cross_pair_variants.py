@@ -32,16 +32,17 @@ def task(seed: int, index: int, days: int, test_years: float, out: str) -> str:
 
     from forecaster.backtest import run_backtest
     from forecaster.backtest.neural import AnchoredMambaModel
+    from forecaster.benchmarks import oracle as ob
     from forecaster.configs import AnchoredConfig, BacktestConfig
-    from forecaster.data import PriceSeries
     from forecaster.probabilistic import markets as mk
     from forecaster.probabilistic.risk import EWMA, GarchT, HistoricalVol
 
     began = time.perf_counter()
-    path = mk.MARKETS["factor"].simulate(days, seed=seed)
-    series = {f"FACTOR{k + 1}": PriceSeries(frame=mk.price_frame(path.returns[:, k]), pair=f"FACTOR{k + 1}",
-                                            source="simulated") for k in range(path.returns.shape[1])}
-    pair = f"FACTOR{index + 1}"
+    market = mk.MARKETS["factor"]
+    path = market.simulate(days, seed=seed)
+    names = ob._pair_names(market)  # the oracle benchmark's pairs and series
+    series = {q: ob._series(path.returns[:, k], q) for k, q in enumerate(names)}
+    pair = names[index]
     base = AnchoredConfig(horizon=H, seed=1000 * seed)  # the oracle benchmark's training seeds
     configs = {"mamba": base, "mamba_global": replace(base, cross_pairs=True),
                "mamba_pool": replace(base, cross_pairs=True, pool=True)}

@@ -16,6 +16,7 @@ whether the other pairs' information is large enough to be told apart from noise
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -27,7 +28,6 @@ import numpy as np
 from forecaster.backtest import run_backtest
 from forecaster.benchmarks import oracle as ob
 from forecaster.configs import BacktestConfig
-from forecaster.data import PriceSeries
 from forecaster.evaluation.stats import diebold_mariano
 from forecaster.probabilistic import markets as mk
 from forecaster.probabilistic.oracle import filter_crps, gap_closed, oracle_scores
@@ -43,12 +43,11 @@ def task(seed: int, days: int, test_years: float, horizon: int) -> dict:
     """One draw: the baselines' and the oracle's CRPS as the oracle table has them, and both filters'."""
     market = mk.MARKETS["factor"]
     path = market.simulate(days, seed=seed)
-    pairs = [f"FACTOR{i + 1}" for i in range(market.pairs)]
+    pairs = ob._pair_names(market)  # the oracle table's pairs and series, so its origins too
     bt = BacktestConfig(horizon=horizon, test_years=test_years, retrain_every=0, calibration="static")
     crps = {}
     for i, pair in enumerate(pairs):
-        res = run_backtest(PriceSeries(frame=mk.price_frame(path.returns[:, i]), pair=pair, source="simulated"),
-                           default_risk_models(horizon), bt)
+        res = run_backtest(ob._series(path.returns[:, i], pair), default_risk_models(horizon), bt)
         crps[pair] = {m: res.distributions[m].crps(res.actual) for m in (ob.ZERO,) + BASELINES}  # each (N, H)
     origins = res.origins
     hv = np.stack([crps[p][ob.ZERO] for p in pairs], axis=-1)  # (N, H, P)
@@ -83,7 +82,8 @@ def main() -> None:
     args = parser.parse_args()
     began = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        draws = list(pool.map(task, args.seeds, *zip(*[(args.days, ob.FULL.test_years, ob.FULL.horizon)] * len(args.seeds))))
+        draws = list(pool.map(functools.partial(task, days=args.days, test_years=ob.FULL.test_years,
+                                                horizon=ob.FULL.horizon), args.seeds))
     command = "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
     text = (f"Factor market: the particle filters' ceiling; {time.strftime('%Y-%m-%d')}; {ob.machine()}; seeds "
             f"{args.seeds}, {args.days} days, {PARTICLES} particles; wall {time.perf_counter() - began:.0f} s.\n"
