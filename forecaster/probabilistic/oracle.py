@@ -157,6 +157,11 @@ class OracleScores:
             return np.where(self.se == 0, 0.0, self.se / gap)  # 0 at the exact step 1
 
 
+def _cumulative_draws(steps: np.ndarray) -> np.ndarray:
+    """Continued paths' returns (n, M, H[, P]) -> draws of the h-step cumulative return (n, H[, P], M)."""
+    return np.moveaxis(np.cumsum(steps, axis=2), 1, -1)
+
+
 def monte_carlo_crps(market, path, origins, horizon: int, n_paths: int = N_PATHS, seed: int = 0,
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Fair CRPS of the true h-step cumulative-return distribution at each origin and step, from
@@ -171,8 +176,7 @@ def monte_carlo_crps(market, path, origins, horizon: int, n_paths: int = N_PATHS
     chunk = max(1, CHUNK_DRAWS // (n_paths * horizon))
     for a in range(0, len(origins), chunk):
         rows = slice(a, a + chunk)
-        steps = market.continue_paths(path, origins[rows], horizon, n_paths, rng)  # (n, M, H[, P])
-        draws = np.moveaxis(np.cumsum(steps, axis=2), 1, -1)  # (n, H[, P], M)
+        draws = _cumulative_draws(market.continue_paths(path, origins[rows], horizon, n_paths, rng))  # (n, H[, P], M)
         y = actual[rows]
         crps[rows] = fair_crps(draws, y)
         groups = draws.reshape(*draws.shape[:-1], BATCHES, n_paths // BATCHES)  # (n, H[, P], B, M/B)
@@ -196,8 +200,7 @@ def filter_crps(market, path, origins, horizon: int, seen, n_particles: int = N_
         x, h = particles["x"][rows], particles["h"][rows]
         starts = SimpleNamespace(state={"x": x.reshape(-1), "h": h.reshape(-1, h.shape[-1])})  # one path per particle
         steps = market.continue_paths(starts, np.arange(x.size), horizon, 1, rng)  # (n M, 1, H, P)
-        draws = np.cumsum(steps.reshape(*x.shape, *steps.shape[2:]), axis=2)  # (n, M, H, P)
-        crps[rows] = fair_crps(np.moveaxis(draws, 1, -1), actual[rows])
+        crps[rows] = fair_crps(_cumulative_draws(steps.reshape(*x.shape, *steps.shape[2:])), actual[rows])
     return crps
 
 
