@@ -183,7 +183,8 @@ def _scores(dist: Distribution, actual: np.ndarray, quantiles, levels) -> dict:
     return out
 
 
-def _dm_both(loss: np.ndarray, other: np.ndarray, h: int) -> dict:
+def dm_both(loss: np.ndarray, other: np.ndarray, h: int) -> dict:
+    """The DM test of loss against other (h-step losses) both ways: {"dm_stat", "p_better", "p_worse"}."""
     better = diebold_mariano(loss, other, h)
     return {"dm_stat": better["dm_stat"], "p_better": better["dm_p"], "p_worse": diebold_mariano(other, loss, h)["dm_p"]}
 
@@ -240,8 +241,8 @@ def probabilistic_stats(dists: Mapping[str, Distribution], actual: np.ndarray,
             if other == name:
                 continue
             o = scores[other]["crps"]
-            dm[other] = {"overall": _dm_both(s["crps"].mean(axis=1), o.mean(axis=1), horizon),
-                         "per_step": [{"step": h + 1} | _dm_both(s["crps"][:, h], o[:, h], h + 1)
+            dm[other] = {"overall": dm_both(s["crps"].mean(axis=1), o.mean(axis=1), horizon),
+                         "per_step": [{"step": h + 1} | dm_both(s["crps"][:, h], o[:, h], h + 1)
                                       for h in range(horizon)]}
         models[name] = {
             "overall": overall, "per_step": steps,

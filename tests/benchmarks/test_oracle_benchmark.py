@@ -49,7 +49,19 @@ def test_json_holds_every_model_step_and_seed(garch):
         lo, hi = np.array(m["gap_interval"]).T
         assert np.all(lo <= hi)
     assert block["models"]["hist_vol"]["gap_closed"] == pytest.approx([0.0] * ob.HORIZON, abs=1e-12)
-    assert "gap closed" in ob.format_table(result).lower()
+    assert oracle["dm"]["overall"]["verdict"] in ("better", "worse", "indistinguishable")
+    assert len(oracle["dm"]["per_step"]) == ob.HORIZON
+    assert "gap closed" in ob.format_table(result).lower() and "The oracle itself" in ob.format_table(result)
+
+
+def test_the_oracle_is_dm_tested_against_the_reference_as_the_models_are():
+    rng = np.random.default_rng(5)
+    reference = rng.gamma(2.0, 1.0, (900, ob.HORIZON))  # (N, H) per-origin CRPS
+    lower = reference * 0.9 + rng.normal(0, 0.01, reference.shape)  # 10% below at every origin: clearly better
+    same = reference + rng.normal(0, 0.01, reference.shape)  # noise around it: nothing to show
+    assert ob._oracle_dm(lower, reference)["overall"]["verdict"] == "better"
+    assert all(d["verdict"] == "better" for d in ob._oracle_dm(lower, reference)["per_step"])
+    assert ob._oracle_dm(same, reference)["overall"]["verdict"] == "indistinguishable"
 
 
 def test_garch_closes_more_of_the_gap_than_ewma_on_the_garch_market(garch):
