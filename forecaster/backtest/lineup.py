@@ -1,5 +1,5 @@
 """Which models a backtest runs: the Mamba model (saved, or trained in the folds) beside the baselines
-and, unless left out, the risk models (historical volatility, EWMA, GARCH(1,1)-t) whose forecast
+and, unless left out, the risk models (historical volatility, EWMA, GARCH(1,1)-t, GJR-GARCH(1,1)-t) whose forecast
 distributions the Mamba model's is scored against.
 
 Shared by `forecaster backtest` and the demo, so that both compare the same line-up and reconcile

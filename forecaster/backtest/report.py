@@ -28,8 +28,9 @@ from forecaster.configs import ANCHORED
 from forecaster.backtest.walkforward import BacktestResult
 from forecaster.util.files import atomic_write, atomic_write_text, json_safe, json_text
 from forecaster.evaluation.verdicts import ALPHA, spa_sentence, verdict_vs_random_walk, verdict_word
+from forecaster.probabilistic.risk import default_risk_models
 
-RISK_MODELS = ("hist_vol", "hist_vol_empirical", "ewma", "garch_t")  # backtest.risk.default_risk_models' names
+RISK_MODELS = tuple(m.name for m in default_risk_models(1))  # the risk models' names, in the line-up's order
 
 
 def metrics(result: BacktestResult) -> dict:

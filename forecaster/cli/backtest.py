@@ -56,7 +56,7 @@ def backtest(
     distribution: Optional[str] = DistributionOpt,
     revin: bool = typer.Option(ModelConfig.revin, "--revin/--no-revin", help="Normalise each input window (RevIN) and scale outputs back."),
     no_mamba: bool = typer.Option(False, "--baselines-only", help="Skip the Mamba model: baselines only."),
-    no_risk: bool = typer.Option(False, "--no-risk-models", help="Leave out the risk models (historical vol, EWMA, GARCH-t)."),
+    no_risk: bool = typer.Option(False, "--no-risk-models", help="Leave out the risk models (historical vol, EWMA, GARCH-t, GJR-GARCH-t)."),
     calibration: str = typer.Option(BacktestConfig.calibration, "--calibration",
                                     help=f"Online recalibration of the intervals over the test: {' or '.join(CALIBRATIONS)} "
                                          "(static: as issued)."),
@@ -80,7 +80,7 @@ def backtest(
                                 "risk sizing, distributions, calibration)."),
 ) -> None:
     """Walk-forward backtest of the Mamba model beside the random walk, drift, mean reversion, Ridge AR
-    and the risk models (historical volatility, EWMA, GARCH(1,1)-t).
+    and the risk models (historical volatility, EWMA, GARCH(1,1)-t, GJR-GARCH(1,1)-t).
 
     Forecast statistics (MAE/RMSE/MAPE, MASE, Theil's U2, Diebold-Mariano and Pesaran-Timmermann
     p-values), proper scores of the forecast distributions (CRPS, pinball, interval score, coverage

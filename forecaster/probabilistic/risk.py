@@ -340,6 +340,9 @@ class ConstantT(_RiskModel):
 
 
 def default_risk_models(horizon: int) -> list:
-    return [HistoricalVol(horizon), HistoricalVol(horizon, dist="empirical"), EWMA(horizon), GarchT(horizon)]
+    """The risk models every backtest shows: historical volatility (normal and empirical), EWMA, GARCH(1,1)-t
+    (the reference of every verdict) and GJR-GARCH(1,1)-t (the default combination's partner, alone)."""
+    return [HistoricalVol(horizon), HistoricalVol(horizon, dist="empirical"), EWMA(horizon), GarchT(horizon),
+            GarchT(horizon, asymmetric=True)]
 
 

@@ -16,7 +16,7 @@ def test_the_default_line_up_and_its_options():
     models = lineup(series)
     names = [m.name for m in models]
     assert names[0] == "random_walk" and len(set(names)) == len(names)
-    assert {"mamba", "drift", "mean_reversion", "ridge_ar", "hist_vol", "hist_vol_empirical", "ewma", "garch_t"} <= set(names)
+    assert {"mamba", "drift", "mean_reversion", "ridge_ar", "hist_vol", "hist_vol_empirical", "ewma", "garch_t", "gjr_t"} <= set(names)
     assert all(m.horizon == DataConfig.horizon for m in models)
     short = lineup(series, horizon=2, lookback=10, mamba=False, risk=False)
     assert [m.name for m in short] == ["random_walk", "drift", "mean_reversion", "ridge_ar"]

@@ -18,6 +18,8 @@ from forecaster.errors import ForecasterError
 
 from conftest import price_series
 
+RISK = ("hist_vol", "hist_vol_empirical", "ewma", "garch_t", "gjr_t")  # the line-up's risk models
+
 
 def _garch_returns(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -64,7 +66,7 @@ def test_distributions_collected_from_every_model_that_has_one(prob_result):
     series, res, _ = prob_result
     n, H = res.actual.shape
     # the point head gives none; the student-t head and every risk model do, over all origins of both folds
-    assert set(res.distributions) == {"mamba", "hist_vol", "hist_vol_empirical", "ewma", "garch_t"}
+    assert set(res.distributions) == {"mamba", *RISK}
     assert all(d.shape == (n, H) for d in res.distributions.values())
     mamba = res.distributions["mamba"]
     assert isinstance(mamba, Predictive) and np.all(np.isinf(mamba.df))  # a Gaussian head
@@ -75,7 +77,7 @@ def test_distributions_collected_from_every_model_that_has_one(prob_result):
     for name, d in res.distributions.items():
         assert res.prob_stats["models"][name]["overall"]["crps"] == pytest.approx(float(d.crps(res.actual).mean()))
     # DM on CRPS of the Mamba model against every risk model, and of the risk models against each other
-    assert set(res.prob_stats["models"]["mamba"]["dm_crps"]) == {"hist_vol", "hist_vol_empirical", "ewma", "garch_t"}
+    assert set(res.prob_stats["models"]["mamba"]["dm_crps"]) == set(RISK)
     assert "ewma" in res.prob_stats["models"]["garch_t"]["dm_crps"]
     # the regime is the volatility known at each origin
     assert res.regime.shape == (n,) and np.all(np.isfinite(res.regime))
@@ -93,7 +95,7 @@ def test_report_holds_the_probabilistic_tables_and_plots(prob_result, tmp_path):
     paths = write_report(res, tmp_path / "rep")
     data = json.loads((tmp_path / "rep" / "metrics.json").read_text())
     assert set(data["probabilistic"]["models"]) == set(res.distributions)
-    assert set(data["probabilistic_verdicts"]["mamba"]) == {"hist_vol", "hist_vol_empirical", "ewma", "garch_t"}
+    assert set(data["probabilistic_verdicts"]["mamba"]) == set(RISK)
     assert set(data["intervals"]["mamba"]) == {"issued", "aci"}
     assert set(data["trading_vol_target"]) == set(data["trading"])
     text = (tmp_path / "rep" / "tables.md").read_text()
@@ -260,7 +262,7 @@ def test_the_summary_says_what_the_backtest_found_in_a_dozen_short_lines(prob_re
     assert 4 <= len(lines) <= 16 and all(len(line) <= SUMMARY_WIDTH for line in lines)
     text = "\n".join(lines)
     assert text.startswith("EURUSD") and f"{res.info['origins']} test origins" in text
-    best = min(("hist_vol", "hist_vol_empirical", "ewma", "garch_t"),
+    best = min(RISK,
                key=lambda r: res.prob_stats["models"][r]["overall"]["crps"])
     assert f"the best risk model {best}'s" in text  # the distribution is read against the best risk model
     assert "calm / mid / stormy" in text and "VaR breaches" in text and "Kupiec" in text
