@@ -4,11 +4,11 @@ GARCH-t, and are its distributions calibrated across volatility regimes?
 Each pair is backtested by the product's own walk-forward (the line-up and run_backtest of
 `forecaster backtest`, the default design: the
 anchored model, "mamba" as shipped and "mamba_raw" the ensemble alone; the last `test_years`, cut
-into `folds` folds with a refit at each) beside EWMA and GARCH(1,1)-t. From the per-origin CRPS
-(mean over the H steps):
+into `folds` folds with a refit at each) beside EWMA, GJR-GARCH(1,1)-t (the combination's partner alone)
+and GARCH(1,1)-t. From the per-origin CRPS (mean over the H steps):
 
 - per pair: each model's CRPS, and one-sided DM tests (forecaster.evaluation.stats.diebold_mariano)
-  of mamba and mamba_raw against GARCH-t, Holm-adjusted over the pairs;
+  of mamba, mamba_raw and GJR-t against GARCH-t, Holm-adjusted over the pairs;
 - a panel DM over the pairs (stats.panel_diebold_mariano: the cross-sectional mean differential on
   the dates common to all pairs);
 - calibration as issued (no online recalibration): the 80% interval's coverage per volatility
@@ -44,6 +44,7 @@ from forecaster.evaluation.scores import TERCILES, christoffersen, tercile_of
 from forecaster.evaluation.stats import diebold_mariano, holm, panel_diebold_mariano
 
 REFERENCE = "garch_t"
+PARTNER = "gjr_t"  # the default combination's partner, alone: also tested against the reference
 LEVEL = 0.8  # the interval whose calibration is scored
 
 
@@ -59,12 +60,12 @@ class MajorsConfig:
     cross: bool = False  # also the cross-pair model
 
     def models(self) -> tuple:
-        """The models scored; those named mamba* are tested against the reference."""
-        return ("mamba", "mamba_raw") + ((CROSS, f"{CROSS}_raw") if self.cross else ()) + ("ewma", REFERENCE)
+        """The models scored; those named mamba* and the partner are tested against the reference."""
+        return ("mamba", "mamba_raw") + ((CROSS, f"{CROSS}_raw") if self.cross else ()) + ("ewma", PARTNER, REFERENCE)
 
 
 def _tested(models) -> list:
-    return [m for m in models if m.startswith("mamba")]
+    return [m for m in models if m.startswith("mamba") or m == PARTNER]
 
 
 def run_pair(pair: str, config: MajorsConfig) -> dict:

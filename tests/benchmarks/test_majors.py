@@ -49,6 +49,7 @@ def test_summary_pools_terciles_over_pairs_and_measures_the_spread():
     assert cal["spread"] == pytest.approx(0.2, abs=0.04)  # high (0.9) minus low (0.7)
     assert cal["terciles"]["low"]["p_cc_holm"] < 0.01  # 70% coverage of an 80% interval is rejected
     assert set(s["pairs"]) == {"EURUSD", "USDJPY"} and s["panel"]["mamba"]["n_dates"] == 900
+    assert set(s["panel"]) == {"mamba", "mamba_raw", "gjr_t"}  # the partner alone is tested too, not EWMA or the reference
     assert "Panel DM" in mj.format_tables(s)
 
 
