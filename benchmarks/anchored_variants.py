@@ -41,6 +41,7 @@ VARIANTS = {
     "argmin": {"weight_bags": 0, "partner": "garch_t"},  # w the grid point of least CRPS, GARCH(1,1)-t: the fifth
     #   session's default
     "absz": {"abs_z": True, "partner": "garch_t"},  # |z| as an input beside z (run against garch_partner)
+    "mblocks": {"member_blocks": True},  # each member stops early on its own block of the latest rows (seventh session)
 }
 
 

@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--skip", action="store_true", help="AnchoredConfig.skip: a linear path from the inputs to g")
     parser.add_argument("--partner", default=AnchoredConfig.partner, help="AnchoredConfig.partner (gjr_t or garch_t)")
     parser.add_argument("--abs-z", action="store_true", help="AnchoredConfig.abs_z: |z| as an input beside z")
+    parser.add_argument("--member-blocks", action="store_true",
+                        help="AnchoredConfig.member_blocks: each member stops early on its own block of the latest rows")
     parser.add_argument("--weight-bags", type=int, default=AnchoredConfig.weight_bags,
                         help="AnchoredConfig.weight_bags: bag the combination weight over this many resamples")
     parser.add_argument("--end", default=None, help="last date of the data (MajorsConfig.end), e.g. 2023-10-25: "
@@ -41,7 +43,8 @@ def main() -> None:
     args = parser.parse_args()
     began = time.perf_counter()
     anchored = AnchoredConfig(gate=args.gate, min_epochs=args.min_epochs, family=args.family, skip=args.skip,
-                              weight_bags=args.weight_bags, abs_z=args.abs_z, partner=args.partner)
+                              weight_bags=args.weight_bags, abs_z=args.abs_z, partner=args.partner,
+                              member_blocks=args.member_blocks)
     config = mj.MajorsConfig(pairs=tuple(args.pairs.split(",")), anchored=anchored, cross=args.cross, end=args.end)
     parts, summary = mj.run_majors(config, jobs=args.jobs)
     import torch

@@ -310,6 +310,9 @@ class AnchoredConfig(JsonConfig):
     #   on the log volatilities over several spans (HAR-like) that the encoder's final RMSNorm cannot rescale away
     partner: str = "gjr_t"  # the combination's other member: GJR-GARCH(1,1)-t (a negative return adds gamma r^2 to the
     #   variance: leverage, which GARCH(1,1) cannot represent; BENCHMARKS.md, issue 20, sixth session) or "garch_t"
+    member_blocks: bool = False  # member k stops early on its own block of the latest training rows (block 0 the
+    #   early-stopping rows, block k the k-th of that length before them) and trains on the rest: four stopping
+    #   decisions on four blocks, four training sets; False: every member stops on the early-stopping rows
     abs_z: bool = False  # |z_i| as an input beside z_i: the last return's size and sign apart (leverage, GJR-like);
     #   measured worse on every GJR design market (BENCHMARKS.md, issue 20, sixth session)
     family: str = "student_t"  # the ensemble's distribution: a Student-t with GARCH-t's fitted df (the untrained model

@@ -151,30 +151,33 @@ def anchored_crps(g: Tensor, yz: Tensor, df: float = math.inf) -> Tensor:
 # ----------------------------------------------------------------------------- sequences for the trainer
 
 class TrainChunks(Dataset):
-    """Chunks of each sequence xs[k] (n, C), yzs[k] (n, H) (one pair's, or every pair's of a pooled fit)
-    over rows [0, end): chunk i of a sequence starts at offset + i (chunk - warm), the offset drawn per
-    epoch (set_epoch); the first `warm` targets of each chunk are not scored."""
+    """Chunks of each training sequence xs[k] (n_k, C), yzs[k] (n_k, H) (one pair's, or every pair's of a
+    pooled fit, or the parts of a sequence around a held-out block): chunk i of a sequence starts at
+    offset + i (chunk - warm), the offset drawn per epoch (set_epoch); the first `warm` targets of each
+    chunk are not scored. A sequence too short for a chunk adds none."""
 
-    def __init__(self, xs: Sequence[np.ndarray], yzs: Sequence[np.ndarray], end: int, cfg: AnchoredConfig, seed: int):
-        self.xs = [torch.from_numpy(x[:end]) for x in xs]
-        self.yzs = [torch.from_numpy(yz[:end].astype(np.float32)) for yz in yzs]
+    def __init__(self, xs: Sequence[np.ndarray], yzs: Sequence[np.ndarray], cfg: AnchoredConfig, seed: int):
+        self.xs = [torch.from_numpy(x) for x in xs]
+        self.yzs = [torch.from_numpy(yz.astype(np.float32)) for yz in yzs]
         self.chunk, self.warm, self.seed = cfg.chunk, cfg.warm, seed
         self.step = cfg.chunk - cfg.warm
-        self.per = len(range(self.step - 1, end - self.warm - 1, self.step))  # chunks a sequence, for every offset
-        if self.per < 1:
-            raise ForecasterError(f"{end} training rows hold no chunk with a scored target: the anchored model "
-                                  f"needs more than {cfg.warm + self.step + 1} (warm-up {cfg.warm}, chunk {cfg.chunk})")
+        per = [len(range(self.step - 1, len(x) - self.warm - 1, self.step)) for x in xs]  # chunks, for every offset
+        self.first = np.cumsum([0] + per)  # (K + 1,) index of each sequence's first chunk
+        if self.first[-1] < 1:
+            raise ForecasterError(f"{max(len(x) for x in xs)} training rows hold no chunk with a scored target: the "
+                                  f"anchored model needs more than {cfg.warm + self.step + 1} (warm-up {cfg.warm}, "
+                                  f"chunk {cfg.chunk})")
         self.offset = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.offset = int(np.random.default_rng((self.seed, epoch)).integers(0, self.step))
 
     def __len__(self) -> int:
-        return self.per * len(self.xs)
+        return int(self.first[-1])
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        k, j = divmod(i, self.per)
-        s = self.offset + j * self.step
+        k = int(np.searchsorted(self.first, i, side="right")) - 1
+        s = self.offset + (i - int(self.first[k])) * self.step
         x, yz = self.xs[k][s : s + self.chunk], self.yzs[k][s : s + self.chunk].clone()  # (L, C), (L, H)
         yz[: self.warm] = math.nan
         return x, yz
@@ -394,21 +397,16 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     n = len(r)
     n_val = max(int(round(n * cfg.val_frac)), 4 * (H + 1))
     val0, half = n - n_val, n - n_val + n_val // 2
-    last = np.arange(n)[:, None] + np.arange(1, H + 1)  # (n, H) last return each target reads
-    xs, train_yzs, vals = [], [], []
-    for r_k, x_k, ewma_k in [(r, x, ewma)] + (_other_pairs(history, ewma, base, context, cfg) if cfg.pool else []):
-        yz = targets(r_k, H) / anchor_scale(anchor_sd(r_k, ewma_k), H)  # (n, H) in the pair's anchor units
-        xs.append(x_k)
-        train_yzs.append(np.where(last < val0, yz, np.nan))  # no training target reaches into validation
-        vals.append(tiles(x_k, np.where(last < half, yz, np.nan), range(val0, half), cfg))  # nor an early-stopping
-        #   target into the combination rows
-    train_set = TrainChunks(xs, train_yzs, val0, cfg, cfg.seed)
-    val_set = tuple(np.concatenate(part) for part in zip(*vals))  # every pair's early-stopping tiles
+    seqs = [(x_k, targets(r_k, H) / anchor_scale(anchor_sd(r_k, ewma_k), H))  # (n, C), (n, H) in the pair's anchor units
+            for r_k, x_k, ewma_k in [(r, x, ewma)] + (_other_pairs(history, ewma, base, context, cfg) if cfg.pool else [])]
+    blocks = stop_blocks(val0, half, cfg)
+    data = {block: member_data(seqs, block, half, cfg) for block in dict.fromkeys(blocks)}  # (train set, val tiles)
     nets, epochs = [], []
     for k in range(cfg.members):
         seed = cfg.seed + k
         seed_everything(seed)
         net = AnchoredNet(x.shape[1], cfg)
+        train_set, val_set = data[blocks[k]]
         train_set.seed = seed
         tc = TrainConfig(epochs=cfg.epochs, batch_size=1, lr=cfg.lr, warmup_frac=0.0, patience=cfg.patience,
                          min_epochs=min(cfg.min_epochs, cfg.epochs), seed=seed)
@@ -416,15 +414,50 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
                                        loss_fn=functools.partial(anchored_crps, df=df))
         nets.append(net.cpu().eval())
         epochs.append({"best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"],
-                       "best_val_crps": result.best_val_loss, "anchor_val_crps": result.history[0]["val_loss"]})
+                       "best_val_crps": result.best_val_loss, "anchor_val_crps": result.history[0]["val_loss"],
+                       "stop_rows": list(blocks[k])})
     fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg, df=df, context=context, gjr=gjr)
     rows = np.arange(half, n - H)  # return indices of the combination rows (targets inside the history)
     scores = _validation_scores(fitted, history, rows, targets(r, H)[rows])
     fitted.weight = scores.pop("weight")
     fitted.log = {"members": epochs, "validation": scores, "seconds": time.perf_counter() - began,
                   "rows": {"train": val0, "early_stopping": half - val0, "combination": len(rows)},
-                  "sequences": len(xs), "partner": partner_note or fitted.partner.name}
+                  "sequences": len(seqs), "partner": partner_note or fitted.partner.name}
     return fitted
+
+
+def stop_blocks(val0: int, half: int, cfg: AnchoredConfig) -> list[tuple[int, int]]:
+    """Each member's early-stopping rows, (first, stop) return indices: the early-stopping rows [val0, half)
+    for every member, or with cfg.member_blocks member k's the k-th block of that length counted back from
+    them (block 0 those rows; a block is used only with a chunk of training rows before it, and the members
+    beyond the blocks that fit take them again in turn)."""
+    size = half - val0
+    fit = [(val0 - j * size, half - j * size) for j in range(cfg.members if cfg.member_blocks else 1)
+           if j == 0 or val0 - j * size >= cfg.chunk + 1]
+    return [fit[k % len(fit)] for k in range(cfg.members)]
+
+
+def member_data(seqs: Sequence[tuple[np.ndarray, np.ndarray]], block: tuple[int, int], half: int,
+                cfg: AnchoredConfig) -> tuple[TrainChunks, tuple[np.ndarray, np.ndarray]]:
+    """The training chunks and early-stopping tiles of a member that stops early on the rows `block` of
+    every sequence (x (n, C), yz (n, H)): it trains on the rows before `half` whose targets read nothing
+    from the block on (before it) or lie after it; the rows after the block are a training sequence of
+    their own, read from `warm` bars before them (inputs of the block are context, never targets); its
+    early-stopping targets read nothing from the block's end on."""
+    first, stop = block
+    xs, yzs, vals = [], [], []
+    for x, yz in seqs:
+        row = np.arange(len(x))[:, None]  # (n, 1)
+        last = row + np.arange(1, yz.shape[1] + 1)  # (n, H) the last return each target reads
+        train = np.where((last < half) & ~((last >= first) & (row < stop)), yz, np.nan)
+        xs.append(x[:first])
+        yzs.append(train[:first])
+        if stop < half:
+            b = max(0, min(stop - cfg.warm, half - cfg.chunk - 1))
+            xs.append(x[b:half])
+            yzs.append(np.where(row[b:half] >= stop, train[b:half], np.nan))
+        vals.append(tiles(x, np.where(last < stop, yz, np.nan), range(first, stop), cfg))
+    return TrainChunks(xs, yzs, cfg, cfg.seed), tuple(np.concatenate(part) for part in zip(*vals))
 
 
 def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, y: np.ndarray) -> dict:

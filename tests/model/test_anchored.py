@@ -297,3 +297,35 @@ def test_a_gjr_fit_that_fails_falls_back_to_garch_t_and_says_so(monkeypatch):
     assert fitted.gjr is None and fitted.partner is fitted.garch and fitted.meta["gjr"] is None
     assert "could not be fitted (GARCH(1,1) fit failed: a planted failure)" in fitted.log["partner"]
     assert an.fit_anchored(History(series, 1400), replace(FAST, epochs=1, partner="garch_t")).log["partner"] == "garch_t"
+
+
+def test_member_blocks_hold_out_each_members_own_block_and_train_on_every_other_row_once():
+    """AnchoredConfig.member_blocks: member k stops early on the k-th block counted back from the early-stopping
+    rows; its training targets read nothing of its block (before it) and lie outside it, the rows after the
+    block train once (in their own sequence), and block 0 is the default's split exactly."""
+    cfg = AnchoredConfig(members=4, member_blocks=True, chunk=64, warm=16)
+    n, H, val0, half = 1000, cfg.horizon, 800, 900
+    assert an.stop_blocks(val0, half, replace(cfg, member_blocks=False)) == [(800, 900)] * 4
+    blocks = an.stop_blocks(val0, half, cfg)
+    assert blocks == [(800, 900), (700, 800), (600, 700), (500, 600)]
+    assert an.stop_blocks(val0, half, replace(cfg, chunk=650)) == [(800, 900), (700, 800), (800, 900), (700, 800)]  # a chunk before
+    x = np.arange(n, dtype=np.float32)[:, None]  # the feature is the row: a chunk says which rows it holds
+    yz = np.ones((n, H))
+    for first, stop in blocks:
+        train, (vx, vy) = an.member_data([(x, yz)], (first, stop), half, cfg)
+        scored = []  # (row, step) of every training target scored in an epoch
+        for epoch in range(3):
+            train.set_epoch(epoch)
+            rows = []
+            for i in range(len(train)):
+                xc, yc = train[i]
+                ok = ~torch.isnan(yc)
+                rows += [(int(xc[j, 0]), h) for j, h in zip(*np.nonzero(ok.numpy()))]
+            assert len(rows) == len(set(rows)), "a target is scored twice in one epoch"
+            scored += rows
+        row, step = np.array(scored).T
+        last = row + step + 1  # the last return each scored target reads
+        assert np.all(last < half) and not np.any((last >= first) & (row < stop))
+        assert np.any(row >= stop) == (stop < half)  # the rows after the block do train
+        vrows = vx[..., 0][~np.isnan(vy[..., 0])]
+        assert vrows.min() == first and vrows.max() < stop  # early stopping on the block alone
