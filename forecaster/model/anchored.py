@@ -26,7 +26,8 @@ Training (through the one trainer, forecaster.model.trainer.fit, with this modul
 the training rows at a random offset per epoch, one chunk per step; the last H training rows' targets
 (which would reach into validation) masked; early stopping on the first half of the validation rows
 (read as tiles of chunks; each member kept at its best epoch from min_epochs on, by default 1: never
-the untrained anchor), the combination weight on the second half (rows early stopping did not use).
+the untrained anchor; with member_blocks, member k on its own block of that size: stop_blocks, member_data),
+the combination weight on the second half (rows early stopping did not use).
 A forecast at origin row t is read as a training position is: in the chunk (every chunk - warm bars
 from the history's first bar) where t lies at least `warm` bars in (tile_starts): each origin depends
 on its own past only, whatever batch it is forecast in, and a walk-forward reads each chunk once.
