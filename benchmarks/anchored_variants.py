@@ -42,6 +42,7 @@ VARIANTS = {
     #   session's default
     "absz": {"abs_z": True, "partner": "garch_t"},  # |z| as an input beside z (run against garch_partner)
     "mblocks": {"member_blocks": True},  # each member stops early on its own block of the latest rows (seventh session)
+    "bylik": {"partner": "by_likelihood"},  # FIGARCH-t as the partner where the training likelihood says long memory
 }
 
 
@@ -94,7 +95,7 @@ def model_task(market_name, seed, variant, days, out):
         arrays[f"in80_{m}"] = (res.actual >= lo) & (res.actual <= hi)
     np.savez(Path(out) / f"{variant}__{market_name}__{seed}.npz", origins=res.origins, **arrays)
     log = {"seconds": sec, "weight": net.fit_log[0]["weight"], "members": net.fit_log[0]["members"],
-           "val": net.fit_log[0]["val_crps"]}
+           "val": net.fit_log[0]["val_crps"], "partner": net.fit_log[0]["partner"]}
     (Path(out) / f"{variant}__{market_name}__{seed}.json").write_text(json.dumps(log, default=float))
     return f"{variant} {market_name} {seed} {sec:.0f}s w={log['weight']}"
 

@@ -271,7 +271,9 @@ def refuse_other_design(design: str, windowed: dict, anchored: dict) -> None:
 
 
 ANCHORED_FAMILIES = ("normal", "student_t")  # AnchoredConfig.family
-ANCHORED_PARTNERS = ("gjr_t", "garch_t")  # AnchoredConfig.partner: the name of a GarchT (GJR-GARCH-t or GARCH-t)
+ANCHORED_PARTNERS = ("gjr_t", "garch_t", "by_likelihood")  # AnchoredConfig.partner: a GarchT's name, or the choice
+LONG_MEMORY_EVIDENCE = 5.0  # partner "by_likelihood": FIGARCH-t replaces GJR-t when its training log-likelihood is
+#   higher by more than this (2 x 5 = 10: "very strong" evidence on Kass and Raftery's 1995 scale; same 5 parameters)
 
 
 @dataclass
@@ -309,7 +311,8 @@ class AnchoredConfig(JsonConfig):
     skip: bool = False  # a linear map from the inputs straight to g beside the Mamba (zero-initialised): a regression
     #   on the log volatilities over several spans (HAR-like) that the encoder's final RMSNorm cannot rescale away
     partner: str = "gjr_t"  # the combination's other member: GJR-GARCH(1,1)-t (a negative return adds gamma r^2 to the
-    #   variance: leverage, which GARCH(1,1) cannot represent; BENCHMARKS.md, issue 20, sixth session) or "garch_t"
+    #   variance: leverage, which GARCH(1,1) cannot represent; BENCHMARKS.md, issue 20, sixth session), "garch_t", or
+    #   "by_likelihood": GJR-t unless FIGARCH(1,d,1)-t fits the training rows better by LONG_MEMORY_EVIDENCE
     member_blocks: bool = False  # member k stops early on its own block of the latest training rows (block 0 the
     #   early-stopping rows, block k the k-th of that length before them) and trains on the rest: four stopping
     #   decisions on four blocks, four training sets; False: every member stops on the early-stopping rows

@@ -92,6 +92,8 @@ def run_pair(pair: str, config: MajorsConfig) -> dict:
     out = {"pair": pair, "index": index, "tercile": tercile, "origins": int(len(result.origins)),
            "weights": {m: [f["weight"] for f in log] for m, log in result.info["fit_log"].items()
                        if "weight" in log[0]},  # anchored model -> its combination weight w per fold
+           "partners": {m: [f["partner"] for f in log] for m, log in result.info["fit_log"].items()
+                        if "partner" in log[0]},  # and its partner per fold
            "crps": {}, "miss": {}, "horizon": result.actual.shape[1]}
     for m in config.models():
         d = result.distributions[m]
@@ -109,7 +111,7 @@ def summarize(parts: list) -> dict:
     tested = _tested(models)
     pairs = {}
     for p in parts:
-        row = {"origins": p["origins"], "weights": p["weights"], "crps_bp": {m: float(p["crps"][m].mean() * 1e4) for m in models}}
+        row = {"origins": p["origins"], "weights": p["weights"], "partners": p.get("partners", {}), "crps_bp": {m: float(p["crps"][m].mean() * 1e4) for m in models}}
         for m in tested:
             dm = diebold_mariano(p["crps"][m], p["crps"][REFERENCE], h)
             row[f"{m}_p_worse"], row[f"{m}_p_better"] = dm["dm_p_worse"], dm["dm_p"]

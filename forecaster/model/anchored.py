@@ -47,7 +47,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from forecaster.configs import ANCHORED, AnchoredConfig, TrainConfig
+from forecaster.configs import ANCHORED, LONG_MEMORY_EVIDENCE, AnchoredConfig, TrainConfig
 from forecaster.data import trailing_mean_square
 from forecaster.data.history import History
 from forecaster.errors import ForecasterError
@@ -248,17 +248,18 @@ class AnchoredFit:
     df: float = math.inf  # the ensemble's degrees of freedom (inf: normal; family "student_t": GARCH-t's)
     log: dict = field(default_factory=dict)  # validation scores, epochs, seconds
     context: dict = field(default_factory=dict)  # other pair -> (EWMA, base): their volatility is an input too
-    gjr: Optional[GarchT] = None  # GJR-GARCH(1,1)-t, the combination's partner with cfg.partner "gjr_t"
+    other: Optional[GarchT] = None  # the combination's partner when it is not GARCH-t: GJR-t, or FIGARCH-t
 
     @property
     def partner(self) -> GarchT:
-        """The combination's other member: GJR-GARCH(1,1)-t (cfg.partner "gjr_t", the default) or GARCH-t."""
-        return self.garch if self.gjr is None else self.gjr
+        """The combination's other member: GJR-GARCH(1,1)-t (cfg.partner "gjr_t", the default), FIGARCH-t (chosen
+        by likelihood with "by_likelihood") or GARCH-t."""
+        return self.garch if self.other is None else self.other
 
     def filtering_from(self, row: int) -> "AnchoredFit":
         """The fit with its GARCH models' filters starting at `row` of the histories it will be given."""
         moved = {}
-        for name in ("garch", "gjr"):
+        for name in ("garch", "other"):
             if getattr(self, name) is not None:
                 moved[name] = copy.copy(getattr(self, name))
                 moved[name].fit_start = row
@@ -276,8 +277,8 @@ class AnchoredFit:
                 "garch": {"params": [float(v) for v in self.garch.fitted], "fit_start": int(self.garch.fit_start)},
                 "weight": self.weight, "df": None if math.isinf(self.df) else self.df, "log": self.log,
                 "context": {q: {"ewma": e.params, "base": b} for q, (e, b) in self.context.items()},
-                "gjr": None if self.gjr is None else {"params": [float(v) for v in self.gjr.fitted],
-                                                      "fit_start": int(self.gjr.fit_start)}}
+                "other": None if self.other is None else {"name": self.other.name, "fit_start": int(self.other.fit_start),
+                                                          "params": [float(v) for v in self.other.fitted]}}
 
     def state_dict(self) -> dict:
         """Every member's weights in one state dict, member k's keys prefixed "member{k}."."""
@@ -304,11 +305,12 @@ class AnchoredFit:
                                   "retrain the model")
         ewma, garch = _ewma(cfg, meta["ewma"]), GarchT(cfg.horizon)
         garch.fitted, garch.fit_start = np.array(meta["garch"]["params"], dtype=np.float64), int(meta["garch"]["fit_start"])
-        gjr = None
-        if meta.get("gjr"):
-            gjr = GarchT(cfg.horizon, asymmetric=True)
-            gjr.fitted, gjr.fit_start = np.array(meta["gjr"]["params"], dtype=np.float64), int(meta["gjr"]["fit_start"])
-        return cls(nets=nets, ewma=ewma, garch=garch, gjr=gjr, base=float(meta["base"]), cfg=cfg,
+        other = None
+        saved = meta.get("other") or (meta.get("gjr") and {**meta["gjr"], "name": "gjr_t"})  # "gjr": the sixth session's
+        if saved:
+            other = _partner(cfg.horizon, saved["name"])
+            other.fitted, other.fit_start = np.array(saved["params"], dtype=np.float64), int(saved["fit_start"])
+        return cls(nets=nets, ewma=ewma, garch=garch, other=other, base=float(meta["base"]), cfg=cfg,
                    weight=float(meta["weight"]),
                    df=math.inf if meta.get("df") is None else float(meta["df"]), log=meta.get("log", {}), context=context)
 
@@ -328,6 +330,32 @@ class AnchoredFit:
         if not self.cfg.combine:
             return model, None
         return model, Mixture([self.weight, 1.0 - self.weight], (model, self.partner.distribution(histories)))
+
+
+def _partner(horizon: int, name: str) -> GarchT:
+    """An unfitted GarchT of the partner `name` (gjr_t or figarch_t)."""
+    return GarchT(horizon, asymmetric=name == "gjr_t", long_memory=name == "figarch_t")
+
+
+def _fit_partner(history: History, garch: GarchT, cfg: AnchoredConfig) -> tuple[Optional[GarchT], Optional[str]]:
+    """The combination's partner fitted on the history (None: GARCH-t itself, fitted already) and a note when
+    a candidate could not be fitted. "by_likelihood": GJR-t, unless FIGARCH-t's training log-likelihood is higher
+    by more than LONG_MEMORY_EVIDENCE (the two have the same number of parameters)."""
+    names = {"garch_t": (), "gjr_t": ("gjr_t",), "by_likelihood": ("gjr_t", "figarch_t")}[cfg.partner]
+    fitted, failed = {}, []
+    for name in names:
+        model = _partner(cfg.horizon, name)
+        try:
+            model.fit(history)
+            fitted[name] = model
+        except ForecasterError as exc:  # the others (GARCH-t at least) stand in, and the log says so
+            failed.append(f"{model.label} could not be fitted ({exc})")
+    other = fitted.get("gjr_t")
+    if "figarch_t" in fitted and (other is None or fitted["figarch_t"].fit_log[-1]["loglik"]
+                                  > other.fit_log[-1]["loglik"] + LONG_MEMORY_EVIDENCE):
+        other = fitted["figarch_t"]
+    note = "; ".join(failed + [f"the partner is {(other or garch).label}"]) if failed else None
+    return other, note
 
 
 def _ewma(cfg: AnchoredConfig, params: dict) -> EWMA:
@@ -385,13 +413,7 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     garch = GarchT(H)
     garch.fit(history)
     df = garch.df if cfg.family == "student_t" else math.inf
-    gjr, partner_note = None, None
-    if cfg.partner == "gjr_t":
-        try:
-            gjr = GarchT(H, asymmetric=True)
-            gjr.fit(history)
-        except ForecasterError as exc:  # GARCH-t fitted: the combination falls back to it, and the log says so
-            gjr, partner_note = None, f"{gjr.label} could not be fitted ({exc}); the partner is {garch.label}"
+    other, partner_note = _fit_partner(history, garch, cfg)
     context = {q: _anchor(History(history.series(pair=q), len(history) - 1), H)
                for q in (history.pairs[1:] if cfg.cross_pairs else [])}
     r, x = inputs(history, history.start, ewma, base, context, cfg)  # (n,), (n, C)
@@ -417,7 +439,7 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
         epochs.append({"best_epoch": result.best_epoch, "epochs_run": result.history[-1]["epoch"],
                        "best_val_crps": result.best_val_loss, "anchor_val_crps": result.history[0]["val_loss"],
                        "stop_rows": list(blocks[k])})
-    fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg, df=df, context=context, gjr=gjr)
+    fitted = AnchoredFit(nets=nets, ewma=ewma, garch=garch, base=base, cfg=cfg, df=df, context=context, other=other)
     rows = np.arange(half, n - H)  # return indices of the combination rows (targets inside the history)
     scores = _validation_scores(fitted, history, rows, targets(r, H)[rows])
     fitted.weight = scores.pop("weight")
@@ -474,7 +496,7 @@ def _validation_scores(fitted: AnchoredFit, history: History, rows: np.ndarray, 
     model, _ = replace(fitted, cfg=replace(fitted.cfg, combine=False)).distributions(histories)
     garch_pred = local.garch.distribution(histories)
     garch_crps = garch_pred.crps(y)  # (N, H)
-    partner_pred = garch_pred if local.gjr is None else local.gjr.distribution(histories)
+    partner_pred = garch_pred if local.other is None else local.other.distribution(histories)
     out = {"ewma": float(ewma_pred.crps(y).mean()), "garch_t": float(garch_crps.mean()),
            "model": float(model.crps(y).mean()), "weight": 1.0}
     if fitted.cfg.combine:

@@ -27,7 +27,9 @@ steps 1..h is the sum of the per-step variances (returns uncorrelated).
                     GARCH-t returns has no closed form, so h > 1 is a moment-matched approximation).
                     GarchT(asymmetric=True): GJR-GARCH(1,1)-t (Glosten, Jagannathan and Runkle 1993;
                     arch's o=1): a negative return adds gamma r^2 to the next variance (leverage); the
-                    anchored model's combination partner.
+                    anchored model's combination partner. GarchT(long_memory=True): FIGARCH(1,d,1)-t
+                    (Baillie, Bollerslev and Mikkelsen 1996; arch's FIGARCH): the variance reacts to past
+                    squares with hyperbolically decaying weights (long memory), the same 5 parameters.
 
 The backtest fits every model on its training History at each fold and forecasts from each origin;
 the filters here read only returns up to each origin (tests plant shocks after an origin to check).
@@ -248,17 +250,22 @@ class EWMA(_RiskModel):
 
 
 class GarchT(_RiskModel):
-    def __init__(self, horizon: int, asymmetric: bool = False):
+    def __init__(self, horizon: int, asymmetric: bool = False, long_memory: bool = False):
         super().__init__(horizon)
+        if asymmetric and long_memory:
+            raise ForecasterError("GarchT is GJR-GARCH (asymmetric) or FIGARCH (long_memory), not both")
         self.asymmetric = asymmetric  # GJR-GARCH(1,1)-t: a negative return adds gamma r^2 to the variance
-        self.name = "gjr_t" if asymmetric else "garch_t"
-        self.label = "GJR-GARCH(1,1)-t" if asymmetric else "GARCH(1,1)-t"  # in sentences
-        self.fitted = None  # omega, alpha[1], (gamma[1],) beta[1], nu (returns in percent)
+        self.long_memory = long_memory  # FIGARCH(1,d,1)-t: fractionally integrated, long memory in the variance
+        self.name = "gjr_t" if asymmetric else "figarch_t" if long_memory else "garch_t"
+        self.label = {"gjr_t": "GJR-GARCH(1,1)-t", "figarch_t": "FIGARCH(1,d,1)-t", "garch_t": "GARCH(1,1)-t"}[self.name]
+        self.fitted = None  # omega, alpha[1] or phi, (gamma[1] or d,) beta[1], nu (returns in percent)
         self.fit_start = 0  # row where the training returns (and so the filter) begin
 
     def _spec(self, r_pct: np.ndarray):
         from arch import arch_model
 
+        if self.long_memory:
+            return arch_model(r_pct, mean="Zero", vol="FIGARCH", p=1, q=1, dist="t", rescale=False)
         return arch_model(r_pct, mean="Zero", vol="GARCH", p=1, o=int(self.asymmetric), q=1, dist="t", rescale=False)
 
     def fit(self, history: History) -> None:

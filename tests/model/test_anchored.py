@@ -269,15 +269,19 @@ def test_the_shipped_partner_is_gjr_garch_t_fitted_on_the_training_rows_and_save
     path = mk.GjrGarchMarket(alpha=0.02, gamma=0.10, beta=0.90, df=6.0).simulate(2600, seed=5)
     series = PriceSeries(frame=mk.price_frame(path.returns), pair="EURUSD", source="simulated")
     fit = an.fit_anchored(History(series, 2000), replace(FAST, epochs=1))
-    assert fit.gjr is not None and fit.partner is fit.gjr and fit.partner.name == "gjr_t"
-    assert fit.gjr.params["gamma[1]"] > 0.03  # the leverage term, which the GARCH-t beside it lacks
+    assert fit.other is not None and fit.partner is fit.other and fit.partner.name == "gjr_t"
+    assert fit.other.params["gamma[1]"] > 0.03  # the leverage term, which the GARCH-t beside it lacks
     hs = [History(series, t) for t in (2100, 2300)]
     _, shipped = fit.distributions(hs)
-    gjr, garch = fit.gjr.distribution(hs), fit.garch.distribution(hs)
+    gjr, garch = fit.other.distribution(hs), fit.garch.distribution(hs)
     np.testing.assert_array_equal(shipped.components[1].scale, gjr.scale)
     assert not np.allclose(gjr.scale, garch.scale)
     back = an.AnchoredFit.from_saved(fit.state_dict(), fit.meta)
     np.testing.assert_array_equal(back.distributions(hs)[1].quantile([0.1, 0.9]), shipped.quantile([0.1, 0.9]))
+    legacy = {k: v for k, v in fit.meta.items() if k != "other"} | {"gjr": {"params": fit.meta["other"]["params"],
+                                                                         "fit_start": fit.meta["other"]["fit_start"]}}
+    old = an.AnchoredFit.from_saved(fit.state_dict(), legacy)  # saved by the sixth session: its partner under "gjr"
+    assert old.partner.name == "gjr_t" and np.array_equal(old.distributions(hs)[1].quantile([0.5]), shipped.quantile([0.5]))
     with pytest.raises(ForecasterError, match="partner='egarch' is invalid"):
         AnchoredConfig(partner="egarch")
 
@@ -294,7 +298,7 @@ def test_a_gjr_fit_that_fails_falls_back_to_garch_t_and_says_so(monkeypatch):
 
     monkeypatch.setattr(GarchT, "fit", fit)
     fitted = an.fit_anchored(History(series, 1400), replace(FAST, epochs=1))
-    assert fitted.gjr is None and fitted.partner is fitted.garch and fitted.meta["gjr"] is None
+    assert fitted.other is None and fitted.partner is fitted.garch and fitted.meta["other"] is None
     assert "could not be fitted (GARCH(1,1) fit failed: a planted failure)" in fitted.log["partner"]
     assert an.fit_anchored(History(series, 1400), replace(FAST, epochs=1, partner="garch_t")).log["partner"] == "garch_t"
 
@@ -329,3 +333,23 @@ def test_member_blocks_hold_out_each_members_own_block_and_train_on_every_other_
         assert np.any(row >= stop) == (stop < half)  # the rows after the block do train
         vrows = vx[..., 0][~np.isnan(vy[..., 0])]
         assert vrows.min() == first and vrows.max() < stop  # early stopping on the block alone
+
+
+def test_by_likelihood_takes_figarch_t_only_with_very_strong_evidence_of_long_memory():
+    """partner="by_likelihood": FIGARCH(1,d,1)-t on a long-memory (HARCH) draw, where its training
+    log-likelihood beats GJR-t's by more than LONG_MEMORY_EVIDENCE; GJR-t on a GARCH draw; the choice is saved."""
+    from forecaster.configs import LONG_MEMORY_EVIDENCE
+
+    cfg = replace(FAST, epochs=1, partner="by_likelihood")
+    harch = mk.HarchMarket().simulate(4000, seed=3)
+    series = PriceSeries(frame=mk.price_frame(harch.returns), pair="EURUSD", source="simulated")
+    fit = an.fit_anchored(History(series, 3500), cfg)
+    assert fit.partner.name == "figarch_t" and fit.log["partner"] == "figarch_t" and fit.meta["other"]["name"] == "figarch_t"
+    gjr = GarchT(cfg.horizon, asymmetric=True)
+    gjr.fit(History(series, 3500))
+    assert fit.other.fit_log[-1]["loglik"] > gjr.fit_log[-1]["loglik"] + LONG_MEMORY_EVIDENCE
+    hs = [History(series, t) for t in (3600, 3900)]
+    back = an.AnchoredFit.from_saved(fit.state_dict(), fit.meta)
+    np.testing.assert_array_equal(back.distributions(hs)[1].quantile([0.1, 0.9]), fit.distributions(hs)[1].quantile([0.1, 0.9]))
+    _, garch_series = _garch_series(1600, seed=6)
+    assert an.fit_anchored(History(garch_series, 1400), cfg).partner.name == "gjr_t"
