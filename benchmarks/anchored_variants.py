@@ -43,6 +43,8 @@ VARIANTS = {
     "absz": {"abs_z": True, "partner": "garch_t"},  # |z| as an input beside z (run against garch_partner)
     "mblocks": {"member_blocks": True},  # each member stops early on its own block of the latest rows (seventh session)
     "bylik": {"partner": "by_likelihood"},  # FIGARCH-t as the partner where the training likelihood says long memory
+    #   (the default since the seventh session of 2026-12-01, which ran it against "base" = gjr_partner then)
+    "gjr_partner": {"partner": "gjr_t"},  # GJR-t always: the sixth session's default
 }
 
 

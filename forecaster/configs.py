@@ -310,9 +310,10 @@ class AnchoredConfig(JsonConfig):
     #   model reads it), not the forecast pair's alone: one network for all, as many times the training data
     skip: bool = False  # a linear map from the inputs straight to g beside the Mamba (zero-initialised): a regression
     #   on the log volatilities over several spans (HAR-like) that the encoder's final RMSNorm cannot rescale away
-    partner: str = "gjr_t"  # the combination's other member: GJR-GARCH(1,1)-t (a negative return adds gamma r^2 to the
-    #   variance: leverage, which GARCH(1,1) cannot represent; BENCHMARKS.md, issue 20, sixth session), "garch_t", or
-    #   "by_likelihood": GJR-t unless FIGARCH(1,d,1)-t fits the training rows better by LONG_MEMORY_EVIDENCE
+    partner: str = "by_likelihood"  # the combination's other member: GJR-GARCH(1,1)-t (a negative return adds gamma r^2
+    #   to the variance: leverage, which GARCH(1,1) cannot represent) unless FIGARCH(1,d,1)-t (long memory) fits the
+    #   training rows better by LONG_MEMORY_EVIDENCE (BENCHMARKS.md, issue 20, sixth and seventh sessions); "gjr_t":
+    #   GJR-t always; "garch_t"
     member_blocks: bool = False  # member k stops early on its own block of the latest training rows (block 0 the
     #   early-stopping rows, block k the k-th of that length before them) and trains on the rest: four stopping
     #   decisions on four blocks, four training sets; False: every member stops on the early-stopping rows

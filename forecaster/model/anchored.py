@@ -339,8 +339,9 @@ def _partner(horizon: int, name: str) -> GarchT:
 
 def _fit_partner(history: History, garch: GarchT, cfg: AnchoredConfig) -> tuple[Optional[GarchT], Optional[str]]:
     """The combination's partner fitted on the history (None: GARCH-t itself, fitted already) and a note when
-    a candidate could not be fitted. "by_likelihood": GJR-t, unless FIGARCH-t's training log-likelihood is higher
-    by more than LONG_MEMORY_EVIDENCE (the two have the same number of parameters)."""
+    a candidate could not be fitted. "by_likelihood": GJR-t (GARCH-t if GJR-t cannot be fitted), unless
+    FIGARCH-t's training log-likelihood is higher than that one's by more than LONG_MEMORY_EVIDENCE (GJR-t and
+    FIGARCH-t have the same number of parameters, GARCH-t one fewer)."""
     names = {"garch_t": (), "gjr_t": ("gjr_t",), "by_likelihood": ("gjr_t", "figarch_t")}[cfg.partner]
     fitted, failed = {}, []
     for name in names:
@@ -350,9 +351,9 @@ def _fit_partner(history: History, garch: GarchT, cfg: AnchoredConfig) -> tuple[
             fitted[name] = model
         except ForecasterError as exc:  # the others (GARCH-t at least) stand in, and the log says so
             failed.append(f"{model.label} could not be fitted ({exc})")
-    other = fitted.get("gjr_t")
-    if "figarch_t" in fitted and (other is None or fitted["figarch_t"].fit_log[-1]["loglik"]
-                                  > other.fit_log[-1]["loglik"] + LONG_MEMORY_EVIDENCE):
+    other = fitted.get("gjr_t")  # None: GARCH-t
+    if "figarch_t" in fitted and (fitted["figarch_t"].fit_log[-1]["loglik"]
+                                  > (other or garch).fit_log[-1]["loglik"] + LONG_MEMORY_EVIDENCE):
         other = fitted["figarch_t"]
     note = "; ".join(failed + [f"the partner is {(other or garch).label}"]) if failed else None
     return other, note
