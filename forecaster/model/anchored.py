@@ -7,7 +7,8 @@ in the family of AnchoredConfig.family: Student-t with the df of GARCH-t's fit o
 (t scale = sd x sqrt((df - 2) / df); the default), or normal. The untrained network IS the anchor
 (EWMA's standard deviation in that family), and the shipped forecast is the density combination
 w x model + (1 - w) x partner (forecaster.probabilistic.distributions.Mixture), the partner GJR-GARCH(1,1)-t
-(AnchoredConfig.partner; or GARCH(1,1)-t), w bagged over bootstrap resamples of held-out validation rows.
+or, where its training log-likelihood is higher by LONG_MEMORY_EVIDENCE, FIGARCH(1,d,1)-t (AnchoredConfig.partner
+"by_likelihood"; or either one, or GARCH(1,1)-t), w bagged over bootstrap resamples of held-out validation rows.
 
 Glossary (index i = the i-th daily return r_i of a history, i.e. its row i + 1; everything at i is
 known at the close of that row):
