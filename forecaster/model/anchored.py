@@ -253,8 +253,8 @@ class AnchoredFit:
 
     @property
     def partner(self) -> GarchT:
-        """The combination's other member: GJR-GARCH(1,1)-t (cfg.partner "gjr_t", the default), FIGARCH-t (chosen
-        by likelihood with "by_likelihood") or GARCH-t."""
+        """The combination's other member: GJR-GARCH(1,1)-t or FIGARCH-t, whichever the training likelihood favours
+        (cfg.partner "by_likelihood", the default), GJR-t ("gjr_t") or GARCH-t ("garch_t", or a GJR-t fit failed)."""
         return self.garch if self.other is None else self.other
 
     def filtering_from(self, row: int) -> "AnchoredFit":
