@@ -21,9 +21,11 @@ to learn, so no gap) a constant-scale t fitted on the training rows (risk.Consta
 test against EWMA ("dm_ewma"); the cross-pair model also against the single-pair one ("dm_single").
 
 Models: the Mamba model trained in the walk-forward (the default design, the anchored model:
-"mamba", the shipped combination with GARCH-t, and "mamba_raw", the anchored ensemble alone; plus
-any named variants, anchored (an AnchoredConfig) or windowed (a (DataConfig, ModelConfig,
-TrainConfig) triple)), EWMA, GARCH-t, hist_vol, hist_vol_empirical and constant_t. On the
+"mamba", the shipped combination with its partner (GJR-t or FIGARCH-t), and "mamba_raw", the anchored
+ensemble alone; plus any named variants, anchored (an AnchoredConfig) or windowed (a (DataConfig,
+ModelConfig, TrainConfig) triple)), the backtest's risk models (hist_vol, hist_vol_empirical, EWMA,
+GARCH-t, GJR-t), FIGARCH-t (figarch_t: the partner where the likelihood says long memory, alone) and
+constant_t. On the
 multi-pair factor market every single-pair model is scored on each pair, and, with `pooled`, the
 cross-pair Mamba ("mamba_global", the default anchored model with cross_pairs: each pair's model
 also reads the other pairs' volatility, averaged as a common context; its ensemble alone beside it
@@ -59,7 +61,7 @@ from forecaster.evaluation.verdicts import verdict_word
 from forecaster.probabilistic import distributions as dist_mod
 from forecaster.probabilistic import markets as mk
 from forecaster.probabilistic.oracle import gap_closed, oracle_scores
-from forecaster.probabilistic.risk import ConstantT, default_risk_models
+from forecaster.probabilistic.risk import ConstantT, GarchT, default_risk_models
 from forecaster.util.files import atomic_write_json
 
 HORIZON = 5  # H: steps scored
@@ -157,7 +159,8 @@ def _pair_names(market) -> list[str]:
 
 def _models(config: OracleConfig, seed: int, cross: bool) -> list:
     """Every Mamba (an anchored one with its ensemble beside it as NAME_raw), the cross-pair one when
-    `cross`, the risk models and the constant t; each Mamba's training seed offset by 1000 x the draw's seed."""
+    `cross`, the risk models, FIGARCH-t (the default combination's other possible partner, alone) and the constant
+    t; each Mamba's training seed offset by 1000 x the draw's seed."""
     models = []
     mambas = {**config.mambas(), **({GLOBAL_MAMBA: config.cross_pair} if cross else {})}
     for name, v in mambas.items():
@@ -167,7 +170,7 @@ def _models(config: OracleConfig, seed: int, cross: bool) -> list:
         else:
             data, net_config, train = v
             models.append(MambaModel(data, net_config, replace(train, seed=train.seed + 1000 * seed), name=name))
-    return models + default_risk_models(config.horizon) + [ConstantT(config.horizon)]
+    return models + default_risk_models(config.horizon) + [GarchT(config.horizon, long_memory=True), ConstantT(config.horizon)]
 
 
 def run_task(market_name: str, seed: int, config: OracleConfig) -> dict:

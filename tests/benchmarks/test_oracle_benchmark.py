@@ -19,7 +19,7 @@ from forecaster.probabilistic.oracle import GAP_TOLERANCE
 runner = CliRunner()
 TINY = ob.OracleConfig(markets=("garch_t",), seeds=2, days=2500, test_years=3.0,
                        anchored=AnchoredConfig(members=1, epochs=2, chunk=256, warm=50))
-RISK = ("hist_vol", "hist_vol_empirical", "ewma", "garch_t", "gjr_t", "constant_t")
+RISK = ("hist_vol", "hist_vol_empirical", "ewma", "garch_t", "gjr_t", "figarch_t", "constant_t")
 
 
 @pytest.fixture(scope="module")
