@@ -309,7 +309,7 @@ class AnchoredFit:
         other = None
         saved = meta.get("other") or (meta.get("gjr") and {**meta["gjr"], "name": "gjr_t"})  # "gjr": the sixth session's
         if saved:
-            other = _partner(cfg.horizon, saved["name"])
+            other = GarchT.named(cfg.horizon, saved["name"])
             other.fitted, other.fit_start = np.array(saved["params"], dtype=np.float64), int(saved["fit_start"])
         return cls(nets=nets, ewma=ewma, garch=garch, other=other, base=float(meta["base"]), cfg=cfg,
                    weight=float(meta["weight"]),
@@ -333,11 +333,6 @@ class AnchoredFit:
         return model, Mixture([self.weight, 1.0 - self.weight], (model, self.partner.distribution(histories)))
 
 
-def _partner(horizon: int, name: str) -> GarchT:
-    """An unfitted GarchT of the partner `name` (gjr_t or figarch_t)."""
-    return GarchT(horizon, asymmetric=name == "gjr_t", long_memory=name == "figarch_t")
-
-
 def _fit_partner(history: History, garch: GarchT, cfg: AnchoredConfig) -> tuple[Optional[GarchT], Optional[str]]:
     """The combination's partner fitted on the history (None: GARCH-t itself, fitted already) and a note when
     a candidate could not be fitted. "by_likelihood": GJR-t (GARCH-t if GJR-t cannot be fitted), unless
@@ -346,7 +341,7 @@ def _fit_partner(history: History, garch: GarchT, cfg: AnchoredConfig) -> tuple[
     names = {"garch_t": (), "gjr_t": ("gjr_t",), "by_likelihood": ("gjr_t", "figarch_t")}[cfg.partner]
     fitted, failed = {}, []
     for name in names:
-        model = _partner(cfg.horizon, name)
+        model = GarchT.named(cfg.horizon, name)
         try:
             model.fit(history)
             fitted[name] = model

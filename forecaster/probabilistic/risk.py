@@ -261,6 +261,11 @@ class GarchT(_RiskModel):
         self.fitted = None  # omega, alpha[1] or phi, (gamma[1] or d,) beta[1], nu (returns in percent)
         self.fit_start = 0  # row where the training returns (and so the filter) begin
 
+    @classmethod
+    def named(cls, horizon: int, name: str) -> "GarchT":
+        """The unfitted model of `name`: "garch_t", "gjr_t" or "figarch_t"."""
+        return cls(horizon, asymmetric=name == "gjr_t", long_memory=name == "figarch_t")
+
     def _spec(self, r_pct: np.ndarray):
         from arch import arch_model
 
