@@ -9,36 +9,30 @@ majors' validation window (fitted on the data before 2020-10-26, scored on 2020-
     PYTHONPATH=. python benchmarks/figarch.py                  # about a minute on 2 cores
 """
 import argparse
-import warnings
 
 import numpy as np
 import pandas as pd
-from arch import arch_model
 
 from forecaster.configs import PAIR_SETS
-from forecaster.data import load_series
+from forecaster.data import PriceSeries, load_series
+from forecaster.data.history import History
 from forecaster.evaluation.stats import diebold_mariano
 from forecaster.model.anchored import targets
 from forecaster.probabilistic import markets as mk
-from forecaster.probabilistic.distributions import Predictive, t_scale
+from forecaster.probabilistic.risk import GarchT
 
 H = 5
-SPECS = {"garch_t": dict(vol="GARCH", p=1, q=1), "gjr_t": dict(vol="GARCH", p=1, o=1, q=1),
-         "figarch_t": dict(vol="FIGARCH", p=1, q=1)}
+MODELS = ("garch_t", "gjr_t", "figarch_t")
 
 
-def crps(r: np.ndarray, cut: int, spec: dict) -> np.ndarray:
-    """(N,) per-origin CRPS (mean over steps) of the model fitted on returns r[:cut] (log returns), for the
-    origins from return index cut - 1 on whose targets lie inside r."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = arch_model(r[:cut] * 100, mean="Zero", dist="t", rescale=False, **spec).fit(disp="off")
-        model = arch_model(r * 100, mean="Zero", dist="t", rescale=False, **spec).fix(fit.params)
-        var = model.forecast(horizon=H, start=cut - 1, reindex=False).variance.to_numpy()  # (n - cut + 1, H)
-    y = targets(r, H)[cut - 1 : len(r) - H]  # (N, H)
-    sd = np.sqrt(np.cumsum(var, 1))[: len(y)] / 100
-    nu = float(fit.params.iloc[-1])
-    return Predictive(np.zeros_like(sd), t_scale(sd, nu), nu).crps(y).mean(1)
+def crps(series: PriceSeries, cut: int, name: str) -> np.ndarray:
+    """(N,) per-origin CRPS (mean over steps) of the risk model `name` (GarchT.named) fitted on rows 0..cut (its
+    first `cut` returns), at every origin row from `cut` on whose targets lie inside the series."""
+    model = GarchT.named(H, name)
+    model.fit(History(series, cut))
+    r = np.diff(np.log(series.frame["close"].to_numpy()))
+    origins = np.arange(cut, len(r) - H + 1)  # origin rows; row t has seen returns r_0..r_{t-1}
+    return model.distribution([History(series, int(t)) for t in origins]).crps(targets(r, H)[origins - 1]).mean(1)
 
 
 def row(name: str, scores: dict) -> str:
@@ -57,15 +51,15 @@ def main() -> None:
     print("| case | GJR-t vs GARCH-t (DM p better / p worse) | FIGARCH-t vs GARCH-t |\n|---|---|---|")
     for market in ("garch_t", "gjr_garch_t", "harch_t", "markov_switching"):
         for seed in a.seeds:
-            r = mk.MARKETS[market].simulate(9000, seed=seed).returns
-            print(row(f"{market} draw {seed}", {m: crps(r, 6498, s) for m, s in SPECS.items()}), flush=True)
-    pooled = {m: [] for m in SPECS}
+            path = mk.MARKETS[market].simulate(9000, seed=seed)
+            series = PriceSeries(frame=mk.price_frame(path.returns), pair="SIMUSD", source="simulated")
+            print(row(f"{market} draw {seed}", {m: crps(series, 6498, m) for m in MODELS}), flush=True)
+    pooled = {m: [] for m in MODELS}
     for pair in PAIR_SETS["majors"]:
         series = load_series(pair, source="ecb", end="2023-10-25")
-        r = np.diff(np.log(series.frame["close"].to_numpy()))
-        cut = int(series.frame.index.searchsorted(pd.Timestamp("2020-10-26"))) - 1  # returns before the window
-        scores = {m: crps(r, cut, s) for m, s in SPECS.items()}
-        for m in SPECS:
+        cut = int(series.frame.index.searchsorted(pd.Timestamp("2020-10-26"))) - 1  # the last row before the window
+        scores = {m: crps(series, cut, m) for m in MODELS}
+        for m in MODELS:
             pooled[m].append(scores[m])
         print(row(f"{pair} 2020-10..2023-10", scores), flush=True)
     print(row("six majors pooled (DM on the stacked origins)", {m: np.concatenate(v) for m, v in pooled.items()}))
