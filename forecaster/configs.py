@@ -292,7 +292,7 @@ class AnchoredConfig(JsonConfig):
     warm: int = 100  # first positions of a chunk left out of the loss (the state is still forming)
     members: int = 4  # ensemble of seeds seed..seed+members-1, corrections averaged in log space
     val_frac: float = 0.15  # last rows of the training history: early stopping (first half), combination (second)
-    combine: bool = True  # ship w x model + (1 - w) x GARCH-t(1,1); False: the anchored ensemble alone
+    combine: bool = True  # ship w x model + (1 - w) x partner; False: the anchored ensemble alone
     weight_grid: int = 11  # the combination weight w on the model: linspace(0, 1, weight_grid), by validation CRPS
     weight_bags: int = 500  # w is the mean, over this many stationary-bootstrap resamples of the combination rows,
     #   of the grid point of least CRPS (bagging the argmin: a weight that moves less with which rows happened to

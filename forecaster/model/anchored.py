@@ -237,7 +237,7 @@ def corrections(nets: Sequence[AnchoredNet], x: np.ndarray, idx: np.ndarray, cfg
 @dataclass
 class AnchoredFit:
     """The fitted anchored model: the members' networks and everything else it needs (meta):
-    config, EWMA start variance, GARCH-t (and GJR-t) parameters, feature centring, combination weight, and
+    config, EWMA start variance, GARCH-t (and the partner's) parameters, feature centring, combination weight, and
     for a cross-pair model the other pairs' EWMA and centring (context)."""
 
     nets: list  # AnchoredNet, eval mode, on the CPU
@@ -399,7 +399,7 @@ def _other_pairs(history: History, ewma: EWMA, base: float, context: dict,
 
 
 def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progress: bool = False) -> AnchoredFit:
-    """Fit EWMA, GARCH-t (and the GJR-t partner) on the history, train the members, choose the combination
+    """Fit EWMA, GARCH-t (and the partner, _fit_partner) on the history, train the members, choose the combination
     weight. With cfg.cross_pairs and a history of several pairs, a cross-pair model of its first pair: the
     others' volatility is an input (context); with cfg.pool too, the members train (and stop early) on every
     pair's sequence, each in its own anchor's units, and forecast the first pair."""

@@ -97,7 +97,7 @@ class AnchoredTrained(TrainedModel):
 
     def design(self) -> dict:
         """What predict says about the model: the anchor, whether the learnt correction and the
-        combination with its partner (GJR-GARCH-t or GARCH-t) are on, and the weight w on the model."""
+        combination with its partner (GJR-t, FIGARCH-t or GARCH-t) are on, and the weight w on the model."""
         w = self.fit.weight if self.fit.cfg.combine else 1.0
         return {"design": DESIGN, "anchor": self.fit.anchor, "correction": w > 0,
                 "combination": bool(self.fit.cfg.combine), "weight": float(w), "members": len(self.fit.nets),

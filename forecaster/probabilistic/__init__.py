@@ -7,7 +7,7 @@
     parametric.py     the same families in torch: parameter map of a head's output, cdf, log pdf, quantiles
     losses.py         the training losses of a distribution head (closed-form CRPS, NLL)
     intervals.py      interval levels, split-conformal calibration, online (ACI) recalibration
-    risk.py           risk models: historical volatility, EWMA, GARCH(1,1)-t and GJR-t (their forecasts, fitted
+    risk.py           risk models: historical volatility, EWMA, GARCH(1,1)-t, GJR-t, FIGARCH-t (their forecasts, fitted
                       parameters and scale paths)
     markets.py        simulated markets with known conditional distributions
     oracle.py         the true distributions' scores (exact at step 1, Monte Carlo beyond), gap closed
