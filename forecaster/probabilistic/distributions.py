@@ -348,13 +348,15 @@ class Quantiles(_Base):
 # ----------------------------------------------------------------------------- density combination
 
 def _spread(df: np.ndarray) -> np.ndarray:
-    """E|T - T'| of two independent standard t (df > 1; inf: the normal's 2 / sqrt(pi))."""
-    from scipy.special import beta
+    """E|T - T'| of two independent standard t (df > 1; inf: the normal's 2 / sqrt(pi)), from the
+    training losses' closed form (forecaster.probabilistic.losses.student_t_half_spread)."""
+    import torch
+
+    from forecaster.probabilistic import losses
 
     df = np.asarray(df, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        finite = np.where(np.isinf(df), 3.0, df)
-        t = 4.0 * np.sqrt(finite) * beta(0.5, finite - 0.5) / ((finite - 1.0) * beta(0.5, finite / 2.0) ** 2)
+    finite = np.where(np.isinf(df), 3.0, df)
+    t = 2.0 * losses.student_t_half_spread(torch.from_numpy(np.ascontiguousarray(finite))).numpy()
     return np.where(np.isinf(df), 2.0 / math.sqrt(math.pi), t)
 
 

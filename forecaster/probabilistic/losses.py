@@ -54,18 +54,24 @@ def crps_normal(params: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(scores, reduction)
 
 
+def student_t_half_spread(df: Tensor) -> Tensor:
+    """E|T - T'| / 2 of two independent standard t with df > 1: the last term of the t's CRPS,
+    2 sqrt(df) / (df - 1) * B(1/2, df - 1/2) / B(1/2, df/2)^2. The beta functions go through log-gamma
+    (Gamma(1/2) = sqrt(pi)) in float64, because the differences of log-gammas cancel digits for large
+    df; returned in df's dtype. The one definition of this constant (the mixture CRPS uses it too)."""
+    nu = df.double()
+    log_ratio = (torch.lgamma(nu - 0.5) - torch.lgamma(nu) - 0.5 * math.log(math.pi)
+                 - 2 * (torch.lgamma(nu / 2) - torch.lgamma(nu / 2 + 0.5)))
+    return (2 * torch.sqrt(nu) / (nu - 1) * torch.exp(log_ratio)).to(df.dtype)
+
+
 def crps_student_t(params: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
     """CRPS of loc + scale * t_df at y: params (..., 3) with df > 1, y (...) -> mean (or (...))."""
     loc, scale, df = split(params, "student_t")
     z = (y - loc) / scale
     pdf = torch.exp(student_t_log_pdf(z, df))
-    # B(1/2, df - 1/2) / B(1/2, df/2)^2 through log-gamma (Gamma(1/2) = sqrt(pi)); float64 because
-    # the differences of log-gammas cancel digits for large df
-    nu = df.double()
-    log_ratio = (torch.lgamma(nu - 0.5) - torch.lgamma(nu) - 0.5 * math.log(math.pi)
-                 - 2 * (torch.lgamma(nu / 2) - torch.lgamma(nu / 2 + 0.5))).to(df.dtype)
     scores = scale * (z * (2 * student_t_cdf(z, df) - 1) + 2 * pdf * (df + z * z) / (df - 1)
-                      - 2 * torch.sqrt(df) / (df - 1) * torch.exp(log_ratio))
+                      - student_t_half_spread(df))
     return _reduce(scores, reduction)
 
 
@@ -78,10 +84,8 @@ class _StandardTCRPS(torch.autograd.Function):
         nu = torch.tensor(df, dtype=z.dtype, device=z.device)  # on the scores' device (CUDA when training there)
         cdf = student_t_cdf(z, nu)
         pdf = torch.exp(student_t_log_pdf(z, nu))
-        log_ratio = (math.lgamma(df - 0.5) - math.lgamma(df) - 0.5 * math.log(math.pi)
-                     - 2 * (math.lgamma(df / 2) - math.lgamma(df / 2 + 0.5)))
         ctx.save_for_backward(cdf)
-        return z * (2 * cdf - 1) + 2 * pdf * (df + z * z) / (df - 1) - 2 * math.sqrt(df) / (df - 1) * math.exp(log_ratio)
+        return z * (2 * cdf - 1) + 2 * pdf * (df + z * z) / (df - 1) - student_t_half_spread(nu)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
