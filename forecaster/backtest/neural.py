@@ -192,7 +192,8 @@ class AnchoredMambaModel(BacktestModel):
                              "val_crps": {k: val[k] for k in ("ewma", "garch_t", "model", "combined") if k in val},
                              "gate": val.get("gate"),
                              "members": self.fitted.log["members"], "rows": self.fitted.log["rows"],
-                             "partner": self.fitted.log["partner"], "seconds": self.fitted.log["seconds"]})
+                             "partner": self.fitted.log["partner"], "partner_note": self.fitted.log["partner_note"],
+                             "seconds": self.fitted.log["seconds"]})
 
     def _distributions(self, histories: Sequence[History]) -> tuple:
         if self.fitted is None:

@@ -93,7 +93,9 @@ def run_pair(pair: str, config: MajorsConfig) -> dict:
            "weights": {m: [f["weight"] for f in log] for m, log in result.info["fit_log"].items()
                        if "weight" in log[0]},  # anchored model -> its combination weight w per fold
            "partners": {m: [f["partner"] for f in log] for m, log in result.info["fit_log"].items()
-                        if "partner" in log[0]},  # and its partner per fold
+                        if "partner" in log[0]},  # and its partner's name per fold
+           "partner_notes": {m: [f["partner_note"] for f in log] for m, log in result.info["fit_log"].items()
+                             if "partner" in log[0]},  # why a candidate partner could not be fitted (None: it could)
            "crps": {}, "miss": {}, "horizon": result.actual.shape[1]}
     for m in config.models():
         d = result.distributions[m]
@@ -111,7 +113,8 @@ def summarize(parts: list) -> dict:
     tested = _tested(models)
     pairs = {}
     for p in parts:
-        row = {"origins": p["origins"], "weights": p["weights"], "partners": p.get("partners", {}), "crps_bp": {m: float(p["crps"][m].mean() * 1e4) for m in models}}
+        row = {"origins": p["origins"], "weights": p["weights"], "partners": p.get("partners", {}),
+               "partner_notes": p.get("partner_notes", {}), "crps_bp": {m: float(p["crps"][m].mean() * 1e4) for m in models}}
         for m in tested:
             dm = diebold_mariano(p["crps"][m], p["crps"][REFERENCE], h)
             row[f"{m}_p_worse"], row[f"{m}_p_better"] = dm["dm_p_worse"], dm["dm_p"]

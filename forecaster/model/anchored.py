@@ -335,7 +335,7 @@ class AnchoredFit:
 
 def _fit_partner(history: History, garch: GarchT, cfg: AnchoredConfig) -> tuple[Optional[GarchT], Optional[str]]:
     """The combination's partner fitted on the history (None: GARCH-t itself, fitted already) and a note when
-    a candidate could not be fitted. "by_likelihood": GJR-t (GARCH-t if GJR-t cannot be fitted), unless
+    a candidate could not be fitted (None when all were). "by_likelihood": GJR-t (GARCH-t if GJR-t cannot be fitted), unless
     FIGARCH-t's training log-likelihood is higher than that one's by more than LONG_MEMORY_EVIDENCE (GJR-t and
     FIGARCH-t have the same number of parameters, GARCH-t one fewer)."""
     names = {"garch_t": (), "gjr_t": ("gjr_t",), "by_likelihood": ("gjr_t", "figarch_t")}[cfg.partner]
@@ -442,7 +442,7 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
     fitted.weight = scores.pop("weight")
     fitted.log = {"members": epochs, "validation": scores, "seconds": time.perf_counter() - began,
                   "rows": {"train": val0, "early_stopping": half - val0, "combination": len(rows)},
-                  "sequences": len(seqs), "partner": partner_note or fitted.partner.name}
+                  "sequences": len(seqs), "partner": fitted.partner.name, "partner_note": partner_note}
     return fitted
 
 

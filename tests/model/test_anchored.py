@@ -155,6 +155,7 @@ def test_the_walk_forward_runs_it_with_both_distributions_collected():
     assert isinstance(result.distributions["mamba_raw"], Predictive)
     assert result.distributions["mamba"].shape == result.actual.shape
     assert len(net.fit_log) == 2 and all(0 <= f["weight"] <= 1 for f in net.fit_log)  # one fit per fold, shared
+    assert all(f["partner"] in ("gjr_t", "figarch_t") and f["partner_note"] is None for f in net.fit_log)
     assert {"mamba", "mamba_raw", "ewma"} <= set(result.prob_stats["models"])
     assert np.all(np.isfinite(result.distributions["mamba"].crps(result.actual)))
 
@@ -299,8 +300,10 @@ def test_a_gjr_fit_that_fails_falls_back_to_garch_t_and_says_so(monkeypatch):
     monkeypatch.setattr(GarchT, "fit", fit)
     fitted = an.fit_anchored(History(series, 1400), replace(FAST, epochs=1))
     assert fitted.other is None and fitted.partner is fitted.garch and fitted.meta["other"] is None
-    assert "could not be fitted (GARCH(1,1) fit failed: a planted failure)" in fitted.log["partner"]
-    assert an.fit_anchored(History(series, 1400), replace(FAST, epochs=1, partner="garch_t")).log["partner"] == "garch_t"
+    assert fitted.log["partner"] == "garch_t"
+    assert "could not be fitted (GARCH(1,1) fit failed: a planted failure)" in fitted.log["partner_note"]
+    plain = an.fit_anchored(History(series, 1400), replace(FAST, epochs=1, partner="garch_t")).log
+    assert plain["partner"] == "garch_t" and plain["partner_note"] is None
 
 
 def test_member_blocks_hold_out_each_members_own_block_and_train_on_every_other_row_once():
