@@ -1,7 +1,8 @@
 """The six ECB majors refit yearly (issue 20): the shipped model and the anchored ensemble against
 GARCH-t per pair (Holm over the pairs) and in a panel DM, and the calibration of the distributions as
 issued by volatility tercile, pooled over the pairs (forecaster.benchmarks.majors). Prints markdown;
-with --out also writes it there (.md) and the summary as JSON beside it.
+with --out also writes it there (.md), the summary as JSON beside it and every model's per-origin CRPS
+(.crps.npz: benchmarks/majors_compare.py tests two runs against each other).
 
     python benchmarks/majors.py --jobs 6 --out reports/majors.md      # ~2 min a pair on one core
 """
@@ -59,6 +60,7 @@ def main() -> None:
         md = Path(args.out).with_suffix(".md")
         atomic_write_text(md, text + "\n")
         atomic_write_json(md.with_suffix(".json"), {**summary, "command": command})
+        mj.save_crps(parts, md.with_suffix(".crps.npz"))  # per-origin CRPS: benchmarks/majors_compare.py tests two runs
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from forecaster.benchmarks.oracle import GLOBAL_MAMBA as CROSS  # the cross-pair
 from forecaster.configs import PAIR_SETS, AnchoredConfig, BacktestConfig
 from forecaster.data import load_series
 from forecaster.data.history import on_common_dates
+from forecaster.errors import ForecasterError
 from forecaster.evaluation.scores import TERCILES, christoffersen, tercile_of
 from forecaster.evaluation.stats import diebold_mariano, holm, panel_diebold_mariano
 
@@ -158,6 +159,53 @@ def run_majors(config: MajorsConfig = MajorsConfig(), jobs: int = 1) -> tuple[li
     else:
         parts = [run_pair(p, config) for p in config.pairs]
     return parts, summarize(parts)
+
+
+def save_crps(parts: list, path) -> None:
+    """Each pair's per-origin CRPS of every model and its origin dates, to an .npz: what compare_runs needs to
+    test two runs (two designs) against each other on the same origins."""
+    arrays = {"horizon": np.array(parts[0]["horizon"])}
+    for p in parts:
+        arrays[f"{p['pair']}:index"] = pd.DatetimeIndex(p["index"]).asi8
+        arrays.update({f"{p['pair']}:{m}": np.asarray(c) for m, c in p["crps"].items()})
+    np.savez_compressed(path, **arrays)
+
+
+def load_crps(path) -> tuple[dict, int]:
+    """save_crps's file -> ({pair: {model: pd.Series of per-origin CRPS by origin date}}, horizon)."""
+    with np.load(path) as f:
+        keys = {k: f[k] for k in f.files}
+    out = {}
+    for key in keys:
+        pair, _, model = key.partition(":")
+        if model and model != "index":
+            index = pd.DatetimeIndex(keys[f"{pair}:index"])
+            out.setdefault(pair, {})[model] = pd.Series(keys[key], index=index)
+    return out, int(keys["horizon"])
+
+
+def compare_runs(a: dict, b: dict, h: int, model: str = "mamba", model_b: Optional[str] = None) -> dict:
+    """Run a's `model` against run b's `model_b` (default the same name), each pair on the origin dates both
+    runs share (load_crps's dicts): per pair the CRPS change in % of b's and one-sided DM p-values
+    (Holm-adjusted over the pairs), and the panel DM over the pairs."""
+    model_b = model_b or model
+    pairs = [p for p in a if p in b and model in a[p] and model_b in b[p]]
+    if not pairs:
+        raise ForecasterError(f"the two runs share no pair holding {model!r} / {model_b!r}")
+    rows = {}
+    for p in pairs:
+        x, y = a[p][model].align(b[p][model_b], join="inner")
+        x, y = x[x.notna() & y.notna()], y[x.notna() & y.notna()]
+        dm = diebold_mariano(x.to_numpy(), y.to_numpy(), h)
+        rows[p] = {"n": int(len(x)), "mean_diff_pct": 100 * float((x - y).mean() / y.mean()),
+                   "p_worse": dm["dm_p_worse"], "p_better": dm["dm_p"]}
+    for side in ("worse", "better"):
+        for p, q in zip(pairs, holm([rows[p][f"p_{side}"] for p in pairs])):
+            rows[p][f"p_{side}_holm"] = float(q)
+    dm = panel_diebold_mariano({p: a[p][model] for p in pairs}, {p: b[p][model_b] for p in pairs}, h)
+    ref = np.mean([b[p][model_b].mean() for p in pairs])
+    return {"pairs": rows, "panel": {"n_dates": dm["n"], "mean_diff_pct": 100 * dm["mean_diff"] / ref,
+                                     "p_worse": dm["dm_p_worse"], "p_better": dm["dm_p"]}}
 
 
 def _p(x: float) -> str:

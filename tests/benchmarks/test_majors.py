@@ -9,6 +9,7 @@ import pytest
 
 from forecaster.benchmarks import majors as mj
 from forecaster.configs import AnchoredConfig
+from forecaster.errors import ForecasterError
 from forecaster.evaluation.stats import holm, panel_diebold_mariano
 
 
@@ -51,6 +52,29 @@ def test_summary_pools_terciles_over_pairs_and_measures_the_spread():
     assert set(s["pairs"]) == {"EURUSD", "USDJPY"} and s["panel"]["mamba"]["n_dates"] == 900
     assert set(s["panel"]) == {"mamba", "mamba_raw", "gjr_t"}  # the partner alone is tested too, not EWMA or the reference
     assert "Panel DM" in mj.format_tables(s)
+
+
+def test_two_runs_compare_on_their_common_origins_and_a_planted_loss_is_found(tmp_path):
+    rng = np.random.default_rng(2)
+    base = [_part(p, 600, rng, (0.2, 0.2, 0.2)) for p in ("EURUSD", "USDJPY")]
+    option = []
+    for p in base:  # the same origins 100 bars later on, mamba 2% worse on each: 500 origins in common
+        index = p["index"] + pd.offsets.BDay(100)
+        mamba = pd.Series(p["crps"]["mamba"], index=p["index"]).reindex(index).to_numpy()  # NaN on dates the base lacks
+        option.append({**p, "index": index, "crps": {**p["crps"], "mamba": mamba * 1.02 + 0.002 * rng.standard_normal(600)}})
+    mj.save_crps(base, tmp_path / "a.npz")
+    mj.save_crps(option, tmp_path / "b.npz")
+    (a, h), (b, _) = mj.load_crps(tmp_path / "a.npz"), mj.load_crps(tmp_path / "b.npz")
+    assert h == 5 and set(a) == {"EURUSD", "USDJPY"} and set(a["EURUSD"]) == set(mj.MajorsConfig().models())
+    np.testing.assert_array_equal(a["USDJPY"]["mamba"].to_numpy(), base[1]["crps"]["mamba"])  # the round trip
+    out = mj.compare_runs(b, a, h, "mamba")
+    assert out["panel"]["n_dates"] == 500 and all(r["n"] == 500 for r in out["pairs"].values())
+    assert out["panel"]["p_worse"] < 0.01 and out["panel"]["mean_diff_pct"] == pytest.approx(2.0, abs=0.5)
+    assert all(r["p_worse_holm"] < 0.05 for r in out["pairs"].values())
+    same = mj.compare_runs(a, a, h, "mamba", "mamba_raw")  # two models of one run: no planted difference
+    assert same["panel"]["p_worse"] > 0.05 and same["panel"]["p_better"] > 0.05
+    with pytest.raises(ForecasterError, match="share no pair"):
+        mj.compare_runs(a, b, h, "no_such_model")
 
 
 def test_a_tiny_real_run_backtests_the_default_design():
