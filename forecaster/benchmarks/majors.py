@@ -20,6 +20,9 @@ and GARCH(1,1)-t. From the per-origin CRPS (mean over the H steps):
 With `cross`, also the cross-pair model ("mamba_global", the anchored model with cross_pairs: each
 pair's model reads the other pairs' volatility too; "mamba_global_raw" its ensemble alone), every
 pair then on the dates all pairs share.
+
+Two runs (two designs on one window) are tested against each other from their saved per-origin CRPS
+(save_crps, load_crps, compare_runs; benchmarks/majors_compare.py).
 """
 
 from __future__ import annotations
@@ -192,19 +195,19 @@ def compare_runs(a: dict, b: dict, h: int, model: str = "mamba", model_b: Option
     pairs = [p for p in a if p in b and model in a[p] and model_b in b[p]]
     if not pairs:
         raise ForecasterError(f"the two runs share no pair holding {model!r} / {model_b!r}")
-    rows = {}
+    rows, base = {}, []
     for p in pairs:
         x, y = a[p][model].align(b[p][model_b], join="inner")
-        x, y = x[x.notna() & y.notna()], y[x.notna() & y.notna()]
+        x, y = x[x.notna() & y.notna()], y[x.notna() & y.notna()]  # (n,) each, on the dates both scored
         dm = diebold_mariano(x.to_numpy(), y.to_numpy(), h)
         rows[p] = {"n": int(len(x)), "mean_diff_pct": 100 * float((x - y).mean() / y.mean()),
                    "p_worse": dm["dm_p_worse"], "p_better": dm["dm_p"]}
+        base.append(y.mean())
     for side in ("worse", "better"):
         for p, q in zip(pairs, holm([rows[p][f"p_{side}"] for p in pairs])):
             rows[p][f"p_{side}_holm"] = float(q)
     dm = panel_diebold_mariano({p: a[p][model] for p in pairs}, {p: b[p][model_b] for p in pairs}, h)
-    ref = np.mean([b[p][model_b].mean() for p in pairs])
-    return {"pairs": rows, "panel": {"n_dates": dm["n"], "mean_diff_pct": 100 * dm["mean_diff"] / ref,
+    return {"pairs": rows, "panel": {"n_dates": dm["n"], "mean_diff_pct": 100 * dm["mean_diff"] / np.mean(base),
                                      "p_worse": dm["dm_p_worse"], "p_better": dm["dm_p"]}}
 
 

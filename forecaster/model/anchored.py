@@ -335,9 +335,9 @@ class AnchoredFit:
 
 def _fit_partner(history: History, garch: GarchT, cfg: AnchoredConfig) -> tuple[Optional[GarchT], Optional[str]]:
     """The combination's partner fitted on the history (None: GARCH-t itself, fitted already) and a note when
-    a candidate could not be fitted (None when all were). "by_likelihood": GJR-t (GARCH-t if GJR-t cannot be fitted), unless
-    FIGARCH-t's training log-likelihood is higher than that one's by more than LONG_MEMORY_EVIDENCE (GJR-t and
-    FIGARCH-t have the same number of parameters, GARCH-t one fewer)."""
+    a candidate could not be fitted (None when all were). "by_likelihood": GJR-t (GARCH-t if GJR-t cannot be
+    fitted), unless FIGARCH-t's training log-likelihood is higher than that one's by more than
+    LONG_MEMORY_EVIDENCE (GJR-t and FIGARCH-t have the same number of parameters, GARCH-t one fewer)."""
     names = {"garch_t": (), "gjr_t": ("gjr_t",), "by_likelihood": ("gjr_t", "figarch_t")}[cfg.partner]
     fitted, failed = {}, []
     for name in names:
