@@ -45,6 +45,8 @@ VARIANTS = {
     "bylik": {"partner": "by_likelihood"},  # FIGARCH-t as the partner where the training likelihood says long memory
     #   (the default since the seventh session of 2026-12-01, which ran it against "base" = gjr_partner then)
     "gjr_partner": {"partner": "gjr_t"},  # GJR-t always: the sixth session's default
+    "ema90": {"ema": 0.9},  # each member the moving average of its weights, decay 0.9 a step (eighth session)
+    "ema97": {"ema": 0.97},
 }
 
 

@@ -144,6 +144,8 @@ class TrainConfig(JsonConfig):
     weight_decay: float = 0.01  # not applied to A_log, D, norms, biases
     clip: float = 1.0  # gradient norm clipping (0 = off)
     checks_per_epoch: int = 1  # validation checks per epoch (early stopping can stop mid-epoch)
+    ema: float = 0.0  # decay per optimiser step of an exponential moving average of the weights, which is what
+    #   validation scores and the fit keeps (torch.optim.swa_utils.AveragedModel); 0: the raw weights
     patience: int = 4  # validation checks without improvement before stopping
     min_epochs: int = 0  # the kept model is the best check at epoch >= this (0: the untrained one may be kept);
     #   patience counts only from there
@@ -177,6 +179,8 @@ class TrainConfig(JsonConfig):
             raise ForecasterError(f"gate={self.gate!r} is invalid: accepted a significance level in (0, 1]")
         if self.schedule not in SCHEDULES:
             raise ForecasterError(f"schedule={self.schedule!r} is invalid: accepted {', '.join(SCHEDULES)}")
+        if not 0 <= self.ema < 1:
+            raise ForecasterError(f"ema={self.ema!r} is invalid: accepted a decay in [0, 1) (0: no averaging)")
         if not 0 <= self.warmup_frac < 1 or self.weight_decay < 0 or self.clip < 0:
             raise ForecasterError(f"warmup_frac={self.warmup_frac!r}, weight_decay={self.weight_decay!r}, "
                                   f"clip={self.clip!r}: accepted 0 <= warmup_frac < 1, weight_decay >= 0, clip >= 0")
@@ -302,6 +306,7 @@ class AnchoredConfig(JsonConfig):
     epochs: int = 30
     lr: float = 3e-3  # AdamW, cosine decay without warm-up; weight decay and clipping are TrainConfig's
     patience: int = 4  # epochs without a better early-stopping CRPS
+    ema: float = 0.0  # TrainConfig.ema: each member kept as the moving average of its weights (decay per step); 0: off
     min_epochs: int = 1  # each member is kept at its best epoch from this one (or the last) on: 1 never keeps the
     #   untrained anchor (early stopping picks how long to train, w how much to trust it); 0 may keep it; 3 hurt a
     #   4,000-day case (BENCHMARKS.md, issue 20)
@@ -332,6 +337,8 @@ class AnchoredConfig(JsonConfig):
             raise ForecasterError(f"weight_bags={self.weight_bags!r} is invalid: accepted an integer >= 0 (0: no bagging)")
         if not isinstance(self.min_epochs, int) or self.min_epochs < 0:
             raise ForecasterError(f"min_epochs={self.min_epochs!r} is invalid: accepted an integer >= 0")
+        if not 0 <= self.ema < 1:
+            raise ForecasterError(f"ema={self.ema!r} is invalid: accepted a decay in [0, 1) (0: no averaging)")
         if not 0 <= self.warm < self.chunk:
             raise ForecasterError(f"warm={self.warm!r}, chunk={self.chunk!r}: accepted 0 <= warm < chunk")
         if not 0 < self.val_frac < 1:

@@ -429,7 +429,7 @@ def fit_anchored(history: History, cfg: Optional[AnchoredConfig] = None, progres
         train_set, val_set = data[blocks[k]]
         train_set.seed = seed
         tc = TrainConfig(epochs=cfg.epochs, batch_size=1, lr=cfg.lr, warmup_frac=0.0, patience=cfg.patience,
-                         min_epochs=min(cfg.min_epochs, cfg.epochs), seed=seed)
+                         min_epochs=min(cfg.min_epochs, cfg.epochs), ema=cfg.ema, seed=seed)
         result: FitResult = train_loop(net, train_set, val_set, tc, progress=progress,
                                        loss_fn=functools.partial(anchored_crps, df=df))
         nets.append(net.cpu().eval())

@@ -148,6 +148,13 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
     result = FitResult()
     start_epoch, bad_checks = 1, 0
     best_state = None
+    scored = model  # what validation scores and the fit keeps: the model, or the moving average of its weights
+    averaged = None
+    if cfg.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        scored = averaged.module
     if resume:
         if state_path is None or not Path(state_path).exists():
             raise ForecasterError(f"nothing to resume: no training state at {state_path}")
@@ -157,6 +164,8 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             best_state = state["best_state"]
+            if averaged is not None:
+                averaged.load_state_dict(state["averaged"])
             result = FitResult(**state["result"])
             start_epoch, bad_checks = state["epoch"] + 1, state["bad_epochs"]
         except Exception as exc:  # damaged file, refused pickle, or another model's state
@@ -189,11 +198,13 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
                     nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
                 optimizer.step()
                 scheduler.step()
+                if averaged is not None:
+                    averaged.update_parameters(model)
                 total += float(loss.detach()) * len(x)
                 count += len(x)
                 if step not in checks:
                     continue
-                val = evaluate(model, val_set, loss_fn, quantiles, device, distribution=distribution, point=point)
+                val = evaluate(scored, val_set, loss_fn, quantiles, device, distribution=distribution, point=point)
                 net.train()
                 at = epoch if step == steps_per_epoch else round(epoch - 1 + step / steps_per_epoch, 3)
                 row = {"epoch": at, "train_loss": total / count, "val_loss": val["loss"], "val_mse": val["mse"],
@@ -203,7 +214,7 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
                     pass  # not yet a candidate: the best so far stays, patience waits
                 elif val["loss"] < result.best_val_loss - 1e-9 or result.best_epoch < cfg.min_epochs:
                     result.best_val_loss, result.best_val_mse, result.best_epoch = val["loss"], val["mse"], at
-                    best_state, bad_checks = _copy_state(model), 0
+                    best_state, bad_checks = _copy_state(scored), 0
                 else:
                     bad_checks += 1
                 if bar:
@@ -216,7 +227,7 @@ def _fit(model, train_set, val_set, cfg, quantiles, distribution, state_path, re
                 if bad_checks >= cfg.patience:
                     break
             if state_path is not None and is_main_process():
-                _save_state(state_path, model, optimizer, scheduler, best_state, result, epoch, bad_checks)
+                _save_state(state_path, model, optimizer, scheduler, best_state, result, epoch, bad_checks, averaged)
         result.stopped_early = bad_checks >= cfg.patience and result.history[-1]["epoch"] < cfg.epochs
     model.load_state_dict(best_state)
     return result
@@ -251,12 +262,13 @@ def _copy_state(model: nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _save_state(path, model, optimizer, scheduler, best_state, result, epoch, bad_epochs) -> None:
+def _save_state(path, model, optimizer, scheduler, best_state, result, epoch, bad_epochs, averaged=None) -> None:
     from forecaster.model.checkpoint import atomic_torch_save
 
     atomic_torch_save({
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
         "best_state": best_state, "result": asdict(result), "epoch": epoch, "bad_epochs": bad_epochs,
+        **({"averaged": averaged.state_dict()} if averaged is not None else {}),
     }, Path(path))
 
 

@@ -70,3 +70,45 @@ def test_train_config_json_round_trip():
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     with pytest.raises(ForecasterError, match="unknown TrainConfig setting"):
         TrainConfig.from_dict({"epochs": 2, "learning_rate": 0.1})
+
+
+def test_ema_keeps_the_moving_average_of_the_weights_and_resumes_it(tmp_path):
+    """With TrainConfig.ema the fit scores and keeps the exponential moving average of the weights: the kept
+    model is that average (recomputed here from the raw weights after each step), its validation MSE is
+    the one recorded, and a run resumed mid-way keeps the same average as one that was not."""
+    x, y = _arrays()
+    train, val = (x[:64], y[:64]), (x[64:], y[64:])
+    cfg = TrainConfig(epochs=2, batch_size=16, device="cpu", patience=10, ema=0.7, schedule="constant")
+    raw_steps = []  # the raw weights after every optimiser step, from a run without averaging
+    step = torch.optim.AdamW.step
+
+    def record(self, *a, **k):
+        out = step(self, *a, **k)
+        raw_steps.append([p.detach().clone() for g in self.param_groups for p in g["params"]])
+        return out
+
+    torch.optim.AdamW.step = record
+    try:
+        plain = _model()
+        fit(plain, train, val, TrainConfig(**{**cfg.to_dict(), "ema": 0.0}), progress=False)
+    finally:
+        torch.optim.AdamW.step = step
+    averaged = _model()
+    result = fit(averaged, train, val, cfg, progress=False)
+    assert result.best_epoch == 2 and len(raw_steps) == 8  # 4 steps an epoch; the later average was the better one
+    expected = raw_steps[0]
+    for weights in raw_steps[1:]:
+        expected = [0.7 * e + 0.3 * w for e, w in zip(expected, weights)]
+    groups = [p for g in averaged.param_groups(cfg.weight_decay) for p in g["params"]]
+    for kept, want in zip(groups, expected):
+        torch.testing.assert_close(kept, want, rtol=1e-5, atol=1e-6)
+    assert any(not torch.allclose(a, b) for a, b in zip(groups, raw_steps[-1]))  # not the raw weights
+    assert result.best_val_mse == pytest.approx(float(np.mean((forecast_windows(averaged, x[64:]) - y[64:]) ** 2)), rel=1e-4)
+    state = tmp_path / "train_state.pt"
+    fit(_model(), train, val, TrainConfig(**{**cfg.to_dict(), "epochs": 1}), state_path=state, progress=False)
+    resumed = _model()
+    fit(resumed, train, val, cfg, state_path=state, resume=True, progress=False)
+    for a, b in zip(resumed.state_dict().values(), averaged.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ForecasterError, match="ema=1.0 is invalid"):
+        TrainConfig(ema=1.0)
