@@ -79,13 +79,14 @@ def test_the_gap_pools_seeds_as_the_ratio_of_mean_differences(garch):
     assert np.all((per_seed.min(0) - 1e-9 <= m["gap_closed"]) & (np.array(m["gap_closed"]) <= per_seed.max(0) + 1e-9))
 
 
-def test_cli_iid_market_has_no_gap_and_tests_against_the_constant_t(monkeypatch, tmp_path):
+def test_cli_iid_market_on_fresh_draws_has_no_gap_and_tests_against_the_constant_t(monkeypatch, tmp_path):
     monkeypatch.setattr(ob, "QUICK", replace(TINY, markets=("iid_t",), seeds=1, days=1500, test_years=2.0))
     out = tmp_path / "iid.json"
-    result = runner.invoke(app, ["-q", "benchmark", "oracle", "--quick", "--json", "--out", str(out)])
+    result = runner.invoke(app, ["-q", "benchmark", "oracle", "--quick", "--first-seed", "11", "--json", "--out", str(out)])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert printed["blocks"] == json.loads(out.read_text())["blocks"]
+    assert printed["config"]["seeds"] == [11] and printed["blocks"][0]["seeds"] == 1  # fresh draws start at first_seed
     assert out.with_suffix(".md").read_text().startswith("1 seed(s)")
     (block,) = printed["blocks"]
     assert block["market"] == "iid_t" and block["reference"] == "constant_t"
@@ -117,11 +118,8 @@ def test_sized_overrides_only_the_options_given():
         ob.sized(markets="garch_t,nope")
 
 
-def test_fresh_draws_start_at_first_seed(tmp_path):
-    cfg = replace(TINY, markets=("iid_t",), seeds=1, first_seed=11, days=1500, test_years=2.0)
-    assert replace(cfg, seeds=2).seed_list == [11, 12]
-    result = ob.run_oracle(cfg, out=str(tmp_path / "fresh.json"), log=lambda text: None)
-    assert result.config["seeds"] == [11] and result.blocks[0]["seeds"] == 1
+def test_fresh_draws_start_at_first_seed():
+    assert replace(TINY, seeds=2, first_seed=11).seed_list == [11, 12]  # run end to end by the CLI test above
     with pytest.raises(ForecasterError, match="first_seed"):
         replace(TINY, first_seed=-1)
 
