@@ -72,7 +72,7 @@ def test_train_config_json_round_trip():
         TrainConfig.from_dict({"epochs": 2, "learning_rate": 0.1})
 
 
-def test_ema_keeps_the_moving_average_of_the_weights_and_resumes_it(tmp_path):
+def test_ema_keeps_the_moving_average_of_the_weights_and_resumes_it(tmp_path, monkeypatch):
     """With TrainConfig.ema the fit scores and keeps the exponential moving average of the weights: the kept
     model is that average (recomputed here from the raw weights after each step), its validation MSE is
     the one recorded, and a run resumed mid-way keeps the same average as one that was not."""
@@ -87,12 +87,9 @@ def test_ema_keeps_the_moving_average_of_the_weights_and_resumes_it(tmp_path):
         raw_steps.append([p.detach().clone() for g in self.param_groups for p in g["params"]])
         return out
 
-    torch.optim.AdamW.step = record
-    try:
-        plain = _model()
-        fit(plain, train, val, TrainConfig(**{**cfg.to_dict(), "ema": 0.0}), progress=False)
-    finally:
-        torch.optim.AdamW.step = step
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.optim.AdamW, "step", record)
+        fit(_model(), train, val, TrainConfig(**{**cfg.to_dict(), "ema": 0.0}), progress=False)
     averaged = _model()
     result = fit(averaged, train, val, cfg, progress=False)
     assert result.best_epoch == 2 and len(raw_steps) == 8  # 4 steps an epoch; the later average was the better one
