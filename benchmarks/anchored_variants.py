@@ -47,6 +47,7 @@ VARIANTS = {
     "gjr_partner": {"partner": "gjr_t"},  # GJR-t always: the sixth session's default
     "ema90": {"ema": 0.9},  # each member the moving average of its weights, decay 0.9 a step (eighth session)
     "ema97": {"ema": 0.97},
+    "garch_anchor": {"_anchor": "garch"},  # probe: the ensemble anchored on GARCH(1,1)'s variance path (eighth session)
 }
 
 
@@ -72,6 +73,29 @@ def nll(g, yz):
     return (l * scored).sum() / scored.sum()
 
 
+def garch_anchor():
+    """The "garch_anchor" probe: an EWMA whose variance path is GARCH(1,1)'s (GARCH-t's fitted omega, alpha,
+    beta on the same training rows, filtered from the EWMA's start variance); put in place of the anchored
+    model's EWMA, so the ensemble's anchor, inputs and units follow GARCH's one-step variance."""
+    from scipy.signal import lfilter
+
+    from forecaster.probabilistic.risk import EWMA, GarchT
+
+    class GarchAnchor(EWMA):
+        def fit(self, history):
+            super().fit(history)
+            garch = GarchT(self.horizon)
+            garch.fit(history)
+            omega, self.alpha, self.beta = garch.fitted[0] / 1e4, garch.fitted[1], garch.fitted[2]
+            self.level = omega / (1.0 - self.beta)
+
+        def variances(self, r):  # sigma^2_{k+1} = omega + alpha r_k^2 + beta sigma^2_k, sigma^2_0 = start_var
+            s = lfilter([self.alpha], [1.0, -self.beta], r**2, zi=[self.beta * (self.start_var - self.level)])[0]
+            return s + self.level
+
+    return GarchAnchor
+
+
 def model_task(market_name, seed, variant, days, out):
     import torch
     torch.set_num_threads(1)
@@ -83,6 +107,8 @@ def model_task(market_name, seed, variant, days, out):
     over = dict(VARIANTS[variant])
     if over.pop("_loss", None) == "nll":
         anchored.anchored_crps = nll
+    if over.pop("_anchor", None) == "garch":
+        anchored.EWMA = garch_anchor()
     market, path, series = _series(market_name, seed, days)
     net = AnchoredMambaModel(AnchoredConfig(horizon=H, seed=1000 * seed, **over))
     models = net.with_raw() + [EWMA(H), GarchT(H), HistoricalVol(H)]
