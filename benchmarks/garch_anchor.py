@@ -30,11 +30,12 @@ def run_pair(pair: str, config: mj.MajorsConfig) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", default=",".join(mj.MajorsConfig.pairs))
     parser.add_argument("--end", default=None, help="last date of the data (MajorsConfig.end)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", required=True, help="the .crps.npz to write")
     args = parser.parse_args()
-    config = mj.MajorsConfig(end=args.end)
+    config = mj.MajorsConfig(pairs=tuple(args.pairs.split(",")), end=args.end)
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         parts = list(pool.map(run_pair, config.pairs, [config] * len(config.pairs)))
     print(mj.format_tables(mj.summarize(parts)))
