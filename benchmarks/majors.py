@@ -51,7 +51,8 @@ def main() -> None:
     import torch
 
     command = "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
-    head = (f"Six majors; {time.strftime('%Y-%m-%d')}; {platform.node()} ({os.cpu_count()} CPUs, torch {torch.__version__}); "
+    name = "Six majors" if config.pairs == mj.MajorsConfig.pairs else f"{len(config.pairs)} pairs ({', '.join(config.pairs)})"
+    head = (f"{name}; {time.strftime('%Y-%m-%d')}; {platform.node()} ({os.cpu_count()} CPUs, torch {torch.__version__}); "
             f"{args.jobs} job(s); wall {time.perf_counter() - began:.0f} s; fits "
             + ", ".join(f"{p['pair']} {p['seconds']:.0f} s" for p in parts) + f".\nCommand: `{command}`")
     text = head + "\n\n" + mj.format_tables(summary)
