@@ -18,6 +18,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np
 
+from design_data import simulated  # benchmarks/design_data.py: the design draws
+
 H = 5
 MARKETS = ("garch_t", "gjr_garch_t", "harch_t", "markov_switching")
 MODELS = ("mamba", "mamba_raw", "ewma", "garch_t", "hist_vol")
@@ -49,20 +51,6 @@ VARIANTS = {
     "ema97": {"ema": 0.97},
     "garch_anchor": {"_anchor": "garch"},  # probe: the ensemble anchored on GARCH(1,1)'s variance path (eighth session)
 }
-
-
-def _design_markets() -> dict:
-    """Design markets beside the oracle benchmark's (mk.MARKETS), for choices that need them."""
-    from forecaster.probabilistic import markets as mk
-    return {"gjr_strong": mk.GjrGarchMarket(alpha=0.02, gamma=0.10, beta=0.90, df=6.0, name="gjr_strong")}  # leverage
-
-
-def _series(market_name, seed, days):
-    from forecaster.data import PriceSeries
-    from forecaster.probabilistic import markets as mk
-    market = {**mk.MARKETS, **_design_markets()}[market_name]
-    path = market.simulate(days, seed=seed)
-    return market, path, PriceSeries(frame=mk.price_frame(path.returns), pair="SIMUSD", source="simulated")
 
 
 def nll(g, yz):
@@ -109,7 +97,7 @@ def model_task(market_name, seed, variant, days, out):
         anchored.anchored_crps = nll
     if over.pop("_anchor", None) == "garch":
         anchored.EWMA = garch_anchor()
-    market, path, series = _series(market_name, seed, days)
+    market, path, series = simulated(market_name, seed, days)
     net = AnchoredMambaModel(AnchoredConfig(horizon=H, seed=1000 * seed, **over))
     models = net.with_raw() + [EWMA(H), GarchT(H), HistoricalVol(H)]
     t0 = time.perf_counter()
@@ -132,7 +120,7 @@ def model_task(market_name, seed, variant, days, out):
 
 def oracle_task(market_name, seed, days, out, origins_from):
     from forecaster.probabilistic.oracle import oracle_scores
-    market, path, series = _series(market_name, seed, days)
+    market, path, series = simulated(market_name, seed, days)
     z = np.load(origins_from)
     o = oracle_scores(market, path, z["origins"], H, seed=seed, crps_histvol=z["crps_hist_vol"])
     np.save(Path(out) / f"oracle__{market_name}__{seed}.npy", o.crps)

@@ -11,14 +11,12 @@ majors' validation window (fitted on the data before 2020-10-26, scored on 2020-
 import argparse
 
 import numpy as np
-import pandas as pd
 
-from forecaster.configs import PAIR_SETS
-from forecaster.data import PriceSeries, load_series
+from design_data import majors_validation, simulated
+from forecaster.data import PriceSeries
 from forecaster.data.history import History
 from forecaster.evaluation.stats import diebold_mariano
 from forecaster.model.anchored import targets
-from forecaster.probabilistic import markets as mk
 from forecaster.probabilistic.risk import GarchT
 
 H = 5
@@ -51,14 +49,11 @@ def main() -> None:
     print("| case | GJR-t vs GARCH-t (DM p better / p worse) | FIGARCH-t vs GARCH-t |\n|---|---|---|")
     for market in ("garch_t", "gjr_garch_t", "harch_t", "markov_switching"):
         for seed in a.seeds:
-            path = mk.MARKETS[market].simulate(9000, seed=seed)
-            series = PriceSeries(frame=mk.price_frame(path.returns), pair="SIMUSD", source="simulated")
+            _, _, series = simulated(market, seed)
             print(row(f"{market} draw {seed}", {m: crps(series, 6498, m) for m in MODELS}), flush=True)
     pooled = {m: [] for m in MODELS}
-    for pair in PAIR_SETS["majors"]:
-        series = load_series(pair, source="ecb", end="2023-10-25")
-        cut = int(series.frame.index.searchsorted(pd.Timestamp("2020-10-26"))) - 1  # the last row before the window
-        scores = {m: crps(series, cut, m) for m in MODELS}
+    for pair, series, first in majors_validation():
+        scores = {m: crps(series, first - 1, m) for m in MODELS}  # fitted up to the last row before the window
         for m in MODELS:
             pooled[m].append(scores[m])
         print(row(f"{pair} 2020-10..2023-10", scores), flush=True)

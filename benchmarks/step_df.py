@@ -5,23 +5,21 @@ h-step standard deviation (arch's filtered forecasts with the fitted parameters)
 the t with df_h is compared with the one-step df's (DM on the per-origin mean over the H steps).
 
 Design data only: simulated design draws (the oracle benchmark's markets; fitted once on the rows before
-row 6,498 of 9,000) and the six ECB majors' validation window (fitted on the data before 2020-10-26,
-scored on 2020-10-26..2023-10-25, no refit).
+row 6,498 of 9,000) and the six ECB majors' validation window (fitted on the data up to 2020-10-26, the
+window's first date, scored from the next day to 2023-10-25, no refit; figarch.py fits up to the day before).
 
     PYTHONPATH=. python benchmarks/step_df.py                  # about a minute on 2 cores
 """
 import argparse
 
 import numpy as np
-import pandas as pd
 from scipy import optimize, stats
 
-from forecaster.configs import PAIR_SETS
-from forecaster.data import PriceSeries, load_series
+from design_data import majors_validation, simulated
+from forecaster.data import PriceSeries
 from forecaster.data.history import History
 from forecaster.evaluation.stats import diebold_mariano
 from forecaster.model.anchored import targets
-from forecaster.probabilistic import markets as mk
 from forecaster.probabilistic.distributions import Predictive, t_scale
 from forecaster.probabilistic.risk import GarchT
 
@@ -65,15 +63,12 @@ def main() -> None:
     print("| case | df per step | CRPS x 1e4, one df -> df per step | change | DM p better / p worse |\n|---|---|---|---|---|")
     for market in ("garch_t", "gjr_garch_t", "harch_t", "markov_switching"):
         for seed in a.seeds:
-            path = mk.MARKETS[market].simulate(9000, seed=seed)
-            series = PriceSeries(frame=mk.price_frame(path.returns), pair="SIMUSD", source="simulated")
+            _, _, series = simulated(market, seed)
             print(line(f"{market} draw {seed}, GARCH-t", *compare(series, 6498, False)), flush=True)
     for asymmetric in (False, True):
         parts = []
-        for pair in PAIR_SETS["majors"]:
-            series = load_series(pair, source="ecb", end="2023-10-25")
-            cut = int(series.frame.index.searchsorted(pd.Timestamp("2020-10-26")))
-            dfs, one, each = compare(series, cut, asymmetric)
+        for pair, series, first in majors_validation():
+            dfs, one, each = compare(series, first, asymmetric)  # fitted through the window's first row
             parts.append((one, each))
             print(line(f"{pair} 2020-10..2023-10, {'GJR-t' if asymmetric else 'GARCH-t'}", dfs, one, each), flush=True)
         one, each = (np.concatenate(x) for x in zip(*parts))
