@@ -18,10 +18,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np
 
-from design_data import simulated  # benchmarks/design_data.py: the design draws
+from design_data import MARKETS, simulated, train_rows  # benchmarks/design_data.py: the design draws
 
 H = 5
-MARKETS = ("garch_t", "gjr_garch_t", "harch_t", "markov_switching")
 MODELS = ("mamba", "mamba_raw", "ewma", "garch_t", "hist_vol")
 VARIANTS = {
     "base": {},  # the default of the day (min_epochs 1 since the third session of 2026-12-01)
@@ -101,7 +100,7 @@ def model_task(market_name, seed, variant, days, out):
     net = AnchoredMambaModel(AnchoredConfig(horizon=H, seed=1000 * seed, **over))
     models = net.with_raw() + [EWMA(H), GarchT(H), HistoricalVol(H)]
     t0 = time.perf_counter()
-    test_row = int(days * 0.722)
+    test_row = train_rows(days)
     res = run_backtest(series, models, BacktestConfig(horizon=H, test_start=str(series.frame.index[test_row].date()),
                                                       calibration="static"))
     sec = time.perf_counter() - t0

@@ -10,6 +10,8 @@ from forecaster.data import PriceSeries, load_series
 from forecaster.probabilistic import markets as mk
 
 DAYS = 9000  # a simulated draw's length, as in the oracle benchmark
+MARKETS = ("garch_t", "gjr_garch_t", "harch_t", "markov_switching")  # the oracle's single-pair markets with dynamics
+TRAIN_SHARE = 0.722  # a draw is fitted once on its rows before int(TRAIN_SHARE x days): row 6,498 of 9,000
 VALIDATION = ("2020-10-26", "2023-10-25")  # the majors' validation window: first and last date
 DESIGN_MARKETS = {"gjr_strong": mk.GjrGarchMarket(alpha=0.02, gamma=0.10, beta=0.90, df=6.0, name="gjr_strong")}  # leverage
 
@@ -19,6 +21,18 @@ def simulated(market_name: str, seed: int, days: int = DAYS):
     market = {**mk.MARKETS, **DESIGN_MARKETS}[market_name]
     path = market.simulate(days, seed=seed)
     return market, path, PriceSeries(frame=mk.price_frame(path.returns), pair="SIMUSD", source="simulated")
+
+
+def train_rows(days: int = DAYS) -> int:
+    """The row a draw's fit stops before (its test starts there)."""
+    return int(days * TRAIN_SHARE)
+
+
+def design_draws(seeds, markets=MARKETS):
+    """(market name, seed, series) of each draw, market by market."""
+    for market in markets:
+        for seed in seeds:
+            yield market, seed, simulated(market, seed)[2]
 
 
 def majors_validation():

@@ -12,7 +12,7 @@ import argparse
 
 import numpy as np
 
-from design_data import majors_validation, simulated
+from design_data import design_draws, majors_validation, train_rows
 from forecaster.data import PriceSeries
 from forecaster.data.history import History
 from forecaster.evaluation.stats import diebold_mariano
@@ -47,10 +47,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="*", default=[31, 32])
     a = ap.parse_args()
     print("| case | GJR-t vs GARCH-t (DM p better / p worse) | FIGARCH-t vs GARCH-t |\n|---|---|---|")
-    for market in ("garch_t", "gjr_garch_t", "harch_t", "markov_switching"):
-        for seed in a.seeds:
-            _, _, series = simulated(market, seed)
-            print(row(f"{market} draw {seed}", {m: crps(series, 6498, m) for m in MODELS}), flush=True)
+    for market, seed, series in design_draws(a.seeds):
+        print(row(f"{market} draw {seed}", {m: crps(series, train_rows(), m) for m in MODELS}), flush=True)
     pooled = {m: [] for m in MODELS}
     for pair, series, first in majors_validation():
         scores = {m: crps(series, first - 1, m) for m in MODELS}  # fitted up to the last row before the window

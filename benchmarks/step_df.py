@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 from scipy import optimize, stats
 
-from design_data import majors_validation, simulated
+from design_data import design_draws, majors_validation, train_rows
 from forecaster.data import PriceSeries
 from forecaster.data.history import History
 from forecaster.evaluation.stats import diebold_mariano
@@ -61,10 +61,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="*", default=[27, 28])
     a = ap.parse_args()
     print("| case | df per step | CRPS x 1e4, one df -> df per step | change | DM p better / p worse |\n|---|---|---|---|---|")
-    for market in ("garch_t", "gjr_garch_t", "harch_t", "markov_switching"):
-        for seed in a.seeds:
-            _, _, series = simulated(market, seed)
-            print(line(f"{market} draw {seed}, GARCH-t", *compare(series, 6498, False)), flush=True)
+    for market, seed, series in design_draws(a.seeds):
+        print(line(f"{market} draw {seed}, GARCH-t", *compare(series, train_rows(), False)), flush=True)
     for asymmetric in (False, True):
         parts = []
         for pair, series, first in majors_validation():
